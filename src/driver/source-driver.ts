@@ -1,0 +1,94 @@
+import type { Finding, Need } from './finding.js';
+
+/** Driver-encoded position in the change log, totally ordered by `SourceDriver.comparePositions`. */
+export type Position = string;
+
+export interface SnapshotOptions {
+  /** Parallel worker connections reading tables (all see the same consistent state). */
+  readonly jobs: number;
+  /** Only these schemas / tables (qualified `schema.table` or bare `table`), when given. */
+  readonly schemas?: readonly string[];
+  readonly tables?: readonly string[];
+  /** Include ownership and grants in the schema. */
+  readonly withPrivileges?: boolean;
+  /**
+   * When set, the snapshot's position must line up with a change log of this name
+   * (PostgreSQL: the snapshot is exported by the stream's permanent slot when it is created).
+   */
+  readonly signal?: AbortSignal;
+}
+
+export interface TableStream {
+  /** Name as the driver understands it when loading, e.g. `public.contacts` or `public.contacts#2` for a split. */
+  readonly name: string;
+  /** Driver-native bulk format id with version, e.g. `pg-copy-text/1`. */
+  readonly format: string;
+  /** The table this stream belongs to (several streams may share one table when it is split). */
+  readonly table: string;
+  readonly data: AsyncIterable<Uint8Array>;
+  /** Filled in by the driver after `data` is exhausted, when it knows. */
+  rows?: number;
+}
+
+export interface SnapshotReader {
+  /** The change-log position the snapshot is consistent with; fixed before any data is read. */
+  readonly position: Position;
+  readonly consistentAt: Date;
+  /** Driver-native schema description, opaque to the core. */
+  readonly schema: Uint8Array;
+  /** Format id of `schema`, e.g. `pg-schema/1`. */
+  readonly schemaFormat: string;
+  /** Small driver facts worth keeping with the snapshot (server version, database name). No secrets. */
+  readonly meta: Readonly<Record<string, string | number | boolean>>;
+  /** Table streams; consumers may pull up to `jobs` of them concurrently. */
+  streams(): AsyncIterable<TableStream>;
+  close(): Promise<void>;
+}
+
+export interface Transaction {
+  readonly position: Position;
+  /** Commit time, server clock, microseconds since the Unix epoch, UTC. */
+  readonly commitTime: bigint;
+  /** Driver-native encoding of the transaction's changes; opaque to the core. */
+  readonly payload: Uint8Array;
+  /** Number of row changes, for progress and statistics. */
+  readonly changes: number;
+  /** Tables touched, for `--tables` filtering at restore without decoding the payload. */
+  readonly tables?: readonly string[];
+}
+
+export interface StreamOptions {
+  readonly signal?: AbortSignal;
+  /** Called with observations for progress and lag reporting. */
+  readonly onStatus?: (status: ChangeLogStatus) => void;
+}
+
+export interface ChangeLogStatus {
+  /** Position last received from the server. */
+  readonly received?: Position;
+  /** Seconds between the newest commit seen and now, by the server's clock where known. */
+  readonly lagSeconds?: number;
+  readonly event?: 'connected' | 'reconnecting' | 'caught-up';
+  readonly message?: string;
+}
+
+/**
+ * Committed transactions in commit order. Iteration ends when the signal fires.
+ * Positions at or before `from` are never yielded.
+ */
+export interface ChangeLog extends AsyncIterable<Transaction> {
+  /** Tells the database it may discard everything up to `upTo`; call only after it is durable. */
+  acknowledge(upTo: Position): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SourceDriver {
+  readonly kind: string;
+  preflight(need: Need, opts?: { signal?: AbortSignal }): Promise<Finding[]>;
+  /** Position fixed before any data is read. */
+  openSnapshot(opts: SnapshotOptions): Promise<SnapshotReader>;
+  openChangeLog(from: Position | undefined, opts: StreamOptions): Promise<ChangeLog>;
+  /** Removes server-side state for streaming (slot, publication). */
+  dropChangeLog?(): Promise<void>;
+  close(): Promise<void>;
+}

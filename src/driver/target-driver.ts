@@ -1,0 +1,19 @@
+import type { Transaction } from './source-driver.js';
+
+export interface LoadStats {
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+export interface TargetDriver {
+  readonly kind: string;
+  /** Refuses (SourceError) when the target holds user objects, unless `clean` drops them first. */
+  assertEmpty(opts?: { clean?: boolean }): Promise<void>;
+  createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void>;
+  load(name: string, format: string, data: AsyncIterable<Uint8Array>, opts?: { signal?: AbortSignal }): Promise<LoadStats>;
+  /** Applies one transaction atomically, in commit order. `tables` restricts which tables it touches. */
+  apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void>;
+  /** Final steps after replay: sequences, statistics. */
+  finish(): Promise<void>;
+  close(): Promise<void>;
+}

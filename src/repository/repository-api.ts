@@ -1,0 +1,94 @@
+/**
+ * The repository as the engines (backup, restore, cli) see it. Implemented in this folder;
+ * the engines import only these types and the functions exported from `./index.ts`.
+ * Everything stored is compressed and encrypted; ids are keyed hashes of plaintext.
+ */
+
+/** A byte stream stored as content-defined chunks. Plaintext size and chunk ids in order. */
+export interface StreamRef {
+  readonly chunks: readonly string[];
+  /** Plaintext length of each chunk, same order as `chunks`. */
+  readonly sizes: readonly number[];
+  readonly bytes: number;
+}
+
+export interface StoredTableStream {
+  readonly name: string;
+  readonly table: string;
+  readonly format: string;
+  readonly rows?: number;
+  readonly data: StreamRef;
+}
+
+export interface SnapshotManifest {
+  /** Assigned by the repository at commit (hex). */
+  readonly id: string;
+  readonly source: string;
+  readonly driver: string;
+  readonly driverFormatVersion: number;
+  readonly tags: readonly string[];
+  readonly position: string;
+  /** ISO 8601 UTC with microseconds, and the same instant as µs since epoch (decimal string). */
+  readonly consistentAt: string;
+  readonly consistentAtMicros: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly schemaFormat: string;
+  readonly schema: StreamRef;
+  readonly streams: readonly StoredTableStream[];
+  readonly meta: Readonly<Record<string, string | number | boolean>>;
+  /** Redacted source URL (no password), for humans. */
+  readonly sourceUrl: string;
+}
+
+export interface SegmentManifest {
+  readonly id: string;
+  readonly source: string;
+  readonly driver: string;
+  readonly driverFormatVersion: number;
+  /** The position this segment continues from (exclusive): the previous segment's `lastPosition` or a snapshot position. */
+  readonly fromPosition: string;
+  readonly firstPosition: string;
+  readonly lastPosition: string;
+  /** Commit times (µs since epoch, decimal string) of the first and last transaction. */
+  readonly firstCommitMicros: string;
+  readonly lastCommitMicros: string;
+  readonly transactions: number;
+  readonly changes: number;
+  /** Tables touched by any transaction in the segment. */
+  readonly tables: readonly string[];
+  readonly data: StreamRef;
+  readonly createdAt: string;
+}
+
+export type NewSnapshot = Omit<SnapshotManifest, 'id'>;
+export type NewSegment = Omit<SegmentManifest, 'id'>;
+
+export interface WriteStreamOptions {
+  readonly signal?: AbortSignal;
+  /** Called with plaintext bytes consumed so far. */
+  readonly onProgress?: (bytes: number) => void;
+}
+
+export interface RepositoryLock {
+  /** Fires when the lock could not be refreshed: the holder must stop, not continue unprotected. */
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+export interface Repository {
+  readonly location: string;
+  /** Stores a stream of any size with memory bounded by configuration; many may run concurrently. */
+  writeStream(data: AsyncIterable<Uint8Array>, opts?: WriteStreamOptions): Promise<StreamRef>;
+  /** Reads a stream back, authenticated chunk by chunk; throws IntegrityError naming the chunk. */
+  readStream(ref: StreamRef, opts?: { signal?: AbortSignal; context?: string }): AsyncIterable<Uint8Array>;
+  /** Writes the manifest last: this is the commit. Returns the id. */
+  commitSnapshot(m: NewSnapshot): Promise<string>;
+  commitSegment(m: NewSegment): Promise<string>;
+  listSnapshots(filter?: { source?: string }): Promise<SnapshotManifest[]>;
+  /** Segments of one source ordered by `firstPosition` (driver order is applied by the caller if needed). */
+  listSegments(source: string): Promise<SegmentManifest[]>;
+  sources(): Promise<string[]>;
+  lock(mode: 'shared' | 'exclusive', opts?: { signal?: AbortSignal; purpose?: string }): Promise<RepositoryLock>;
+  close(): Promise<void>;
+}

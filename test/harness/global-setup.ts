@@ -1,0 +1,2 @@
+// Placeholder until the harness lands: no servers are started.
+export default function setup(): void {}
