@@ -55,10 +55,34 @@ export interface Transaction {
   readonly changes: number;
   /** Tables touched, for `--tables` filtering at restore without decoding the payload. */
   readonly tables?: readonly string[];
+  /**
+   * Large transactions arrive in parts of bounded size, all with the same position and
+   * commitTime; `more` is true on every part but the last. A target applies all parts in one
+   * database transaction and commits at the last, so memory never holds a whole transaction.
+   */
+  readonly more?: boolean;
+}
+
+/**
+ * "Every transaction with a position at or before `position` has been yielded, and the server's
+ * clock read `serverTime` (µs UTC) when that was so." Lets the log prove coverage while idle.
+ */
+export interface Heartbeat {
+  readonly kind: 'heartbeat';
+  readonly position: Position;
+  readonly serverTime: bigint;
+}
+
+export type ChangeLogItem = Transaction | Heartbeat;
+
+export function isHeartbeat(item: ChangeLogItem): item is Heartbeat {
+  return (item as Heartbeat).kind === 'heartbeat';
 }
 
 export interface StreamOptions {
   readonly signal?: AbortSignal;
+  /** The driver yields a Heartbeat at least this often while the source is idle (default 1000). */
+  readonly heartbeatMs?: number;
   /** Called with observations for progress and lag reporting. */
   readonly onStatus?: (status: ChangeLogStatus) => void;
 }
@@ -73,10 +97,10 @@ export interface ChangeLogStatus {
 }
 
 /**
- * Committed transactions in commit order. Iteration ends when the signal fires.
- * Positions at or before `from` are never yielded.
+ * Committed transactions in commit order, interleaved with heartbeats. Iteration ends when the
+ * signal fires. Positions at or before `from` are never yielded.
  */
-export interface ChangeLog extends AsyncIterable<Transaction> {
+export interface ChangeLog extends AsyncIterable<ChangeLogItem> {
   /** Tells the database it may discard everything up to `upTo`; call only after it is durable. */
   acknowledge(upTo: Position): Promise<void>;
   close(): Promise<void>;

@@ -50,9 +50,15 @@ export interface SegmentManifest {
   readonly fromPosition: string;
   readonly firstPosition: string;
   readonly lastPosition: string;
-  /** Commit times (µs since epoch, decimal string) of the first and last transaction. */
+  /** Commit times (µs since epoch, decimal string) of the first and last transaction ('0' when none). */
   readonly firstCommitMicros: string;
   readonly lastCommitMicros: string;
+  /**
+   * Server time (µs) up to which the log is complete once this segment is stored: every transaction
+   * that committed at or before it is in this segment or an earlier one. At least lastCommitMicros;
+   * heartbeats move it forward while the source is idle (a segment may then hold no transaction).
+   */
+  readonly coveredUntilMicros: string;
   readonly transactions: number;
   readonly changes: number;
   /** Tables touched by any transaction in the segment. */
