@@ -15,7 +15,11 @@ export interface DriverModule {
   /** Version of the formats this driver writes; a reader refuses newer majors. */
   readonly formatVersion: number;
   /** Capabilities are declared, not guessed. */
-  readonly capabilities: { readonly snapshot: boolean; readonly changeLog: boolean; readonly restore: boolean };
+  readonly capabilities: {
+    readonly snapshot: boolean;
+    readonly changeLog: boolean;
+    readonly restore: boolean;
+  };
   comparePositions(a: Position, b: Position): number;
   openSource(url: string, opts: SourceOptions): Promise<SourceDriver>;
   openTarget(url: string): Promise<TargetDriver>;

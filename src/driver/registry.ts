@@ -12,7 +12,10 @@ export const knownSchemes = (): string[] => Object.keys(loaders);
 
 export function schemeOf(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  if (!m?.[1]) throw new UsageError(`"${redactUrl(url)}" is not a database URL; expected one like postgres://user@host:5432/db.`);
+  if (!m?.[1])
+    throw new UsageError(
+      `"${redactUrl(url)}" is not a database URL; expected one like postgres://user@host:5432/db.`,
+    );
   return m[1].toLowerCase();
 }
 
@@ -21,7 +24,9 @@ export async function driverFor(url: string): Promise<DriverModule> {
   const load = loaders[scheme];
   if (!load) {
     throw new UsageError(
-      `Unknown database URL scheme "${scheme}:"; supported schemes are ${knownSchemes().map((s) => `${s}:`).join(', ')}.`,
+      `Unknown database URL scheme "${scheme}:"; supported schemes are ${knownSchemes()
+        .map((s) => `${s}:`)
+        .join(', ')}.`,
     );
   }
   return load();

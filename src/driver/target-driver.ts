@@ -10,7 +10,12 @@ export interface TargetDriver {
   /** Refuses (SourceError) when the target holds user objects, unless `clean` drops them first. */
   assertEmpty(opts?: { clean?: boolean }): Promise<void>;
   createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void>;
-  load(name: string, format: string, data: AsyncIterable<Uint8Array>, opts?: { signal?: AbortSignal }): Promise<LoadStats>;
+  load(
+    name: string,
+    format: string,
+    data: AsyncIterable<Uint8Array>,
+    opts?: { signal?: AbortSignal },
+  ): Promise<LoadStats>;
   /** Applies one transaction atomically, in commit order. `tables` restricts which tables it touches. */
   apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void>;
   /** Final steps after replay: sequences, statistics. */

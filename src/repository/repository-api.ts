@@ -95,6 +95,9 @@ export interface Repository {
   /** Segments of one source ordered by `firstPosition` (driver order is applied by the caller if needed). */
   listSegments(source: string): Promise<SegmentManifest[]>;
   sources(): Promise<string[]>;
-  lock(mode: 'shared' | 'exclusive', opts?: { signal?: AbortSignal; purpose?: string }): Promise<RepositoryLock>;
+  lock(
+    mode: 'shared' | 'exclusive',
+    opts?: { signal?: AbortSignal; purpose?: string },
+  ): Promise<RepositoryLock>;
   close(): Promise<void>;
 }

@@ -1,0 +1,111 @@
+/**
+ * Connection settings from a postgres:// URL, and translation of connection failures into one
+ * sentence without secrets. Every other file of this driver connects through here.
+ */
+import pg from 'pg';
+import { SourceError, UsageError } from '../../src/util/errors.js';
+import { redactUrl } from '../../src/util/redact.js';
+
+export interface PgTarget {
+  readonly config: pg.ClientConfig;
+  /** The URL without password or query, for messages. */
+  readonly display: string;
+  readonly database: string;
+}
+
+export function parsePgUrl(url: string): PgTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(
+      `"${redactUrl(url)}" is not a valid PostgreSQL URL; expected postgres://user@host:5432/database.`,
+    );
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new UsageError(
+      `"${redactUrl(url)}" is not a PostgreSQL URL; expected postgres://user@host:5432/database.`,
+    );
+  }
+  const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
+  const host = u.searchParams.get('host') ?? (decodeURIComponent(u.hostname) || 'localhost');
+  const config: pg.ClientConfig = {
+    host,
+    port: u.port ? Number(u.port) : 5432,
+    user: decodeURIComponent(u.username) || process.env.PGUSER || 'postgres',
+    database,
+    application_name: 'crm-backup',
+  };
+  if (u.password) config.password = decodeURIComponent(u.password);
+  else if (process.env.PGPASSWORD) config.password = process.env.PGPASSWORD;
+  const sslmode = u.searchParams.get('sslmode');
+  if (sslmode && sslmode !== 'disable')
+    config.ssl = sslmode === 'require' ? { rejectUnauthorized: false } : true;
+  return { config, display: redactUrl(url), database };
+}
+
+/** Maps a pg/socket error to a SourceError whose message a DBA can act on (never the password). */
+export function connectionError(err: unknown, target: PgTarget): SourceError {
+  const e = err as { code?: string; message?: string };
+  const where = target.display;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return new SourceError(
+        `Cannot connect to PostgreSQL at ${where}: connection refused (is the server running and listening there?).`,
+        { cause: err, source: where },
+      );
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new SourceError(`Cannot connect to PostgreSQL at ${where}: the host name does not resolve.`, {
+        cause: err,
+        source: where,
+      });
+    case 'ETIMEDOUT':
+      return new SourceError(`Cannot connect to PostgreSQL at ${where}: the connection timed out.`, {
+        cause: err,
+        source: where,
+      });
+    case '28P01':
+    case '28000':
+      return new SourceError(
+        `PostgreSQL at ${where} rejected the credentials of user "${target.config.user ?? ''}" (wrong password or no pg_hba.conf entry).`,
+        { cause: err, source: where },
+      );
+    case '3D000':
+      return new SourceError(`PostgreSQL at ${where} has no database "${target.database}".`, {
+        cause: err,
+        source: where,
+      });
+    default:
+      return new SourceError(`PostgreSQL at ${where} failed: ${(e.message ?? String(err)).split('\n')[0]}.`, {
+        cause: err,
+        source: where,
+      });
+  }
+}
+
+/** Connects a new client; `replication: 'database'` opens a logical replication connection. */
+export async function connect(target: PgTarget, opts?: { replication?: boolean }): Promise<pg.Client> {
+  const client = new pg.Client(
+    opts?.replication ? { ...target.config, replication: 'database' } : target.config,
+  );
+  // An idle client whose server goes away emits 'error'; without a listener that kills the process.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw connectionError(err, target);
+  }
+  return client;
+}
+
+/** Double-quotes an identifier for SQL (quotes inside are doubled). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `schema.table` quoted for SQL. */
+export function quoteQualified(schema: string, table: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
