@@ -86,9 +86,11 @@ export function connectionError(err: unknown, target: PgTarget): SourceError {
 
 /** Connects a new client; `replication: 'database'` opens a logical replication connection. */
 export async function connect(target: PgTarget, opts?: { replication?: boolean }): Promise<pg.Client> {
-  const client = new pg.Client(
-    opts?.replication ? { ...target.config, replication: 'database' } : target.config,
-  );
+  // `replication` is a libpq startup parameter pg passes through; @types/pg does not declare it.
+  const config: pg.ClientConfig = opts?.replication
+    ? ({ ...target.config, replication: 'database' } as pg.ClientConfig)
+    : target.config;
+  const client = new pg.Client(config);
   // An idle client whose server goes away emits 'error'; without a listener that kills the process.
   client.on('error', () => {});
   try {
