@@ -1,0 +1,134 @@
+/**
+ * Throwaway PostgreSQL 15 server for tests, demos and benchmarks: initdb into a temp
+ * folder, logical decoding on, trust auth on 127.0.0.1, durability off for speed.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { registerForCleanup, killGroup } from './cleanup.js';
+import { externalServer, type StartOptions, type ThrowawayServer } from './server.js';
+import { chownTree, freePort, requireBinary, runAs, runToCompletion, spawnServer, waitExit, waitReady } from './util.js';
+
+const DEFAULT_BINDIR = '/usr/lib/postgresql/15/bin';
+
+const HBA = `local all all trust
+local replication all trust
+host all all 127.0.0.1/32 trust
+host replication all 127.0.0.1/32 trust
+host all all ::1/128 trust
+host replication all ::1/128 trust
+`;
+
+const BASE_SETTINGS: Record<string, string> = {
+  listen_addresses: '127.0.0.1',
+  wal_level: 'logical',
+  max_replication_slots: '20',
+  max_wal_senders: '20',
+  max_connections: '200',
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  shared_buffers: '128MB',
+  log_min_messages: 'warning',
+  timezone: 'UTC',
+};
+
+export function pgBinDir(opts?: StartOptions): string {
+  return opts?.binDir ?? process.env.CRMB_PG_BINDIR ?? DEFAULT_BINDIR;
+}
+
+/** Starts a PostgreSQL server (or adopts `CRMB_TEST_PG_URL` / `opts.externalUrl`). */
+export async function startPostgres(opts?: StartOptions): Promise<ThrowawayServer> {
+  const external = opts?.externalUrl ?? process.env.CRMB_TEST_PG_URL;
+  if (external) return externalServer(external);
+  return startOwnPostgres(opts);
+}
+
+/** Always starts a fresh server, ignoring `CRMB_TEST_PG_URL` (for tests that restart or kill it). */
+export async function startOwnPostgres(opts?: StartOptions): Promise<ThrowawayServer> {
+  const binDir = pgBinDir(opts);
+  requireBinary(join(binDir, 'postgres'), 'PostgreSQL 15 server binaries', 'postgresql-15');
+  requireBinary(join(binDir, 'initdb'), 'PostgreSQL 15 server binaries', 'postgresql-15');
+  const timeoutMs = opts?.timeoutMs ?? 60_000;
+  const ids = runAs('postgres');
+  const dir = mkdtempSync(join(tmpdir(), 'crmb-pg-'));
+  const dataDir = join(dir, 'data');
+  const logFile = join(dir, 'server.log');
+  let child: ChildProcess | undefined;
+  const unregister = registerForCleanup(() => child?.pid, dir);
+  try {
+    // the postgres user must be able to traverse the folder and write the socket there
+    chmodSync(dir, 0o755);
+    writeFileSync(logFile, '');
+    chownTree(dir, ids);
+    await runToCompletion(
+      join(binDir, 'initdb'),
+      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'],
+      logFile,
+      ids,
+    );
+    writeFileSync(join(dataDir, 'pg_hba.conf'), HBA);
+    chownTree(join(dataDir, 'pg_hba.conf'), ids);
+    const port = await freePort();
+    const settings = { ...BASE_SETTINGS, ...opts?.settings };
+    const args = ['-D', dataDir, '-p', String(port), '-k', dir];
+    for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+
+    const launch = async (): Promise<void> => {
+      child = spawnServer(join(binDir, 'postgres'), args, logFile, ids);
+      const c = child;
+      await waitReady('PostgreSQL', c, logFile, () => probe(url), timeoutMs);
+    };
+    const halt = async (): Promise<void> => {
+      const c = child;
+      if (c?.pid === undefined) return;
+      // SIGINT to the postmaster = fast shutdown: a clean checkpoint, so the restart needs no recovery
+      process.kill(c.pid, 'SIGINT');
+      if (!(await waitExit(c, 10_000))) killGroup(c.pid, 'SIGKILL');
+      await waitExit(c, 5_000);
+      child = undefined;
+    };
+    await launch();
+    let stopped = false;
+    return {
+      url,
+      port,
+      dataDir: dir,
+      get pid() {
+        return child?.pid;
+      },
+      restart: async () => {
+        await halt();
+        await launch();
+      },
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        const c = child;
+        if (c?.pid !== undefined) killGroup(c.pid, 'SIGKILL');
+        if (c) await waitExit(c, 5_000);
+        child = undefined;
+        rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
+        unregister();
+      },
+    };
+  } catch (err) {
+    if (child?.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
+    unregister();
+    throw err;
+  }
+}
+
+async function probe(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
