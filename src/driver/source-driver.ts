@@ -101,6 +101,13 @@ export interface ChangeLogStatus {
  * signal fires. Positions at or before `from` are never yielded.
  */
 export interface ChangeLog extends AsyncIterable<ChangeLogItem> {
+  /**
+   * The position this log really continues from (exclusive): the requested `from`, or, when the
+   * server cannot go back that far or the log is new, where the server-side state starts (e.g. the
+   * slot's consistent point or confirmed_flush_lsn, whichever is later). The repository records it
+   * so that a gap between a snapshot or an earlier segment and this log is visible to restore.
+   */
+  readonly from: Position;
   /** Tells the database it may discard everything up to `upTo`; call only after it is durable. */
   acknowledge(upTo: Position): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,164 @@
+/**
+ * Snapshot job: drives a SourceDriver's consistent snapshot into the repository. Tables are
+ * stored concurrently (up to `jobs`); the manifest is committed last, so an interrupted run
+ * leaves only unreferenced chunks and no snapshot.
+ */
+import type { DriverModule } from '../driver/driver-module.js';
+import type { SourceDriver, TableStream } from '../driver/source-driver.js';
+import type { Repository, StoredTableStream } from '../repository/repository-api.js';
+import { throwIfAborted } from '../util/errors.js';
+import { formatBytes, formatDuration, type Logger } from '../util/log.js';
+import { redactUrl } from '../util/redact.js';
+import { dateToMicros, formatMicros } from '../util/time.js';
+import { refuseOnErrors } from './preflight.js';
+
+export interface SnapshotJobOptions {
+  readonly repo: Repository;
+  readonly driver: DriverModule;
+  readonly sourceUrl: string;
+  readonly name: string;
+  readonly tags: readonly string[];
+  readonly jobs: number;
+  readonly tables?: readonly string[];
+  readonly schemas?: readonly string[];
+  readonly log: Logger;
+  readonly signal?: AbortSignal;
+}
+
+export interface SnapshotResult {
+  readonly id: string;
+  readonly position: string;
+  readonly consistentAt: string;
+  readonly tables: number;
+  readonly bytes: number;
+  readonly rows: number;
+}
+
+export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotResult> {
+  const { repo, driver, log } = opts;
+  const started = new Date();
+  const lock = await repo.lock('shared', { purpose: `snapshot of ${opts.name}` });
+  // Stop when the lock cannot be refreshed as well as on SIGINT/SIGTERM.
+  const signal = opts.signal ? AbortSignal.any([opts.signal, lock.signal]) : lock.signal;
+  let source: SourceDriver | undefined;
+  try {
+    source = await driver.openSource(opts.sourceUrl, { name: opts.name });
+    refuseOnErrors(await source.preflight('snapshot', { signal }), log);
+    throwIfAborted(signal);
+    const reader = await source.openSnapshot({
+      jobs: opts.jobs,
+      tables: opts.tables,
+      schemas: opts.schemas,
+      signal,
+    });
+    try {
+      log.info(
+        'snapshot.position',
+        `Consistent at ${reader.consistentAt.toISOString()} (position ${reader.position}).`,
+        {
+          position: reader.position,
+        },
+      );
+      const schema = await repo.writeStream(single(reader.schema), { signal });
+      const stored = await storeStreams(repo, reader.streams(), opts.jobs, log, signal);
+      throwIfAborted(signal);
+      const consistentMicros = dateToMicros(reader.consistentAt);
+      const id = await repo.commitSnapshot({
+        source: opts.name,
+        driver: driver.kind,
+        driverFormatVersion: driver.formatVersion,
+        tags: [...opts.tags],
+        position: reader.position,
+        consistentAt: formatMicros(consistentMicros),
+        consistentAtMicros: consistentMicros.toString(),
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        schemaFormat: reader.schemaFormat,
+        schema,
+        streams: stored,
+        meta: reader.meta,
+        sourceUrl: redactUrl(opts.sourceUrl),
+      });
+      const bytes = stored.reduce((n, s) => n + s.data.bytes, 0);
+      const rows = stored.reduce((n, s) => n + (s.rows ?? 0), 0);
+      log.done();
+      log.info(
+        'snapshot.done',
+        `Snapshot ${id} of ${opts.name}: ${stored.length} streams, ${rows} rows, ${formatBytes(bytes)} in ${formatDuration(Date.now() - started.getTime())}.`,
+        { id, rows, bytes },
+      );
+      return {
+        id,
+        position: reader.position,
+        consistentAt: reader.consistentAt.toISOString(),
+        tables: stored.length,
+        bytes,
+        rows,
+      };
+    } finally {
+      await reader.close();
+    }
+  } finally {
+    await source?.close().catch(() => {});
+    await lock.release().catch(() => {});
+  }
+}
+
+async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+/** Pulls table streams and stores up to `jobs` of them at once, in the order the driver offers. */
+async function storeStreams(
+  repo: Repository,
+  streams: AsyncIterable<TableStream>,
+  jobs: number,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<StoredTableStream[]> {
+  const iterator = streams[Symbol.asyncIterator]();
+  const stored: StoredTableStream[] = [];
+  let bytesDone = 0;
+  let next = async (): Promise<TableStream | undefined> => {
+    const r = await iterator.next();
+    return r.done ? undefined : r.value;
+  };
+  // Serialise pulls: the driver's iterator is not required to be safe for concurrent next().
+  let pulling: Promise<unknown> = Promise.resolve();
+  const pull = (): Promise<TableStream | undefined> => {
+    const p = pulling.then(() => next());
+    pulling = p.catch(() => undefined);
+    return p;
+  };
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      throwIfAborted(signal);
+      const s = await pull();
+      if (!s) return;
+      let streamBytes = 0;
+      const ref = await repo.writeStream(s.data, {
+        signal,
+        onProgress: (b) => {
+          bytesDone += b - streamBytes;
+          streamBytes = b;
+          log.progress(
+            'snapshot.progress',
+            `${stored.length} streams stored, ${formatBytes(bytesDone)} read; reading ${s.name}`,
+            {
+              bytes: bytesDone,
+            },
+          );
+        },
+      });
+      stored.push({ name: s.name, table: s.table, format: s.format, rows: s.rows, data: ref });
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  } catch (err) {
+    next = async () => undefined;
+    await iterator.return?.().catch(() => {});
+    throw err;
+  }
+  return stored.sort((a, b) => a.name.localeCompare(b.name));
+}

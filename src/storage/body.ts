@@ -1,0 +1,51 @@
+/**
+ * Put bodies: either bytes in memory or a pull-based stream. A stream can be read
+ * once, so a failed put of a plain AsyncIterable cannot be retried; a caller that
+ * can produce the body again wraps a factory with `replayableBody()` and gets retries.
+ */
+export type PutBody = Uint8Array | AsyncIterable<Uint8Array>;
+
+const REPLAYABLE: unique symbol = Symbol('crm-backup.replayableBody');
+
+/** An AsyncIterable whose every `for await` starts a fresh stream from the factory. */
+export interface ReplayableBody extends AsyncIterable<Uint8Array> {
+  readonly [REPLAYABLE]: true;
+}
+
+/** Marks a body as safe to read more than once (e.g. a file or a buffer list re-read on each attempt). */
+export function replayableBody(factory: () => AsyncIterable<Uint8Array>): ReplayableBody {
+  return {
+    [REPLAYABLE]: true,
+    [Symbol.asyncIterator]: () => factory()[Symbol.asyncIterator](),
+  };
+}
+
+export function isReplayable(body: PutBody): body is Uint8Array | ReplayableBody {
+  return body instanceof Uint8Array || (REPLAYABLE in body && body[REPLAYABLE] === true);
+}
+
+/** Iterates a body as chunks, whichever form it has. */
+export async function* chunksOf(body: PutBody): AsyncIterable<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    yield body;
+    return;
+  }
+  yield* body;
+}
+
+/** Reads a whole stream into one buffer. For tests and small objects only: memory grows with the object. */
+export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const c of chunks) {
+    parts.push(c);
+    total += c.length;
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
