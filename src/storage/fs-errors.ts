@@ -53,6 +53,7 @@ export function mapFsError(e: unknown, doing: string, path: string, key?: string
       );
     case 'ENOTDIR':
     case 'EISDIR':
+    case 'EEXIST': // mkdir of a folder whose name is taken by an object
     case 'ENAMETOOLONG':
     case 'EINVAL':
       return new StorageError(

@@ -1,0 +1,96 @@
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../../src/storage/local-backend.js';
+import { bytes, expectStorageError, keys, read, runStorageConformance } from './conformance.js';
+
+const dirs: string[] = [];
+async function freshDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'crmb-local-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+runStorageConformance('local folder', async () => LocalBackend.open(await freshDir()));
+
+describe('LocalBackend specifics', () => {
+  it('creates the repository folder on first put and treats a missing one as empty', async () => {
+    const root = join(await freshDir(), 'not', 'yet');
+    const b = await LocalBackend.open(root);
+    expect(b.location).toBe(root);
+    expect(await keys(b, '')).toEqual([]);
+    expect(await b.stat('x')).toBeUndefined();
+    await b.put('a/b/c', bytes('abc'));
+    expect(await readdir(join(root, 'a', 'b'))).toEqual(['c']);
+  });
+
+  it('refuses a location that is a file', async () => {
+    const f = join(await freshDir(), 'file');
+    await writeFile(f, 'x');
+    await expectStorageError(LocalBackend.open(f), { permanent: true });
+  });
+
+  it('ignores temp files of killed writers in list and cleans up old ones', async () => {
+    const root = await freshDir();
+    const b = await LocalBackend.open(root);
+    await b.put('k/real', bytes('real'));
+    const oldTmp = join(root, 'k', '.tmp-dead1');
+    const newTmp = join(root, 'k', '.tmp-alive');
+    await writeFile(oldTmp, 'half');
+    await writeFile(newTmp, 'half');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(oldTmp, hourAgo, hourAgo);
+    expect(await keys(b, '')).toEqual(['k/real']);
+    expect(await b.cleanupTemp(10 * 60_000)).toBe(1);
+    expect((await readdir(join(root, 'k'))).sort()).toEqual(['.tmp-alive', 'real']);
+  });
+
+  it('leaves no temp file behind after puts, failed puts and lost create-only races', async () => {
+    const root = await freshDir();
+    const b = await LocalBackend.open(root);
+    await b.put('t/a', bytes('a'));
+    await b.put('t/a', bytes('b'), { ifAbsent: true }).catch(() => undefined);
+    await b.put('t/b', bytes('b'), { ifAbsent: true });
+    expect((await readdir(join(root, 't'))).sort()).toEqual(['a', 'b']);
+  });
+
+  it('reports a key that collides with a folder as a permanent error', async () => {
+    const b = await LocalBackend.open(await freshDir());
+    await b.put('x/y', bytes('y'));
+    await expectStorageError(b.put('x', bytes('x')), { permanent: true });
+    await b.put('f', bytes('f'));
+    await expectStorageError(b.put('f/g', bytes('g')), { permanent: true });
+    expect(await b.stat('x')).toBeUndefined();
+    await expectStorageError(b.get('x'), { reason: 'not-found' });
+    expect(await b.stat('f/g')).toBeUndefined();
+  });
+
+  it('names the path when permission is denied', async () => {
+    if (process.getuid?.() === 0) return; // root ignores file modes; nothing to observe
+    const root = await freshDir();
+    const b = await LocalBackend.open(root);
+    await b.put('p/x', bytes('x'));
+    const { chmod } = await import('node:fs/promises');
+    await chmod(join(root, 'p'), 0o500);
+    try {
+      const e = await expectStorageError(b.put('p/y', bytes('y')), { permanent: true });
+      expect(e.message).toContain(join(root, 'p'));
+      expect(e.message).toMatch(/Permission denied/);
+    } finally {
+      await chmod(join(root, 'p'), 0o700);
+    }
+  });
+
+  it('reads a large object back in bounded chunks', async () => {
+    const b = await LocalBackend.open(await freshDir());
+    await b.put('big', Buffer.alloc(3 * 1024 * 1024, 9));
+    let max = 0;
+    for await (const c of await b.get('big')) max = Math.max(max, c.length);
+    expect(max).toBeLessThanOrEqual(256 * 1024);
+    expect((await read(b, 'big')).length).toBe(3 * 1024 * 1024);
+  });
+});
