@@ -1,0 +1,128 @@
+/**
+ * Restore planning: which snapshot, which log segments, and whether the log is continuous from
+ * the snapshot's position to the target. Refuses (RestoreRefusedError) rather than restoring a
+ * state that never existed.
+ */
+import type { Position } from '../driver/source-driver.js';
+import type { SegmentManifest, SnapshotManifest } from '../repository/repository-api.js';
+import { RestoreRefusedError } from '../util/errors.js';
+import { formatMicros } from '../util/time.js';
+
+export type RestoreTarget =
+  | { readonly kind: 'time'; readonly micros: bigint }
+  | { readonly kind: 'snapshot'; readonly id: string }
+  | { readonly kind: 'tag'; readonly tag: string }
+  | { readonly kind: 'latest' };
+
+export interface RestorePlan {
+  readonly snapshot: SnapshotManifest;
+  /** Segments to replay, in position order; empty for a snapshot-only restore. */
+  readonly segments: readonly SegmentManifest[];
+  /** Replay transactions committed at or before this instant (µs); undefined: no replay. */
+  readonly untilMicros: bigint | undefined;
+}
+
+type Compare = (a: Position, b: Position) => number;
+
+export function planRestore(
+  snapshots: readonly SnapshotManifest[],
+  segments: readonly SegmentManifest[],
+  target: RestoreTarget,
+  compare: Compare,
+): RestorePlan {
+  if (snapshots.length === 0)
+    throw new RestoreRefusedError(
+      'The repository holds no snapshot of this source; take one with "crm-backup snapshot" first.',
+    );
+  const byTime = [...snapshots].sort((a, b) =>
+    cmpBig(BigInt(a.consistentAtMicros), BigInt(b.consistentAtMicros)),
+  );
+  switch (target.kind) {
+    case 'snapshot': {
+      const matches = snapshots.filter((s) => s.id.startsWith(target.id));
+      if (matches.length === 0)
+        throw new RestoreRefusedError(`No snapshot has an id starting with "${target.id}".`);
+      if (matches.length > 1)
+        throw new RestoreRefusedError(
+          `"${target.id}" matches ${matches.length} snapshots; give more characters of the id.`,
+        );
+      return { snapshot: matches[0]!, segments: [], untilMicros: undefined };
+    }
+    case 'tag': {
+      const tagged = byTime.filter((s) => s.tags.includes(target.tag));
+      if (tagged.length === 0) throw new RestoreRefusedError(`No snapshot is tagged "${target.tag}".`);
+      return { snapshot: tagged.at(-1)!, segments: [], untilMicros: undefined };
+    }
+    case 'latest':
+      return { snapshot: byTime.at(-1)!, segments: [], untilMicros: undefined };
+    case 'time':
+      return planAt(byTime, segments, target.micros, compare);
+  }
+}
+
+function planAt(
+  byTime: readonly SnapshotManifest[],
+  segments: readonly SegmentManifest[],
+  at: bigint,
+  compare: Compare,
+): RestorePlan {
+  const candidates = byTime.filter((s) => BigInt(s.consistentAtMicros) <= at);
+  if (candidates.length === 0) {
+    throw new RestoreRefusedError(
+      `No snapshot is at or before ${formatMicros(at)}; the oldest is consistent at ${byTime[0]!.consistentAt}.`,
+    );
+  }
+  // Newest usable snapshot first; an older one can serve if the log from the newest has a gap.
+  let firstRefusal: RestoreRefusedError | undefined;
+  for (const snapshot of [...candidates].reverse()) {
+    try {
+      return { snapshot, segments: chain(snapshot, segments, at, compare), untilMicros: at };
+    } catch (err) {
+      if (!(err instanceof RestoreRefusedError)) throw err;
+      firstRefusal ??= err;
+    }
+  }
+  throw firstRefusal!;
+}
+
+/** The segments continuing from the snapshot's position that cover everything up to `at`. */
+function chain(
+  snapshot: SnapshotManifest,
+  all: readonly SegmentManifest[],
+  at: bigint,
+  compare: Compare,
+): SegmentManifest[] {
+  const sorted = [...all].sort(
+    (a, b) => compare(a.lastPosition, b.lastPosition) || compare(a.fromPosition, b.fromPosition),
+  );
+  const out: SegmentManifest[] = [];
+  let reached: Position = snapshot.position;
+  // The snapshot alone proves nothing about time: a transaction can commit after the slot's
+  // consistent point yet carry a commit time before consistentAt. Coverage comes from the log.
+  let covered = -1n;
+  for (const seg of sorted) {
+    if (covered >= at) break;
+    if (compare(seg.lastPosition, reached) <= 0) continue; // wholly inside what we already have
+    if (compare(seg.fromPosition, reached) > 0) {
+      throw new RestoreRefusedError(
+        `The change log has a gap between position ${reached}${covered >= 0n ? ` (complete up to ${formatMicros(covered)})` : ''} and position ${seg.fromPosition} (first commit ${formatMicros(BigInt(seg.firstCommitMicros))}); ${formatMicros(at)} cannot be restored exactly from snapshot ${snapshot.id.slice(0, 12)}.`,
+      );
+    }
+    out.push(seg);
+    reached = seg.lastPosition;
+    const segCovered = BigInt(seg.coveredUntilMicros);
+    if (segCovered > covered) covered = segCovered;
+  }
+  if (covered < at) {
+    throw new RestoreRefusedError(
+      covered < 0n
+        ? `No stored change log continues from snapshot ${snapshot.id.slice(0, 12)} of ${snapshot.source}; ${formatMicros(at)} cannot be restored exactly (run "crm-backup stream" before taking snapshots, or restore --snapshot).`
+        : `The change log of ${snapshot.source} is complete only up to ${formatMicros(covered)}; ${formatMicros(at)} is later (is "crm-backup stream" running, and has it stored a segment since?).`,
+    );
+  }
+  return out;
+}
+
+function cmpBig(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
