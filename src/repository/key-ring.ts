@@ -1,7 +1,6 @@
 /**
  * Opening a repository with a password, and the key management commands (`crm-backup key add|list|remove`).
  */
-import { hostname } from 'node:os';
 import { RepositoryError } from '../util/errors.js';
 import type { Secret } from '../util/redact.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
@@ -137,5 +136,3 @@ export async function removeKey(storage: StorageBackend, password: Secret, keyId
     );
   await storage.delete(`${PATHS.keys}${keyId}`);
 }
-
-export { hostname };
