@@ -3,7 +3,7 @@
  * index listed from storage on first write plus what this process wrote), otherwise compress, encrypt
  * and put create-only (a concurrent writer that won the race stored the same plaintext).
  */
-import { StorageError } from '../util/errors.js';
+import { RepositoryError, StorageError } from '../util/errors.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
 import type { ChunkCodec } from './codec-pool.js';
 import { hmacHex, type MasterKeys } from './crypto.js';
@@ -20,7 +20,7 @@ export class ChunkStore {
   constructor(
     private readonly storage: StorageBackend,
     private readonly keys: MasterKeys,
-    private readonly codec: ChunkCodec,
+    private readonly codec: () => ChunkCodec,
     maxInFlightBytes: number,
   ) {
     this.memory = new Budget(maxInFlightBytes);
@@ -45,6 +45,25 @@ export class ChunkStore {
     for (const id of ids) this.known?.delete(id);
   }
 
+  /**
+   * Before a manifest commits: every chunk it references must be in storage. Ids this process wrote or
+   * listed are known; anything else is checked with a stat, so a manifest never points at nothing.
+   */
+  async ensurePresent(ids: readonly string[]): Promise<void> {
+    const known = await this.loadIndex();
+    for (const id of new Set(ids)) {
+      if (known.has(id)) continue;
+      await this.pending.get(id);
+      if (known.has(id) || (await this.storage.stat(chunkKey(id)))) {
+        known.add(id);
+        continue;
+      }
+      throw new RepositoryError(
+        `Refusing to commit a manifest that references chunk ${id}, which is not in the repository at ${this.storage.location}; write the stream again.`,
+      );
+    }
+  }
+
   idOf(data: Uint8Array): string {
     return hmacHex(this.keys.idKey, data);
   }
@@ -56,7 +75,7 @@ export class ChunkStore {
     const inFlight = this.pending.get(id);
     if (inFlight) return inFlight;
     const p = (async () => {
-      const object = await this.codec.encode(id, data);
+      const object = await this.codec().encode(id, data);
       try {
         await this.storage.put(chunkKey(id), object, { ifAbsent: true, signal });
       } catch (e) {

@@ -72,19 +72,29 @@ export class LockManager {
     let n = 0;
     for (const l of await this.list()) {
       if (!l.stale) continue;
-      await this.storage.delete(`${PATHS.locks}${l.id}`).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+      await this.storage.delete(`${PATHS.locks}${l.id}`).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
       n++;
     }
     return n;
   }
 
-  async acquire(mode: LockMode, opts: { signal?: AbortSignal; purpose?: string } = {}): Promise<RepositoryLock> {
+  async acquire(
+    mode: LockMode,
+    opts: { signal?: AbortSignal; purpose?: string } = {},
+  ): Promise<RepositoryLock> {
     throwIfAborted(opts.signal);
     await this.checkConflicts(mode, undefined);
     const id = randomHex(RANDOM_ID_LEN);
     const created = new Date().toISOString();
     const body = (): LockBody => ({
-      host: hostname(), pid: process.pid, mode, ...(opts.purpose ? { purpose: opts.purpose } : {}), created, refreshed: new Date().toISOString(),
+      host: hostname(),
+      pid: process.pid,
+      mode,
+      ...(opts.purpose ? { purpose: opts.purpose } : {}),
+      created,
+      refreshed: new Date().toISOString(),
     });
     await this.write(id, body(), true);
     try {
@@ -94,7 +104,12 @@ export class LockManager {
       await this.storage.delete(`${PATHS.locks}${id}`).catch(() => undefined);
       throw e;
     }
-    const lock = new HeldLock(id, () => this.refresh(id, body()), () => this.drop(lock, id), this.timing.refreshMs);
+    const lock: HeldLock = new HeldLock(
+      id,
+      () => this.refresh(id, body()),
+      (): Promise<void> => this.drop(lock, id),
+      this.timing.refreshMs,
+    );
     this.held.add(lock);
     return lock;
   }
@@ -105,13 +120,17 @@ export class LockManager {
 
   private async drop(lock: HeldLock, id: string): Promise<void> {
     this.held.delete(lock);
-    await this.storage.delete(`${PATHS.locks}${id}`).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+    await this.storage.delete(`${PATHS.locks}${id}`).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
   }
 
   private async refresh(id: string, body: LockBody): Promise<void> {
     // If our lock is gone, someone judged it stale and may be pruning: we are no longer protected.
     if (!(await this.storage.stat(`${PATHS.locks}${id}`))) {
-      throw new RepositoryError(`The lock ${id} disappeared from the repository at ${this.storage.location}; another process removed it as stale.`);
+      throw new RepositoryError(
+        `The lock ${id} disappeared from the repository at ${this.storage.location}; another process removed it as stale.`,
+      );
     }
     await this.write(id, body, false);
   }
@@ -134,7 +153,9 @@ function lockedError(location: string, l: LockEntry, staleMs: number): LockedErr
   const b = l.body;
   const since = b ? Date.parse(b.created) : l.modified.getTime();
   const age = Math.max(0, Math.round((Date.now() - since) / 1000));
-  const holder = b ? `host ${b.host} pid ${b.pid}${b.purpose ? ` (${b.purpose})` : ''}` : `an unreadable lock ${l.id}`;
+  const holder = b
+    ? `host ${b.host} pid ${b.pid}${b.purpose ? ` (${b.purpose})` : ''}`
+    : `an unreadable lock ${l.id}`;
   return new LockedError(
     `The repository at ${location} is locked${b ? ` ${b.mode}` : ''} by ${holder} since ${age} s ago; wait for it to finish, or if that process is gone its lock is ignored once not refreshed for ${Math.round(staleMs / 1000)} s.`,
   );

@@ -1,0 +1,173 @@
+/**
+ * The Repository implementation: wires keys, chunk store, codec pool, manifests and locks together.
+ * Writers take a shared lock automatically on their first write and keep it until close(), and the
+ * chunk index is listed only after that lock is held: a prune (exclusive) can then never delete a
+ * chunk this writer deduplicated against.
+ */
+import { availableParallelism } from 'node:os';
+import { RepositoryError } from '../util/errors.js';
+import type { StorageBackend } from '../storage/storage-backend.js';
+import type {
+  NewSegment,
+  NewSnapshot,
+  Repository,
+  RepositoryLock,
+  SegmentManifest,
+  SnapshotManifest,
+  StreamRef,
+  WriteStreamOptions,
+} from './repository-api.js';
+import { ChunkStore } from './chunk-store.js';
+import { gearTable } from './chunker.js';
+import { createChunkCodec, type ChunkCodec } from './codec-pool.js';
+import type { RepositoryConfig } from './config.js';
+import type { MasterKeys } from './crypto.js';
+import type { ScryptParams } from './keys.js';
+import { DEFAULT_LOCK_TIMING, LockManager, type LockTiming } from './locks.js';
+import { ManifestCatalog } from './catalog.js';
+import { readChunkedStream } from './stream-reader.js';
+import { writeChunkedStream } from './stream-writer.js';
+import type { ChunkerParams } from './format.js';
+
+export interface RepositoryOptions {
+  /** zstd level for chunks and manifests (default 3). */
+  readonly zstdLevel?: number;
+  /** init/addKey only: scrypt cost; default calibrated to ~0.4 s. Tests pass cheap values. */
+  readonly scrypt?: ScryptParams;
+  /** init only: chunk sizes (default 256 KiB / 1 MiB / 4 MiB). */
+  readonly chunker?: Partial<ChunkerParams>;
+  /** init only: label of the first key. */
+  readonly keyLabel?: string;
+  /** Chunks of one writeStream being compressed/uploaded at once (default 4). */
+  readonly inFlightChunks?: number;
+  /** Plaintext bytes in flight across all concurrent writeStreams (default 64 MiB). */
+  readonly maxInFlightBytes?: number;
+  /** Codec worker threads; 0 compresses and encrypts on the main thread (default min(4, CPUs)). */
+  readonly workers?: number;
+  /** Chunks readStream fetches ahead (default 4). */
+  readonly readAhead?: number;
+  readonly locks?: Partial<LockTiming>;
+}
+
+export class CrmRepository implements Repository {
+  readonly location: string;
+  readonly locks: LockManager;
+  readonly chunks: ChunkStore;
+  readonly catalog: ManifestCatalog;
+  private readonly gear: Int32Array;
+  private codecInstance: ChunkCodec | undefined;
+  private writeLock: Promise<RepositoryLock> | undefined;
+  private closed = false;
+
+  constructor(
+    readonly storage: StorageBackend,
+    readonly keys: MasterKeys,
+    readonly config: RepositoryConfig,
+    readonly keyId: string,
+    readonly opts: RepositoryOptions,
+  ) {
+    this.location = storage.location;
+    this.gear = gearTable(keys.idKey);
+    this.locks = new LockManager(storage, keys, { ...DEFAULT_LOCK_TIMING, ...opts.locks });
+    this.chunks = new ChunkStore(
+      storage,
+      keys,
+      () => this.codec(),
+      opts.maxInFlightBytes ?? 64 * 1024 * 1024,
+    );
+    this.catalog = new ManifestCatalog(storage, keys, opts.zstdLevel ?? 3);
+  }
+
+  /** The codec pool starts on first use: opening a repository just to list snapshots spawns no threads. */
+  codec(): ChunkCodec {
+    this.assertOpen();
+    this.codecInstance ??= createChunkCodec(this.keys, {
+      workers: this.opts.workers ?? Math.min(4, availableParallelism()),
+      level: this.opts.zstdLevel ?? 3,
+    });
+    return this.codecInstance;
+  }
+
+  async writeStream(data: AsyncIterable<Uint8Array>, opts: WriteStreamOptions = {}): Promise<StreamRef> {
+    const lock = await this.ensureWriteLock();
+    await this.chunks.loadIndex();
+    return writeChunkedStream(
+      {
+        store: this.chunks,
+        params: this.config.chunker,
+        gear: this.gear,
+        inFlight: this.opts.inFlightChunks ?? 4,
+      },
+      data,
+      { ...opts, lockSignal: lock.signal },
+    );
+  }
+
+  readStream(
+    ref: StreamRef,
+    opts: { signal?: AbortSignal; context?: string } = {},
+  ): AsyncIterable<Uint8Array> {
+    return readChunkedStream(
+      { storage: this.storage, codec: this.codec(), readAhead: this.opts.readAhead ?? 4 },
+      ref,
+      opts,
+    );
+  }
+
+  async commitSnapshot(m: NewSnapshot): Promise<string> {
+    await this.ensureWriteLock();
+    await this.chunks.ensurePresent([m.schema, ...m.streams.map((s) => s.data)].flatMap((r) => r.chunks));
+    return this.catalog.putSnapshot(m);
+  }
+
+  async commitSegment(m: NewSegment): Promise<string> {
+    await this.ensureWriteLock();
+    await this.chunks.ensurePresent(m.data.chunks);
+    return this.catalog.putSegment(m);
+  }
+
+  listSnapshots(filter: { source?: string } = {}): Promise<SnapshotManifest[]> {
+    return this.catalog.snapshots(filter.source);
+  }
+
+  listSegments(source: string): Promise<SegmentManifest[]> {
+    return this.catalog.segments(source);
+  }
+
+  sources(): Promise<string[]> {
+    return this.catalog.sources();
+  }
+
+  lock(
+    mode: 'shared' | 'exclusive',
+    opts: { signal?: AbortSignal; purpose?: string } = {},
+  ): Promise<RepositoryLock> {
+    this.assertOpen();
+    return this.locks.acquire(mode, opts);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.locks.releaseAll();
+    await this.codecInstance?.close();
+  }
+
+  private ensureWriteLock(): Promise<RepositoryLock> {
+    this.assertOpen();
+    if (!this.writeLock) {
+      const p = this.locks.acquire('shared', { purpose: 'write' });
+      // A failed acquisition is not cached: the next write tries again.
+      p.catch(() => {
+        if (this.writeLock === p) this.writeLock = undefined;
+      });
+      this.writeLock = p;
+    }
+    return this.writeLock;
+  }
+
+  private assertOpen(): void {
+    if (this.closed)
+      throw new RepositoryError(`The repository at ${this.location} was closed; open it again to use it.`);
+  }
+}
