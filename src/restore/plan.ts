@@ -3,7 +3,7 @@
  * the snapshot's position to the target. Refuses (RestoreRefusedError) rather than restoring a
  * state that never existed.
  */
-import type { Position } from '../driver/source-driver.js';
+import { walkChain, type Compare } from './chain.js';
 import type { SegmentManifest, SnapshotManifest } from '../repository/repository-api.js';
 import { RestoreRefusedError } from '../util/errors.js';
 import { formatMicros } from '../util/time.js';
@@ -21,8 +21,6 @@ export interface RestorePlan {
   /** Replay transactions committed at or before this instant (µs); undefined: no replay. */
   readonly untilMicros: bigint | undefined;
 }
-
-type Compare = (a: Position, b: Position) => number;
 
 export function planRestore(
   snapshots: readonly SnapshotManifest[],
@@ -92,35 +90,18 @@ function chain(
   at: bigint,
   compare: Compare,
 ): SegmentManifest[] {
-  const sorted = [...all].sort(
-    (a, b) => compare(a.lastPosition, b.lastPosition) || compare(a.fromPosition, b.fromPosition),
-  );
-  const out: SegmentManifest[] = [];
-  let reached: Position = snapshot.position;
-  // The snapshot alone proves nothing about time: a transaction can commit after the slot's
-  // consistent point yet carry a commit time before consistentAt. Coverage comes from the log.
-  let covered = -1n;
-  for (const seg of sorted) {
-    if (covered >= at) break;
-    if (compare(seg.lastPosition, reached) <= 0) continue; // wholly inside what we already have
-    if (compare(seg.fromPosition, reached) > 0) {
-      throw new RestoreRefusedError(
-        `The change log has a gap between position ${reached}${covered >= 0n ? ` (complete up to ${formatMicros(covered)})` : ''} and position ${seg.fromPosition} (first commit ${formatMicros(BigInt(seg.firstCommitMicros))}); ${formatMicros(at)} cannot be restored exactly from snapshot ${snapshot.id.slice(0, 12)}.`,
-      );
-    }
-    out.push(seg);
-    reached = seg.lastPosition;
-    const segCovered = BigInt(seg.coveredUntilMicros);
-    if (segCovered > covered) covered = segCovered;
-  }
-  if (covered < at) {
+  const { segments, covered, reached, gapBefore } = walkChain(snapshot, all, compare, at);
+  if (covered >= at) return segments;
+  if (gapBefore) {
     throw new RestoreRefusedError(
-      covered < 0n
-        ? `No stored change log continues from snapshot ${snapshot.id.slice(0, 12)} of ${snapshot.source}; ${formatMicros(at)} cannot be restored exactly (run "crm-backup stream" before taking snapshots, or restore --snapshot).`
-        : `The change log of ${snapshot.source} is complete only up to ${formatMicros(covered)}; ${formatMicros(at)} is later (is "crm-backup stream" running, and has it stored a segment since?).`,
+      `The change log has a gap between position ${reached}${covered >= 0n ? ` (complete up to ${formatMicros(covered)})` : ''} and position ${gapBefore.fromPosition} (first commit ${formatMicros(BigInt(gapBefore.firstCommitMicros))}); ${formatMicros(at)} cannot be restored exactly from snapshot ${snapshot.id.slice(0, 12)}.`,
     );
   }
-  return out;
+  throw new RestoreRefusedError(
+    covered < 0n
+      ? `No stored change log continues from snapshot ${snapshot.id.slice(0, 12)} of ${snapshot.source}; ${formatMicros(at)} cannot be restored exactly (run "crm-backup stream" before taking snapshots, or restore --snapshot).`
+      : `The change log of ${snapshot.source} is complete only up to ${formatMicros(covered)}; ${formatMicros(at)} is later (is "crm-backup stream" running, and has it stored a segment since?).`,
+  );
 }
 
 function cmpBig(a: bigint, b: bigint): number {

@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import { driverByKind, driverFor } from '../driver/registry.js';
+import { planRestore, type RestoreTarget } from '../restore/plan.js';
+import { runRestore } from '../restore/restore-job.js';
+import { UsageError } from '../util/errors.js';
+import { parseTimeMicros } from '../util/time.js';
+import { list, openRepo, pickSource, positiveInt } from './context.js';
+import { action } from './run-command.js';
+
+interface RestoreOpts {
+  target?: string;
+  name?: string;
+  at?: string;
+  snapshot?: string;
+  tag?: string;
+  latest?: boolean;
+  tables?: string[];
+  jobs: number;
+  clean?: boolean;
+}
+
+export function restoreTarget(opts: RestoreOpts): RestoreTarget {
+  const given = [opts.at, opts.snapshot, opts.tag, opts.latest].filter((v) => v !== undefined && v !== false);
+  if (given.length !== 1)
+    throw new UsageError('restore needs exactly one of --at TIME, --snapshot ID, --tag T or --latest.');
+  if (opts.at !== undefined) return { kind: 'time', micros: parseTimeMicros(opts.at) };
+  if (opts.snapshot !== undefined) return { kind: 'snapshot', id: opts.snapshot };
+  if (opts.tag !== undefined) return { kind: 'tag', tag: opts.tag };
+  return { kind: 'latest' };
+}
+
+export function registerRestore(program: Command): void {
+  program
+    .command('restore')
+    .description(
+      'Restore into an empty database: a snapshot, or any point in time covered by a snapshot and the log.',
+    )
+    .requiredOption('--target <url>', 'database URL to restore into (must be empty unless --clean)')
+    .option('--name <name>', "source to restore (default: the repository's only source)")
+    .option('--at <time>', 'ISO 8601 time with a zone; commits at or before it are restored (inclusive)')
+    .option('--snapshot <id>', 'restore this snapshot (an id prefix is enough)')
+    .option('--tag <tag>', 'restore the newest snapshot with this tag')
+    .option('--latest', 'restore the newest snapshot')
+    .option('--tables <list>', 'only these tables (comma-separated; the log replay is limited to them)', list)
+    .option('--jobs <n>', 'tables loaded in parallel', positiveInt('--jobs'), 2)
+    .option('--clean', 'drop existing objects in the target first')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  crm-backup restore --repo /srv/backups/crm --target postgres://dba@db2:5432/crm_restored --at 2026-11-21T14:02:59+01:00\n  crm-backup restore --repo /srv/backups/crm --target postgres://dba@db2:5432/crm_before --tag pre-migration\n',
+    )
+    .action(
+      action<RestoreOpts>(async (opts, ctx) => {
+        if (!opts.target) throw new UsageError('restore needs --target URL.');
+        const target = restoreTarget(opts);
+        const targetDriver = await driverFor(opts.target);
+        const repo = await openRepo(opts);
+        try {
+          const source = await pickSource(repo, opts.name);
+          const snapshots = await repo.listSnapshots({ source });
+          const segments = target.kind === 'time' ? await repo.listSegments(source) : [];
+          const kind = snapshots[0]?.driver ?? targetDriver.kind;
+          const driver = await driverByKind(kind);
+          if (driver.kind !== targetDriver.kind) {
+            throw new UsageError(
+              `Source ${source} was backed up by the ${driver.kind} driver; the target must be a ${driver.kind} database.`,
+            );
+          }
+          const plan = planRestore(snapshots, segments, target, driver.comparePositions);
+          ctx.log.info(
+            'restore.plan',
+            `Restoring snapshot ${plan.snapshot.id.slice(0, 12)} (${plan.snapshot.consistentAt})` +
+              (plan.untilMicros !== undefined
+                ? ` and ${plan.segments.length} log segments up to ${opts.at}.`
+                : '.'),
+          );
+          const summary = await runRestore({
+            repo,
+            driver,
+            plan,
+            targetUrl: opts.target,
+            jobs: opts.jobs,
+            tables: opts.tables,
+            clean: opts.clean,
+            log: ctx.log,
+            signal: ctx.signal,
+          });
+          if (ctx.json) ctx.print(JSON.stringify(summary));
+        } finally {
+          await repo.close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { runSnapshot } from '../backup/snapshot-job.js';
+import { driverFor } from '../driver/registry.js';
+import { UsageError } from '../util/errors.js';
+import { defaultSourceName, list, openRepo, positiveInt } from './context.js';
+import { action } from './run-command.js';
+
+interface SnapshotOpts {
+  source?: string;
+  name?: string;
+  tag: string[];
+  jobs: number;
+  tables?: string[];
+  schemas?: string[];
+}
+
+export function registerSnapshot(program: Command): void {
+  program
+    .command('snapshot')
+    .description('Take a consistent logical snapshot of a database; prints the snapshot id.')
+    .requiredOption('--source <url>', 'database URL, e.g. postgres://backup@db:5432/crm')
+    .option('--name <name>', 'source name in the repository (default: host:port/database of the URL)')
+    .option('--tag <tag>', 'tag the snapshot (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--jobs <n>', 'tables dumped in parallel', positiveInt('--jobs'), 2)
+    .option('--tables <list>', 'only these tables (comma-separated)', list)
+    .option('--schemas <list>', 'only these schemas (comma-separated)', list)
+    .addHelpText(
+      'after',
+      '\nExample:\n  crm-backup snapshot --repo /srv/backups/crm --source postgres://backup@db:5432/crm --tag nightly --jobs 4\n',
+    )
+    .action(
+      action<SnapshotOpts>(async (opts, ctx) => {
+        if (!opts.source) throw new UsageError('snapshot needs --source URL.');
+        const driver = await driverFor(opts.source);
+        const repo = await openRepo(opts);
+        try {
+          const result = await runSnapshot({
+            repo,
+            driver,
+            sourceUrl: opts.source,
+            name: opts.name ?? defaultSourceName(opts.source),
+            tags: opts.tag,
+            jobs: opts.jobs,
+            tables: opts.tables,
+            schemas: opts.schemas,
+            log: ctx.log,
+            signal: ctx.signal,
+          });
+          ctx.print(ctx.json ? JSON.stringify(result) : result.id);
+        } finally {
+          await repo.close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { registerDoctor } from './cmd-doctor.js';
+import { registerForget } from './cmd-forget.js';
+import { registerInit } from './cmd-init.js';
+import { registerKey } from './cmd-key.js';
+import { registerList } from './cmd-list.js';
+import { registerMigrate } from './cmd-migrate.js';
+import { registerRestore } from './cmd-restore.js';
+import { registerSnapshot } from './cmd-snapshot.js';
+import { registerStream } from './cmd-stream.js';
+import { registerVerify } from './cmd-verify.js';
+
+/** The CLI contract of DESIGN.md: extend, do not rename. */
+export function registerCommands(program: Command): void {
+  registerInit(program);
+  registerSnapshot(program);
+  registerStream(program);
+  registerList(program);
+  registerRestore(program);
+  registerVerify(program);
+  registerForget(program);
+  registerDoctor(program);
+  registerMigrate(program);
+  registerKey(program);
+}

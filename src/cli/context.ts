@@ -1,0 +1,122 @@
+/**
+ * What every command shares: the repository location and password, the logger, and the
+ * interrupt signal. Options are validated here, once, so commands stay thin.
+ */
+import { readFile } from 'node:fs/promises';
+import { openStorage } from '../storage/index.js';
+import { openRepository } from '../repository/index.js';
+import type { Repository } from '../repository/repository-api.js';
+import type { StorageBackend } from '../storage/storage-backend.js';
+import { ConfigError, UsageError } from '../util/errors.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { Secret, redactUrl } from '../util/redact.js';
+
+export interface GlobalOptions {
+  readonly repo?: string;
+  readonly passwordFile?: string;
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+}
+
+export interface CommandContext {
+  readonly log: Logger;
+  readonly json: boolean;
+  /** Fires on SIGINT/SIGTERM; long commands flush and exit 130 (stream exits 0). */
+  readonly signal: AbortSignal;
+  /** Where results go (stdout); logs and progress go to stderr. */
+  print(text: string): void;
+}
+
+export function createContext(opts: GlobalOptions, signal: AbortSignal): CommandContext {
+  const json = opts.json === true;
+  return {
+    log: createLogger({ json: json || undefined, quiet: opts.quiet }),
+    json,
+    signal,
+    print: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  };
+}
+
+export function repoLocation(opts: GlobalOptions): string {
+  const location = opts.repo ?? process.env.CRM_BACKUP_REPO;
+  if (!location)
+    throw new UsageError('No repository given; pass --repo PATH|s3://bucket/prefix or set CRM_BACKUP_REPO.');
+  return location;
+}
+
+/** The repository password comes from $CRM_BACKUP_PASSWORD or --password-file, never a flag value. */
+export async function readPassword(opts: GlobalOptions, envName = 'CRM_BACKUP_PASSWORD'): Promise<Secret> {
+  if (opts.passwordFile) {
+    let text: string;
+    try {
+      text = await readFile(opts.passwordFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        `Cannot read the password file ${opts.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const pw = text.replace(/\r?\n$/, '');
+    if (pw.length === 0) throw new ConfigError(`The password file ${opts.passwordFile} is empty.`);
+    return new Secret(pw);
+  }
+  const env = process.env[envName];
+  if (env) return new Secret(env);
+  throw new UsageError(`No repository password; set ${envName} or pass --password-file FILE.`);
+}
+
+export async function openStorageFor(opts: GlobalOptions): Promise<StorageBackend> {
+  return openStorage(repoLocation(opts));
+}
+
+export async function openRepo(opts: GlobalOptions): Promise<Repository> {
+  const storage = await openStorageFor(opts);
+  return openRepository(storage, await readPassword(opts));
+}
+
+/** `postgres://app:pw@db.internal:5432/crm` -> `db.internal:5432/crm` (no user, no password). */
+export function defaultSourceName(url: string): string {
+  try {
+    const u = new URL(url);
+    const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'default';
+    return `${u.hostname || 'localhost'}${u.port ? `:${u.port}` : ''}/${db}`;
+  } catch {
+    throw new UsageError(`"${redactUrl(url)}" is not a valid database URL.`);
+  }
+}
+
+/** For restore/list: the only source, or --name when there are several. */
+export async function pickSource(repo: Repository, name: string | undefined): Promise<string> {
+  const sources = await repo.sources();
+  if (name) {
+    if (!sources.includes(name)) {
+      throw new UsageError(
+        `The repository has no source "${name}"; it has ${sources.length ? sources.map((s) => `"${s}"`).join(', ') : 'none'}.`,
+      );
+    }
+    return name;
+  }
+  if (sources.length === 1) return sources[0]!;
+  if (sources.length === 0) throw new UsageError('The repository holds no backups yet.');
+  throw new UsageError(
+    `The repository holds several sources (${sources.map((s) => `"${s}"`).join(', ')}); choose one with --name.`,
+  );
+}
+
+export function positiveInt(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError(`${name} takes a whole number of 1 or more, not "${v}".`);
+    return n;
+  };
+}
+
+export function list(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
