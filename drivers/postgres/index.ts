@@ -1,0 +1,21 @@
+/** The PostgreSQL driver module: what `src/driver/registry.ts` loads for postgres:// URLs. */
+import type { DriverModule } from '../../src/driver/driver-module.js';
+import { parsePgUrl } from './connection.js';
+import { PostgresSource } from './postgres-driver.js';
+import { comparePositions } from './position.js';
+import { PostgresTarget } from './target.js';
+
+export const driver: DriverModule = {
+  kind: 'postgres',
+  schemes: ['postgres', 'postgresql'],
+  formatVersion: 1,
+  capabilities: { snapshot: true, changeLog: true, restore: true },
+  comparePositions,
+  openSource: async (url, opts) => new PostgresSource(parsePgUrl(url), opts.name),
+  openTarget: async (url) => new PostgresTarget(parsePgUrl(url)),
+};
+
+export { PostgresSource } from './postgres-driver.js';
+export { PostgresTarget } from './target.js';
+export { COPY_FORMAT } from './snapshot.js';
+export { SCHEMA_FORMAT } from './schema.js';

@@ -1,0 +1,234 @@
+/**
+ * Preflight (`crm-backup doctor`): every setting, privilege and risky table that would make a
+ * snapshot, stream or restore fail or silently miss data, each as one sentence plus a fix.
+ */
+import type pg from 'pg';
+import type { Finding, Need } from '../../src/driver/finding.js';
+import { quoteIdent, quoteQualified } from './connection.js';
+
+const USER_TABLES = `c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+const one = async <T extends pg.QueryResultRow>(c: pg.Client, sql: string): Promise<T> => {
+  const row = (await c.query<T>(sql)).rows[0];
+  if (!row) throw new Error(`no row from: ${sql}`);
+  return row;
+};
+
+const list = (names: readonly string[], max = 5): string =>
+  names.slice(0, max).join(', ') + (names.length > max ? ` and ${names.length - max} more` : '');
+
+export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const s = await one<{
+    version: string;
+    num: string;
+    wal_level: string;
+    max_slots: string;
+    used_slots: string;
+    max_senders: string;
+    used_senders: string;
+    keep: string;
+    role: string;
+    rolsuper: boolean;
+    rolrepl: boolean;
+    can_create: boolean;
+    db: string;
+  }>(
+    c,
+    `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
+      current_setting('wal_level') AS wal_level, current_setting('max_replication_slots') AS max_slots,
+      (SELECT count(*) FROM pg_replication_slots)::text AS used_slots,
+      current_setting('max_wal_senders') AS max_senders,
+      (SELECT count(*) FROM pg_stat_replication)::text AS used_senders,
+      coalesce(current_setting('max_slot_wal_keep_size', true), '') AS keep,
+      r.rolname AS role, r.rolsuper, r.rolreplication AS rolrepl,
+      has_database_privilege(current_database(), 'CREATE') AS can_create, current_database() AS db
+    FROM pg_roles r WHERE r.rolname = current_user`,
+  );
+  const num = Number(s.num);
+  const role = quoteIdent(s.role);
+  const decoding = need === 'snapshot' || need === 'stream';
+
+  if (num < 100000) {
+    out.push({
+      check: 'pg.version',
+      severity: 'error',
+      message: `PostgreSQL ${s.version} is too old; logical decoding with pgoutput needs 10 or newer.`,
+      fix: 'Upgrade PostgreSQL to 15 or newer.',
+    });
+  } else {
+    out.push({
+      check: 'pg.version',
+      severity: num < 150000 ? 'info' : 'ok',
+      message:
+        num < 150000
+          ? `PostgreSQL ${s.version} works; 15 or newer is recommended (tested most, faster logical decoding of large transactions).`
+          : `PostgreSQL ${s.version}.`,
+    });
+  }
+  if (decoding) {
+    out.push(
+      s.wal_level === 'logical'
+        ? { check: 'pg.wal_level', severity: 'ok', message: 'wal_level is "logical".' }
+        : {
+            check: 'pg.wal_level',
+            severity: 'error',
+            subject: 'wal_level',
+            message: `wal_level is "${s.wal_level}"; logical decoding needs "logical" (set wal_level = logical in postgresql.conf and restart PostgreSQL).`,
+            fix: 'Set wal_level = logical in postgresql.conf and restart PostgreSQL.',
+          },
+    );
+    const freeSlots = Number(s.max_slots) - Number(s.used_slots);
+    out.push(
+      freeSlots > 0
+        ? {
+            check: 'pg.replication_slots',
+            severity: 'ok',
+            message: `${freeSlots} of ${s.max_slots} replication slots are free.`,
+          }
+        : {
+            check: 'pg.replication_slots',
+            severity: 'error',
+            subject: 'max_replication_slots',
+            message: `All ${s.max_slots} replication slots are in use; a snapshot or stream needs one free slot.`,
+            fix: 'Raise max_replication_slots (restart needed) or drop unused slots with pg_drop_replication_slot().',
+          },
+    );
+    const freeSenders = Number(s.max_senders) - Number(s.used_senders);
+    out.push(
+      freeSenders > 0
+        ? {
+            check: 'pg.wal_senders',
+            severity: 'ok',
+            message: `${freeSenders} of ${s.max_senders} WAL senders are free.`,
+          }
+        : {
+            check: 'pg.wal_senders',
+            severity: 'error',
+            subject: 'max_wal_senders',
+            message: `All ${s.max_senders} WAL senders are busy; a snapshot or stream needs one.`,
+            fix: 'Raise max_wal_senders (restart needed).',
+          },
+    );
+    out.push(
+      s.rolsuper || s.rolrepl
+        ? {
+            check: 'pg.role_replication',
+            severity: 'ok',
+            message: `Role ${role} may use logical replication.`,
+          }
+        : {
+            check: 'pg.role_replication',
+            severity: 'error',
+            subject: s.role,
+            message: `Role ${role} has neither the REPLICATION attribute nor superuser; logical decoding needs one of them.`,
+            fix: `ALTER ROLE ${role} REPLICATION;`,
+          },
+    );
+    const unreadable = await c.query<{ t: string }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_TABLES} AND NOT has_table_privilege(c.oid, 'SELECT') ORDER BY 1`,
+    );
+    if (unreadable.rows.length) {
+      out.push({
+        check: 'pg.read_tables',
+        severity: 'error',
+        subject: unreadable.rows[0]?.t,
+        message: `Role ${role} cannot read ${unreadable.rows.length} table(s) (${list(unreadable.rows.map((r) => r.t))}); a snapshot must read every table.`,
+        fix:
+          num >= 140000
+            ? `GRANT pg_read_all_data TO ${role};`
+            : `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}; (and each other schema)`,
+      });
+    }
+  }
+  if (need === 'stream' && !s.can_create && !s.rolsuper) {
+    out.push({
+      check: 'pg.create_publication',
+      severity: 'error',
+      subject: s.db,
+      message: `Role ${role} lacks CREATE on database ${quoteIdent(s.db)}; streaming creates a publication there.`,
+      fix: `GRANT CREATE ON DATABASE ${quoteIdent(s.db)} TO ${role};`,
+    });
+  }
+  if (need === 'restore' && !s.can_create && !s.rolsuper) {
+    out.push({
+      check: 'pg.create_target',
+      severity: 'error',
+      subject: s.db,
+      message: `Role ${role} lacks CREATE on database ${quoteIdent(s.db)}; a restore creates schemas and tables there.`,
+      fix: `GRANT CREATE ON DATABASE ${quoteIdent(s.db)} TO ${role};`,
+    });
+  }
+  if (need === 'stream' && s.keep === '-1') {
+    out.push({
+      check: 'pg.max_slot_wal_keep_size',
+      severity: 'warning',
+      subject: 'max_slot_wal_keep_size',
+      message:
+        'max_slot_wal_keep_size is -1 (unlimited); a stream that stops for long keeps WAL until the disk is full.',
+      fix: "Set max_slot_wal_keep_size (e.g. '50GB') so an abandoned slot is invalidated instead, and monitor the stream.",
+    });
+  }
+  if (decoding) out.push(...(await tableFindings(c, need)));
+  out.push(...(await extensionFindings(c)));
+  return out;
+}
+
+async function tableFindings(c: pg.Client, need: Need): Promise<Finding[]> {
+  const out: Finding[] = [];
+  if (need === 'stream') {
+    // without a key or REPLICA IDENTITY FULL, UPDATE/DELETE cannot be decoded (or replayed) by row
+    const noKey = await c.query<{
+      schema: string;
+      name: string;
+    }>(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${USER_TABLES} AND c.relpersistence = 'p' AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) ORDER BY 1, 2`);
+    for (const t of noKey.rows) {
+      const q = quoteQualified(t.schema, t.name);
+      out.push({
+        check: 'pg.replica_identity',
+        severity: 'warning',
+        subject: `${t.schema}.${t.name}`,
+        message: `Table ${q} has no primary key and no usable REPLICA IDENTITY; its UPDATEs and DELETEs cannot be captured by row.`,
+        fix: `ALTER TABLE ${q} REPLICA IDENTITY FULL;`,
+      });
+    }
+  }
+  const unlogged = await c.query<{ t: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_TABLES} AND c.relpersistence = 'u' ORDER BY 1`,
+  );
+  if (unlogged.rows.length) {
+    out.push({
+      check: 'pg.unlogged_tables',
+      severity: 'warning',
+      subject: unlogged.rows[0]?.t,
+      message: `${unlogged.rows.length} unlogged table(s) (${list(unlogged.rows.map((r) => r.t))}) are in snapshots but not in the WAL, so their changes are not streamed.`,
+      fix: 'ALTER TABLE … SET LOGGED; for tables whose changes must survive a point-in-time restore.',
+    });
+  }
+  const lo = await c.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_largeobject_metadata');
+  if (Number(lo.rows[0]?.n ?? 0) > 0) {
+    out.push({
+      check: 'pg.large_objects',
+      severity: 'warning',
+      message: `The database holds ${lo.rows[0]?.n} large object(s) (pg_largeobject); they are not captured by snapshots or streams.`,
+      fix: 'Store the contents in bytea columns, or back large objects up separately with pg_dump --large-objects.',
+    });
+  }
+  return out;
+}
+
+async function extensionFindings(c: pg.Client): Promise<Finding[]> {
+  const ext = await c.query<{ e: string }>(
+    "SELECT extname || ' ' || extversion AS e FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+  );
+  if (!ext.rows.length) return [];
+  return [
+    {
+      check: 'pg.extensions',
+      severity: 'info',
+      message: `Extensions in use: ${ext.rows.map((r) => r.e).join(', ')}; the restore target must have them available.`,
+    },
+  ];
+}

@@ -1,0 +1,261 @@
+/**
+ * A consistent snapshot: a temporary logical slot exports a snapshot at a known LSN, and every
+ * worker connection imports it, so the schema, the sequences and all table data are read as of
+ * exactly that LSN, which is where the change log continues.
+ */
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
+import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
+import { connect, quoteIdent, quoteQualified, type PgTarget } from './connection.js';
+import { copyOut } from './load.js';
+import { positionFromLsn } from './position.js';
+import { captureSequences } from './sequences.js';
+import {
+  checkPgDump,
+  dumpSection,
+  encodeSchema,
+  findPgDump,
+  listTables,
+  SCHEMA_FORMAT,
+  type SnapshotTable,
+} from './schema.js';
+
+export const COPY_FORMAT = 'pg-copy-text/1';
+
+interface ExportedSnapshot {
+  readonly slot: string;
+  readonly lsn: string;
+  readonly name: string;
+}
+
+/** The slot must exist before the snapshot is exported, or changes between the two would be lost. */
+async function exportSnapshot(repl: pg.Client, serverVersion: number): Promise<ExportedSnapshot> {
+  const slot = `crmb_snap_${randomBytes(6).toString('hex')}`;
+  const how = serverVersion >= 150000 ? "(SNAPSHOT 'export')" : 'EXPORT_SNAPSHOT';
+  const r = await repl.query<{ consistent_point: string; snapshot_name: string }>(
+    `CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL pgoutput ${how}`,
+  );
+  const row = r.rows[0];
+  if (!row?.snapshot_name)
+    throw new SourceError('The server created the snapshot slot but exported no snapshot.');
+  return { slot, lsn: row.consistent_point, name: row.snapshot_name };
+}
+
+export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Promise<SnapshotReader> {
+  const signal = opts.signal;
+  throwIfAborted(signal);
+  const jobs = Math.max(1, Math.floor(opts.jobs || 1));
+  let repl: pg.Client | undefined;
+  let pool: WorkerPool | undefined;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    signal?.removeEventListener('abort', onAbort);
+    await pool?.close();
+    // ending the replication session drops the temporary slot and the exported snapshot with it
+    await repl?.end().catch(() => {});
+  };
+  const onAbort = (): void => void close();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const first = await connect(target);
+    const version = Number(
+      (await first.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0,
+    );
+    const pgDump = findPgDump(Math.floor(version / 10000));
+    await checkPgDump(pgDump, Math.floor(version / 10000));
+    repl = await connect(target, { replication: true });
+    const exported = await exportSnapshot(repl, version).catch((err: unknown) => {
+      throw slotError(err, target);
+    });
+    const clock = await first.query<{ t: Date }>('SELECT clock_timestamp() AS t');
+    const consistentAt = clock.rows[0]?.t ?? new Date();
+    pool = new WorkerPool(target, exported.name, jobs);
+    await pool.adopt(first);
+    throwIfAborted(signal);
+
+    const meta = await pool.use(async (c) => {
+      const tables = await listTables(c, version, opts);
+      // ACCESS SHARE locks keep DDL (DROP, ALTER … TYPE) off the tables until the data is read
+      for (let i = 0; i < tables.length; i += 500) {
+        const names = tables.slice(i, i + 500).map((t) => quoteQualified(t.schema, t.name));
+        await c.query(`LOCK TABLE ${names.join(', ')} IN ACCESS SHARE MODE`);
+      }
+      return { tables, sequences: await captureSequences(c) };
+    });
+    const dump = (section: 'pre-data' | 'post-data'): Promise<string> =>
+      dumpSection(target, {
+        bin: pgDump,
+        snapshot: exported.name,
+        section,
+        withPrivileges: !!opts.withPrivileges,
+        signal,
+      });
+    const [preData, postData] = await Promise.all([dump('pre-data'), dump('post-data')]);
+    const schema = encodeSchema({
+      format: SCHEMA_FORMAT,
+      serverVersion: version,
+      preData,
+      postData,
+      tables: meta.tables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns })),
+      sequences: meta.sequences,
+    });
+    const workers = pool;
+    return {
+      position: positionFromLsn(exported.lsn),
+      consistentAt,
+      schema,
+      schemaFormat: SCHEMA_FORMAT,
+      meta: {
+        serverVersion: version,
+        database: target.database,
+        lsn: exported.lsn,
+        tables: meta.tables.length,
+      },
+      streams: () => tableStreams(meta.tables, workers, signal),
+      close,
+    };
+  } catch (err) {
+    await close();
+    if (signal?.aborted && !(err instanceof AbortError)) throw new AbortError('interrupted', { cause: err });
+    throw err;
+  }
+}
+
+function slotError(err: unknown, target: PgTarget): SourceError {
+  const e = err as { code?: string; message?: string };
+  const why =
+    e.code === '55000' || /wal_level/.test(e.message ?? '')
+      ? 'wal_level is not "logical"; logical decoding needs "logical" (set wal_level = logical in postgresql.conf and restart PostgreSQL)'
+      : e.code === '53400'
+        ? 'all replication slots are in use (raise max_replication_slots or drop unused slots)'
+        : e.code === '42501'
+          ? 'the role lacks the REPLICATION attribute (ALTER ROLE … REPLICATION)'
+          : (e.message ?? String(err)).split('\n')[0];
+  return new SourceError(`Cannot export a snapshot from ${target.display}: ${why}.`, {
+    cause: err,
+    source: target.display,
+  });
+}
+
+function copySql(t: SnapshotTable): string {
+  const cols = t.columns.length ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
+  return `COPY ${quoteQualified(t.schema, t.name)}${cols} TO STDOUT`;
+}
+
+async function* tableStreams(
+  tables: readonly SnapshotTable[],
+  pool: WorkerPool,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<TableStream> {
+  for (const t of tables) {
+    throwIfAborted(signal);
+    const name = `${t.schema}.${t.name}`;
+    const stream: { -readonly [K in keyof TableStream]: TableStream[K] } = {
+      name,
+      table: name,
+      format: COPY_FORMAT,
+      data: (async function* () {
+        const lease = await pool.acquire(signal);
+        let healthy = true;
+        try {
+          yield* copyOut(lease, copySql(t), {
+            signal,
+            onRows: (rows) => (stream.rows = rows),
+            onAbandon: () => (healthy = false),
+          });
+        } finally {
+          pool.release(lease, healthy);
+        }
+      })(),
+    };
+    yield stream;
+  }
+}
+
+/**
+ * Up to `jobs` connections inside the exported snapshot, opened on demand. A connection whose
+ * COPY was abandoned mid-stream is closed instead of reused; a new one can still import the
+ * snapshot because the replication session that exported it stays open until `close`.
+ */
+class WorkerPool {
+  private readonly idle: pg.Client[] = [];
+  private readonly all = new Set<pg.Client>();
+  private readonly waiting: Array<() => void> = [];
+  private closed = false;
+  constructor(
+    private readonly target: PgTarget,
+    private readonly snapshot: string,
+    private readonly size: number,
+  ) {}
+
+  async adopt(client: pg.Client): Promise<void> {
+    this.all.add(client);
+    await this.importSnapshot(client);
+    this.idle.push(client);
+  }
+
+  private async importSnapshot(client: pg.Client): Promise<void> {
+    // row_security off: a policy must make COPY fail loudly, never silently drop rows
+    await client.query(
+      'SET row_security = off; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0',
+    );
+    await client.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${this.snapshot.replace(/'/g, "''")}'`,
+    );
+  }
+
+  async acquire(signal?: AbortSignal): Promise<pg.Client> {
+    for (;;) {
+      throwIfAborted(signal);
+      if (this.closed) throw new AbortError('the snapshot was closed');
+      const c = this.idle.pop();
+      if (c) return c;
+      if (this.all.size < this.size) {
+        const client = await connect(this.target);
+        this.all.add(client);
+        try {
+          await this.importSnapshot(client);
+        } catch (err) {
+          this.all.delete(client);
+          await client.end().catch(() => {});
+          throw err;
+        }
+        return client;
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  release(client: pg.Client, healthy: boolean): void {
+    if (healthy && !this.closed) this.idle.push(client);
+    else {
+      this.all.delete(client);
+      void client.end().catch(() => {});
+    }
+    this.waiting.shift()?.();
+  }
+
+  async use<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = await this.acquire();
+    let healthy = false;
+    try {
+      const out = await fn(c);
+      healthy = true;
+      return out;
+    } finally {
+      this.release(c, healthy);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w();
+    const clients = [...this.all];
+    this.all.clear();
+    this.idle.length = 0;
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  }
+}
