@@ -26,12 +26,26 @@ interface SdkErrorShape {
 
 export function s3ErrorInfo(e: unknown): { name: string; status: number | undefined } {
   const x = (typeof e === 'object' && e !== null ? e : {}) as SdkErrorShape;
-  const name = [x.Code, x.name, x.code].find((v): v is string => typeof v === 'string' && v !== 'Error') ?? 'Error';
+  const name =
+    [x.Code, x.name, x.code].find((v): v is string => typeof v === 'string' && v !== 'Error') ?? 'Error';
   return { name, status: x.$metadata?.httpStatusCode ?? x.$response?.statusCode };
 }
 
-const THROTTLED = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'RequestLimitExceeded']);
-const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'AllAccessDisabled']);
+const THROTTLED = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'RequestLimitExceeded',
+]);
+const DENIED = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'AllAccessDisabled',
+]);
 
 export function mapS3Error(e: unknown, ctx: S3ErrorContext): Error {
   if (e instanceof StorageError || e instanceof AbortError) return e;
@@ -44,13 +58,20 @@ export function mapS3Error(e: unknown, ctx: S3ErrorContext): Error {
     new StorageError(message, { ...base, permanent, ...(reason ? { reason } : {}) });
 
   if (name === 'NoSuchBucket') {
-    return fail(`Bucket of ${ctx.location} does not exist${at}; create it or fix the repository location.`, true);
+    return fail(
+      `Bucket of ${ctx.location} does not exist${at}; create it or fix the repository location.`,
+      true,
+    );
   }
   if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
     return fail(`Object ${ctx.key ?? '(none)'} does not exist in ${ctx.location}.`, true, 'not-found');
   }
   if (name === 'PreconditionFailed' || status === 412) {
-    return fail(`Object ${ctx.key ?? '(none)'} already exists in ${ctx.location}; a create-only write expected it to be absent.`, true, 'exists');
+    return fail(
+      `Object ${ctx.key ?? '(none)'} already exists in ${ctx.location}; a create-only write expected it to be absent.`,
+      true,
+      'exists',
+    );
   }
   if (DENIED.has(name) || status === 403) {
     return fail(
@@ -59,17 +80,30 @@ export function mapS3Error(e: unknown, ctx: S3ErrorContext): Error {
     );
   }
   if (name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || status === 301) {
-    return fail(`The bucket of ${ctx.location} is in another region than the one configured; set AWS_REGION to the bucket's region.`, true);
+    return fail(
+      `The bucket of ${ctx.location} is in another region than the one configured; set AWS_REGION to the bucket's region.`,
+      true,
+    );
   }
   if (THROTTLED.has(name) || status === 429 || status === 503) {
-    return fail(`The store throttled the request to ${ctx.op} ${what} (${name}, HTTP ${status ?? '?'}); it will be retried.`, false);
+    return fail(
+      `The store throttled the request to ${ctx.op} ${what} (${name}, HTTP ${status ?? '?'}); it will be retried.`,
+      false,
+    );
   }
   // 409 ConditionalRequestConflict: a concurrent conditional write; S3 says to retry.
-  if (status === 409 || name === 'RequestTimeout' || (status !== undefined && status >= 500 && status !== 501)) {
+  if (
+    status === 409 ||
+    name === 'RequestTimeout' ||
+    (status !== undefined && status >= 500 && status !== 501)
+  ) {
     return fail(`The store failed to ${ctx.op} ${what} (${name}, HTTP ${status ?? '?'}).`, false);
   }
   if (name === 'NotImplemented' || status === 501) {
-    return fail(`The store${at} does not implement what is needed to ${ctx.op} ${what}; expected an S3-compatible API.`, true);
+    return fail(
+      `The store${at} does not implement what is needed to ${ctx.op} ${what}; expected an S3-compatible API.`,
+      true,
+    );
   }
   if (status === undefined) {
     // No HTTP answer at all: connection refused or reset, DNS, timeout. Usually transient.

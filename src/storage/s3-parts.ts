@@ -8,7 +8,7 @@ import type { PutBody } from './body.js';
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
 
-/** Yields at least one part (an empty one for an empty body). Callers must not keep a part after asking for the next. */
+/** Yields at least one part (an empty one for an empty body). Each part is a fresh buffer (or a view of a Uint8Array body). */
 export async function* cutParts(body: PutBody, partSize: number): AsyncIterable<Uint8Array> {
   if (body instanceof Uint8Array) {
     if (body.length === 0) yield body;

@@ -18,6 +18,8 @@ export interface ConformanceOptions {
   readonly ifAbsent?: Capability;
   /** A get racing a put of the same key sees the old object, the whole new one, or not-found. */
   readonly atomicVisibility?: Capability;
+  /** A range read of a 0-byte object returns no bytes (instead of failing). */
+  readonly rangeOfEmptyObject?: Capability;
   /** How many keys the pagination test writes; > 1000 crosses an S3 page. */
   readonly manyKeys?: number;
   /** Size of the big streamed object; above the S3 backend's part size so multipart is used. */
@@ -84,6 +86,11 @@ export function runStorageConformance(
       expect(await at(4096, 10)).toEqual(Buffer.alloc(0));
       expect(await at(5000, 10)).toEqual(Buffer.alloc(0));
       expect(await at(17, 0)).toEqual(Buffer.alloc(0));
+    });
+
+    const emptyRange = capable(options.rangeOfEmptyObject, 'a range of an empty object is empty');
+    it.skipIf(!emptyRange.ok)(emptyRange.title, async () => {
+      const b = await makeBackend();
       await b.put('r/empty', new Uint8Array(0));
       expect(await read(b, 'r/empty', { offset: 0, length: 10 })).toEqual(new Uint8Array(0));
     });
