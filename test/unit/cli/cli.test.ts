@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
+
+const COMMANDS = ['init', 'snapshot', 'stream', 'list', 'restore', 'verify', 'forget', 'doctor', 'migrate', 'key', 'key add', 'key list', 'key remove'];
+
+describe('crm-backup command line', () => {
+  it('prints help for the program and for every command, each with an example', async () => {
+    const top = await runCli(['--help']);
+    expect(top.code).toBe(0);
+    for (const c of ['init', 'snapshot', 'stream', 'list', 'restore', 'verify', 'forget', 'doctor', 'migrate', 'key']) {
+      expect(top.stdout).toContain(c);
+    }
+    const results = await Promise.all(COMMANDS.map((c) => runCli([...c.split(' '), '--help'])));
+    results.forEach((r, i) => {
+      expect(r.code, COMMANDS[i]).toBe(0);
+      expect(r.stdout, COMMANDS[i]).toMatch(/Usage: crm-backup /);
+      if (!COMMANDS[i]!.startsWith('key ')) expect(r.stdout, COMMANDS[i]).toMatch(/Examples?:/);
+    });
+  });
+
+  it('exits 2 with one sentence on an unknown option', async () => {
+    const r = await runCli(['snapshot', '--source', 'postgres://x@h/db', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`crm-backup: unknown option '--bogus'. See "crm-backup --help".`);
+  });
+
+  it('exits 2 with one sentence on an unknown URL scheme', async () => {
+    const r = await runCli(['doctor', '--source', 'oracle://scott:tiger@db/orcl']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('crm-backup: Unknown database URL scheme "oracle:"; supported schemes are postgres:, postgresql:.');
+    expect(r.stderr).not.toContain('tiger');
+  });
+
+  it('exits 2 when a restore names no target time or snapshot', async () => {
+    const r = await runCli(['restore', '--repo', '/nonexistent', '--target', 'postgres://x@h/db'], { env: { CRM_BACKUP_PASSWORD: 'x' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('crm-backup: restore needs exactly one of --at TIME, --snapshot ID, --tag T or --latest.');
+  });
+
+  it('exits 2 when no password is given, and never takes one from a flag', async () => {
+    const r = await runCli(['init', '--repo', '/tmp/crmb-never-created'], { env: { CRM_BACKUP_PASSWORD: undefined } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('crm-backup: No repository password; set CRM_BACKUP_PASSWORD or pass --password-file FILE.');
+    const flag = await runCli(['init', '--repo', '/tmp/x', '--password', 'secret']);
+    expect(flag.code).toBe(2);
+  });
+
+  it('exits 2 on an unknown repository scheme', async () => {
+    const r = await runCli(['list', '--repo', 'ftp://host/backups'], { env: { CRM_BACKUP_PASSWORD: 'x' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('crm-backup: Unknown repository location scheme "ftp:"; use a folder path or s3://bucket/prefix.');
+  });
+});
