@@ -29,6 +29,8 @@ export interface SchemaDocument {
   readonly postData: string;
   readonly tables: readonly TableColumns[];
   readonly sequences: readonly SequenceValue[];
+  /** Materialized views that were populated, in creation order; pg_dump --schema-only leaves them empty. */
+  readonly matviews?: readonly { readonly schema: string; readonly name: string }[];
 }
 
 export function encodeSchema(doc: SchemaDocument): Uint8Array {
@@ -209,4 +211,15 @@ export async function listTables(
     bytes: Number(r.bytes),
     root: r.root ?? undefined,
   }));
+}
+
+/** Populated materialized views, oldest first (a view built on another is usually newer). */
+export async function listMatviews(client: pg.Client): Promise<{ schema: string; name: string }[]> {
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'm' AND c.relispopulated AND n.nspname NOT LIKE 'pg\\_%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     ORDER BY c.oid`,
+  );
+  return rows;
 }

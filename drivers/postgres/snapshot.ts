@@ -16,6 +16,7 @@ import {
   dumpSection,
   encodeSchema,
   findPgDump,
+  listMatviews,
   listTables,
   SCHEMA_FORMAT,
   type SnapshotTable,
@@ -83,7 +84,7 @@ export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Pro
         const names = tables.slice(i, i + 500).map((t) => quoteQualified(t.schema, t.name));
         await c.query(`LOCK TABLE ${names.join(', ')} IN ACCESS SHARE MODE`);
       }
-      return { tables, sequences: await captureSequences(c) };
+      return { tables, sequences: await captureSequences(c), matviews: await listMatviews(c) };
     });
     const dump = (section: 'pre-data' | 'post-data'): Promise<string> =>
       dumpSection(target, {
@@ -101,6 +102,7 @@ export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Pro
       postData,
       tables: meta.tables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns })),
       sequences: meta.sequences,
+      matviews: meta.matviews,
     });
     const workers = pool;
     return {

@@ -90,10 +90,12 @@ export class PostgresTarget implements TargetDriver {
     await this.withClient(async (c) => {
       try {
         await this.sequences.restore(c, doc.sequences);
+        // after replay, so that the views show the data as of the restore point
+        await refreshMatviews(c, doc.matviews ?? []);
         // the restored database has no statistics yet; the first queries would plan badly
         await c.query('ANALYZE');
       } catch (err) {
-        throw this.sqlError('setting sequences and statistics', err);
+        throw this.sqlError('setting sequences, materialized views and statistics', err);
       }
     });
   }
@@ -227,4 +229,26 @@ async function assertEmptyDatabase(c: pg.Client, target: PgTarget, clean: boolea
       ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC;'
       : 'CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC;';
   await c.query(`BEGIN; ${drops.join(' ')} ${exts.join(' ')} ${pub} COMMIT;`);
+}
+
+/** REFRESH in creation order; one that reads a not-yet-refreshed view is retried after the others. */
+async function refreshMatviews(
+  c: pg.Client,
+  views: readonly { schema: string; name: string }[],
+): Promise<void> {
+  let todo = [...views];
+  while (todo.length) {
+    const failed: typeof todo = [];
+    let lastError: unknown;
+    for (const v of todo) {
+      try {
+        await c.query(`REFRESH MATERIALIZED VIEW ${quoteQualified(v.schema, v.name)}`);
+      } catch (err) {
+        failed.push(v);
+        lastError = err;
+      }
+    }
+    if (failed.length === todo.length) throw lastError;
+    todo = failed;
+  }
 }
