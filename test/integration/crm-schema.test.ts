@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMysqlDatabase, createPgDatabase, type TestDatabase } from '../harness/index.js';
 import { migrateCrm, withKnex } from '../../scripts/crm/connect.js';
 import { seedCrm } from '../../scripts/crm/seed.js';
+import { runWorkload, WORKLOAD_OPS } from '../../scripts/crm/workload.js';
 import { rowCounts } from '../../scripts/crm/generate.js';
 import { tableChecksums } from '../../scripts/crm/checksums.js';
 import { tableBytes, totalBytes } from '../../scripts/crm/size.js';
@@ -95,5 +96,39 @@ describe('seed generator', () => {
     const ratio = totalBytes(await tableBytes(large.url)) / totalBytes(await tableBytes(small.url));
     expect(ratio).toBeGreaterThan(1.7);
     expect(ratio).toBeLessThan(2.3);
+  });
+});
+
+describe('workload generator', () => {
+  const made: TestDatabase[] = [];
+  afterAll(async () => {
+    await Promise.all(made.map((d) => d.drop()));
+  });
+
+  it.each(['pg', 'mysql'] as const)('runs every kind of write on %s and changes the data', async (dialect) => {
+    const db = dialect === 'pg' ? await createPgDatabase('workload') : await createMysqlDatabase('workload');
+    made.push(db);
+    await seedCrm(db.url, { scale: 0.02, seed: 5 });
+    const before = await tableChecksums(db.url);
+    const result = await runWorkload(db.url, { ratePerSecond: 5_000, maxOps: 800, seed: 2 });
+    expect(result.total).toBe(800);
+    for (const op of WORKLOAD_OPS) expect(result.ops[op], op).toBeGreaterThan(0);
+    expect(result.inserts + result.updates + result.deletes + result.softDeletes + result.transactions).toBe(800);
+    const after = await tableChecksums(db.url);
+    for (const t of CRM_TABLES.filter((x) => x !== 'users')) expect(after[t]?.md5, t).not.toBe(before[t]?.md5);
+  });
+
+  it('keeps roughly to the requested rate and stops on abort', async () => {
+    const db = await createPgDatabase('workload_rate');
+    made.push(db);
+    await seedCrm(db.url, { scale: 0.01, seed: 1 });
+    const timed = await runWorkload(db.url, { ratePerSecond: 50, durationMs: 1_000 });
+    expect(timed.total).toBeGreaterThanOrEqual(40);
+    expect(timed.total).toBeLessThanOrEqual(55);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const aborted = await runWorkload(db.url, { ratePerSecond: 20, signal: ac.signal });
+    expect(aborted.ms).toBeLessThan(1_500);
+    expect(aborted.total).toBeLessThanOrEqual(10);
   });
 });
