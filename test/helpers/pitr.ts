@@ -1,0 +1,149 @@
+/**
+ * Building blocks for end-to-end tests: a repository in a temp folder, a stream job running in
+ * this process, the server's clock, and checksums. Real servers only (the harness's).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { runStream, type StreamResult } from '../../src/backup/stream-job.js';
+import type { DriverModule } from '../../src/driver/driver-module.js';
+import { initRepository } from '../../src/repository/index.js';
+import type { Repository } from '../../src/repository/repository-api.js';
+import { LocalBackend } from '../../src/storage/index.js';
+import type { StorageBackend } from '../../src/storage/storage-backend.js';
+import { memoryLogger } from '../../src/util/log.js';
+import { Secret } from '../../src/util/redact.js';
+
+export const TEST_PASSWORD = 'correct horse battery staple';
+/** Cheap key derivation for tests; real repositories calibrate scrypt to ~0.5 s. */
+export const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
+
+export interface TempRepo {
+  readonly dir: string;
+  readonly storage: StorageBackend;
+  readonly repo: Repository;
+  dispose(): Promise<void>;
+}
+
+export async function tempRepo(wrap?: (inner: StorageBackend) => StorageBackend): Promise<TempRepo> {
+  const dir = await mkdtemp(join(tmpdir(), 'crmb-repo-'));
+  const local = await LocalBackend.open(dir);
+  const storage = wrap ? wrap(local) : local;
+  const repo = await initRepository(storage, new Secret(TEST_PASSWORD), { scrypt: FAST_SCRYPT });
+  return {
+    dir,
+    storage,
+    repo,
+    dispose: async () => {
+      await repo.close().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunningStream {
+  /** Resolves once a stored segment proves the log complete up to `micros`. */
+  waitCovered(micros: bigint, timeoutMs?: number): Promise<void>;
+  stop(): Promise<StreamResult>;
+  readonly done: Promise<StreamResult>;
+  readonly started: Promise<void>;
+}
+
+export function startStream(repo: Repository, driver: DriverModule, url: string, name: string, segmentSeconds = 1): RunningStream {
+  const controller = new AbortController();
+  let covered = -1n;
+  const waiters: Array<{ micros: bigint; resolve: () => void }> = [];
+  const log = memoryLogger();
+  let markStarted: () => void = () => {};
+  const started = new Promise<void>((r) => (markStarted = r));
+  const origInfo = log.info;
+  log.info = (event, message, fields) => {
+    if (event === 'stream.start') markStarted();
+    origInfo(event, message, fields);
+  };
+  const done = runStream({
+    repo,
+    driver,
+    sourceUrl: url,
+    name,
+    segmentBytes: 4 * 1024 * 1024,
+    segmentSeconds,
+    heartbeatMs: 200,
+    log,
+    signal: controller.signal,
+    onSegment: ({ coveredUntilMicros }) => {
+      if (coveredUntilMicros > covered) covered = coveredUntilMicros;
+      for (const w of waiters.splice(0)) {
+        if (covered >= w.micros) w.resolve();
+        else waiters.push(w);
+      }
+    },
+  });
+  done.catch(() => markStarted());
+  return {
+    started,
+    done,
+    waitCovered: (micros, timeoutMs = 30_000) =>
+      covered >= micros
+        ? Promise.resolve()
+        : Promise.race([
+            new Promise<void>((resolve) => waiters.push({ micros, resolve })),
+            done.then(() => {
+              throw new Error('the stream ended before covering the time');
+            }),
+            new Promise<void>((_, reject) =>
+              setTimeout(() => reject(new Error(`the log did not reach ${micros} within ${timeoutMs} ms (events: ${log.events.slice(-3).map((e) => e.message).join(' | ')})`)), timeoutMs).unref(),
+            ),
+          ]),
+    stop: async () => {
+      controller.abort();
+      return done;
+    },
+  };
+}
+
+/** The server's clock as µs since the epoch (the clock commit times are taken from). */
+export async function serverNowMicros(url: string): Promise<bigint> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ us: string }>(`SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS us`);
+    return BigInt(r.rows[0]!.us);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function pgExec(url: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Plans and runs a restore the way the CLI does; returns the summary. */
+export async function restoreInto(
+  repo: Repository,
+  driver: DriverModule,
+  source: string,
+  target: import('../../src/restore/plan.js').RestoreTarget,
+  targetUrl: string,
+  opts: { tables?: string[]; jobs?: number } = {},
+): Promise<import('../../src/restore/restore-job.js').RestoreSummary> {
+  const { planRestore } = await import('../../src/restore/plan.js');
+  const { runRestore } = await import('../../src/restore/restore-job.js');
+  const snapshots = await repo.listSnapshots({ source });
+  const segments = await repo.listSegments(source);
+  const plan = planRestore(snapshots, segments, target, driver.comparePositions);
+  return runRestore({ repo, driver, plan, targetUrl, jobs: opts.jobs ?? 2, tables: opts.tables, log: memoryLogger() });
+}
+
+export async function takeSnapshot(repo: Repository, driver: DriverModule, url: string, name: string, tags: string[] = []): Promise<string> {
+  const { runSnapshot } = await import('../../src/backup/snapshot-job.js');
+  const r = await runSnapshot({ repo, driver, sourceUrl: url, name, tags, jobs: 2, log: memoryLogger() });
+  return r.id;
+}

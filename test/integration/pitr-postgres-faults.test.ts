@@ -1,0 +1,163 @@
+/**
+ * Faults around the PostgreSQL stream: a SIGKILLed stream process, a PostgreSQL restart under
+ * the stream, a repository that fills up, an interrupted snapshot. After each, point-in-time
+ * restore must still be exact, or nothing must have been committed or acknowledged.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { driver } from '../../drivers/postgres/index.js';
+import { pgTableChecksums } from '../../scripts/crm/checksums.js';
+import { seedCrm } from '../../scripts/crm/seed.js';
+import { runWorkload } from '../../scripts/crm/workload.js';
+import { runSnapshot } from '../../src/backup/snapshot-job.js';
+import { FaultInjectionBackend } from '../../src/storage/index.js';
+import { AbortError, StorageError } from '../../src/util/errors.js';
+import { memoryLogger } from '../../src/util/log.js';
+import { createPgDatabase, pgStartOwnServer, type TestDatabase } from '../harness/index.js';
+import { cliProcess } from '../helpers/cli.js';
+import { TEST_PASSWORD, pgExec, restoreInto, serverNowMicros, startStream, takeSnapshot, tempRepo } from '../helpers/pitr.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+async function db(prefix: string, serverUrl?: string): Promise<TestDatabase> {
+  const d = await createPgDatabase(prefix, serverUrl);
+  cleanups.push(() => d.drop());
+  return d;
+}
+
+function streamChild(url: string, repoDir: string) {
+  const child = cliProcess(['stream', '--repo', repoDir, '--source', url, '--name', 'crm', '--segment-seconds', '1'], {
+    env: { CRM_BACKUP_PASSWORD: TEST_PASSWORD },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const started = (async () => {
+    for (let i = 0; i < 600 && !stderr.includes('"stream.start"'); i++) {
+      if (child.exitCode !== null) throw new Error(`stream exited: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return { child, exited, started, stderr: () => stderr };
+}
+
+async function waitRepoCovered(repo: import('../../src/repository/repository-api.js').Repository, micros: bigint): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const segs = await repo.listSegments('crm');
+    if (segs.some((s) => BigInt(s.coveredUntilMicros) >= micros)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the log never covered the checkpoint');
+}
+
+describe('PostgreSQL stream faults', () => {
+  it('a stream killed with SIGKILL mid-workload and restarted loses nothing', async () => {
+    const source = await db('kill_src');
+    const tr = await tempRepo();
+    cleanups.push(() => tr.dispose());
+    await seedCrm(source.url, { scale: 0.005, seed: 5 });
+
+    const first = streamChild(source.url, tr.dir);
+    await first.started;
+    await takeSnapshot(tr.repo, driver, source.url, 'crm');
+    const workload = runWorkload(source.url, { ratePerSecond: 300, durationMs: 4000, seed: 11 });
+    await new Promise((r) => setTimeout(r, 1800));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await workload;
+
+    const second = streamChild(source.url, tr.dir);
+    await second.started;
+    await runWorkload(source.url, { ratePerSecond: 300, durationMs: 1000, seed: 12 });
+    const sums = await pgTableChecksums(source.url);
+    const at = await serverNowMicros(source.url);
+    await waitRepoCovered(tr.repo, at);
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+
+    const target = await db('kill_dst');
+    await restoreInto(tr.repo, driver, 'crm', { kind: 'time', micros: at }, target.url);
+    expect(await pgTableChecksums(target.url)).toEqual(sums);
+  });
+
+  it('reconnects when PostgreSQL restarts under the stream, and loses nothing', async () => {
+    const server = await pgStartOwnServer();
+    cleanups.push(() => server.stop());
+    const source = await db('restart_src', server.url);
+    const tr = await tempRepo();
+    cleanups.push(() => tr.dispose());
+    await seedCrm(source.url, { scale: 0.005, seed: 6 });
+    const stream = startStream(tr.repo, driver, source.url, 'crm');
+    await stream.started;
+    await takeSnapshot(tr.repo, driver, source.url, 'crm');
+    await runWorkload(source.url, { ratePerSecond: 300, durationMs: 1000, seed: 21 });
+    await server.restart();
+    await runWorkload(source.url, { ratePerSecond: 300, durationMs: 1000, seed: 22 });
+    const sums = await pgTableChecksums(source.url);
+    const at = await serverNowMicros(source.url);
+    await stream.waitCovered(at, 60_000);
+    await stream.stop();
+
+    const target = await db('restart_dst', server.url);
+    await restoreInto(tr.repo, driver, 'crm', { kind: 'time', micros: at }, target.url);
+    expect(await pgTableChecksums(target.url)).toEqual(sums);
+  });
+
+  it('stops with a clear error when the repository is full, without acknowledging', async () => {
+    const source = await db('full_src');
+    let faults: FaultInjectionBackend | undefined;
+    const tr = await tempRepo((inner) => (faults = new FaultInjectionBackend(inner)));
+    cleanups.push(() => tr.dispose());
+    await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+    const stream = startStream(tr.repo, driver, source.url, 'crm');
+    await stream.started;
+    await pgExec(source.url, `INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g`);
+    await stream.waitCovered(await serverNowMicros(source.url));
+    const stored = await tr.repo.listSegments('crm');
+    const lastStored = stored.map((s) => s.lastPosition).sort().at(-1)!;
+
+    faults!.inject({ op: 'put', keyPrefix: 'data/', error: 'no-space' });
+    await pgExec(source.url, `INSERT INTO t SELECT g, 'lost?' FROM generate_series(101, 200) g`);
+    const err = await stream.done.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).reason).toBe('no-space');
+
+    // The slot was not moved past what the repository holds: the next run gets the rows again.
+    const slot = await pgExec(source.url, `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name LIKE 'crmb_%' AND database = current_database()`);
+    const { positionFromLsn } = await import('../../drivers/postgres/position.js');
+    expect(driver.comparePositions(positionFromLsn(slot.rows[0].lsn), lastStored)).toBeLessThanOrEqual(0);
+
+    faults!.heal();
+    await takeSnapshot(tr.repo, driver, source.url, 'crm').catch(() => undefined);
+    const again = startStream(tr.repo, driver, source.url, 'crm');
+    await again.started;
+    const at = await serverNowMicros(source.url);
+    await again.waitCovered(at);
+    await again.stop();
+    const segs = await tr.repo.listSegments('crm');
+    expect(segs.reduce((n, s) => n + s.changes, 0)).toBeGreaterThanOrEqual(200);
+  });
+
+  it('an interrupted snapshot commits nothing and leaves no replication slot behind', async () => {
+    const source = await db('abort_src');
+    const tr = await tempRepo();
+    cleanups.push(() => tr.dispose());
+    await seedCrm(source.url, { scale: 0.01, seed: 7 });
+    const controller = new AbortController();
+    const log = memoryLogger();
+    const origProgress = log.progress;
+    log.progress = (e, m, f) => {
+      controller.abort();
+      origProgress(e, m, f);
+    };
+    const err = await runSnapshot({ repo: tr.repo, driver, sourceUrl: source.url, name: 'crm', tags: [], jobs: 2, log, signal: controller.signal }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(AbortError);
+    expect(await tr.repo.listSnapshots()).toEqual([]);
+    const slots = await pgExec(source.url, `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'crmb_snap%'`);
+    expect(slots.rows).toEqual([]);
+  });
+});
