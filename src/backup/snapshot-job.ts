@@ -6,7 +6,7 @@
 import type { DriverModule } from '../driver/driver-module.js';
 import type { SourceDriver, TableStream } from '../driver/source-driver.js';
 import type { Repository, StoredTableStream } from '../repository/repository-api.js';
-import { throwIfAborted } from '../util/errors.js';
+import { AbortError, throwIfAborted } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { redactUrl } from '../util/redact.js';
 import { dateToMicros, formatMicros } from '../util/time.js';
@@ -98,6 +98,11 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
     } finally {
       await reader.close();
     }
+  } catch (err) {
+    // Whatever broke first while stopping (a closed connection, a cancelled write), the cause is the interrupt.
+    if (signal.aborted && !(err instanceof AbortError))
+      throw new AbortError('The snapshot was interrupted; nothing was committed.', { cause: err });
+    throw err;
   } finally {
     await source?.close().catch(() => {});
     await lock.release().catch(() => {});

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Repository } from '../../../src/repository/index.js';
-import { MemoryBackend } from './memory-backend.js';
+import type { MemoryBackend } from './memory-backend.js';
 import { collect, crmStream, newRepo, pieces, randomBytesSeeded, reopen, sha256Of } from './helpers.js';
 
 const open: Repository[] = [];
