@@ -1,4 +1,4 @@
-import { UsageError } from '../util/errors.js';
+import { NotBuiltError, UsageError } from '../util/errors.js';
 import { redactUrl } from '../util/redact.js';
 import type { DriverModule } from './driver-module.js';
 
@@ -6,6 +6,14 @@ import type { DriverModule } from './driver-module.js';
 const loaders: Record<string, () => Promise<DriverModule>> = {
   postgres: async () => (await import('../../drivers/postgres/index.js')).driver,
   postgresql: async () => (await import('../../drivers/postgres/index.js')).driver,
+};
+
+/** Databases on the roadmap: they get an honest "not built yet", not an "unknown scheme". */
+const planned: Record<string, string> = {
+  mysql: 'MySQL/MariaDB',
+  mariadb: 'MySQL/MariaDB',
+  mongodb: 'MongoDB',
+  'mongodb+srv': 'MongoDB',
 };
 
 export const knownSchemes = (): string[] => Object.keys(loaders);
@@ -22,6 +30,9 @@ export function schemeOf(url: string): string {
 export async function driverFor(url: string): Promise<DriverModule> {
   const scheme = schemeOf(url);
   const load = loaders[scheme];
+  const later = planned[scheme];
+  if (!load && later)
+    throw new NotBuiltError(`The ${later} driver is not built yet; this version backs up PostgreSQL only.`);
   if (!load) {
     throw new UsageError(
       `Unknown database URL scheme "${scheme}:"; supported schemes are ${knownSchemes()

@@ -1,13 +1,38 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
 
-const COMMANDS = ['init', 'snapshot', 'stream', 'list', 'restore', 'verify', 'forget', 'doctor', 'migrate', 'key', 'key add', 'key list', 'key remove'];
+const COMMANDS = [
+  'init',
+  'snapshot',
+  'stream',
+  'list',
+  'restore',
+  'verify',
+  'forget',
+  'doctor',
+  'migrate',
+  'key',
+  'key add',
+  'key list',
+  'key remove',
+];
 
 describe('crm-backup command line', () => {
   it('prints help for the program and for every command, each with an example', async () => {
     const top = await runCli(['--help']);
     expect(top.code).toBe(0);
-    for (const c of ['init', 'snapshot', 'stream', 'list', 'restore', 'verify', 'forget', 'doctor', 'migrate', 'key']) {
+    for (const c of [
+      'init',
+      'snapshot',
+      'stream',
+      'list',
+      'restore',
+      'verify',
+      'forget',
+      'doctor',
+      'migrate',
+      'key',
+    ]) {
       expect(top.stdout).toContain(c);
     }
     const results = await Promise.all(COMMANDS.map((c) => runCli([...c.split(' '), '--help'])));
@@ -27,20 +52,30 @@ describe('crm-backup command line', () => {
   it('exits 2 with one sentence on an unknown URL scheme', async () => {
     const r = await runCli(['doctor', '--source', 'oracle://scott:tiger@db/orcl']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('crm-backup: Unknown database URL scheme "oracle:"; supported schemes are postgres:, postgresql:.');
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: Unknown database URL scheme "oracle:"; supported schemes are postgres:, postgresql:.',
+    );
     expect(r.stderr).not.toContain('tiger');
   });
 
   it('exits 2 when a restore names no target time or snapshot', async () => {
-    const r = await runCli(['restore', '--repo', '/nonexistent', '--target', 'postgres://x@h/db'], { env: { CRM_BACKUP_PASSWORD: 'x' } });
+    const r = await runCli(['restore', '--repo', '/nonexistent', '--target', 'postgres://x@h/db'], {
+      env: { CRM_BACKUP_PASSWORD: 'x' },
+    });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('crm-backup: restore needs exactly one of --at TIME, --snapshot ID, --tag T or --latest.');
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: restore needs exactly one of --at TIME, --snapshot ID, --tag T or --latest.',
+    );
   });
 
   it('exits 2 when no password is given, and never takes one from a flag', async () => {
-    const r = await runCli(['init', '--repo', '/tmp/crmb-never-created'], { env: { CRM_BACKUP_PASSWORD: undefined } });
+    const r = await runCli(['init', '--repo', '/tmp/crmb-never-created'], {
+      env: { CRM_BACKUP_PASSWORD: undefined },
+    });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('crm-backup: No repository password; set CRM_BACKUP_PASSWORD or pass --password-file FILE.');
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: No repository password; set CRM_BACKUP_PASSWORD or pass --password-file FILE.',
+    );
     const flag = await runCli(['init', '--repo', '/tmp/x', '--password', 'secret']);
     expect(flag.code).toBe(2);
   });
@@ -48,6 +83,18 @@ describe('crm-backup command line', () => {
   it('exits 2 on an unknown repository scheme', async () => {
     const r = await runCli(['list', '--repo', 'ftp://host/backups'], { env: { CRM_BACKUP_PASSWORD: 'x' } });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('crm-backup: Unknown repository location scheme "ftp:"; use a folder path or s3://bucket/prefix.');
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: Unknown repository location scheme "ftp:"; use a folder path or s3://bucket/prefix.',
+    );
+  });
+});
+
+describe('drivers not built yet', () => {
+  it('say so in one sentence and exit 1', async () => {
+    const r = await runCli(['doctor', '--source', 'mysql://root:pw@127.0.0.1:3306/crm']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: The MySQL/MariaDB driver is not built yet; this version backs up PostgreSQL only.',
+    );
   });
 });
