@@ -1,0 +1,184 @@
+/**
+ * SQL text for replaying row changes into one target table. Column types come from the TARGET's
+ * catalog (introspected once per table and column list, again after replayed DDL): type oids of the
+ * source mean nothing there for enums and domains, and format_type under search_path = pg_catalog
+ * gives fully qualified names for the casts.
+ */
+import type pg from 'pg';
+import { SourceError } from '../../src/util/errors.js';
+import { quoteIdent, quoteQualified } from './connection.js';
+import type { PayloadRow, PayloadValue, Relation } from './payload.js';
+
+/** Base types without an equality operator: compared through their text form instead. */
+const NO_EQUALITY = new Set(['json', 'xml', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle']);
+
+interface Column {
+  readonly sql: string;
+  readonly type: string;
+  readonly isKey: boolean;
+  /** GENERATED ALWAYS AS IDENTITY: never changed by UPDATE on the source, refused on the target. */
+  readonly identityAlways: boolean;
+  readonly textCompare: boolean;
+}
+
+/** A string literal under standard_conforming_strings = on (apply.ts forces it). */
+export function lit(v: string): string {
+  return `'${v.replace(/'/g, "''")}'`;
+}
+
+export class TargetTable {
+  readonly sqlName: string;
+  readonly display: string;
+  private readonly head: string;
+
+  constructor(
+    readonly oid: number,
+    rel: Relation,
+    private readonly columns: readonly Column[],
+  ) {
+    this.sqlName = quoteQualified(rel.namespace, rel.name);
+    this.display = `${rel.namespace}.${rel.name}`;
+    this.head = `INSERT INTO ${this.sqlName} (${columns.map((c) => c.sql).join(', ')}) OVERRIDING SYSTEM VALUE VALUES`;
+  }
+
+  private value(v: PayloadValue, i: number): string {
+    if (v === null) return 'NULL';
+    if (typeof v !== 'string') {
+      throw new SourceError(`A value of ${this.display} is ${v === false ? 'an unchanged TOAST marker' : 'binary'} where text was expected.`);
+    }
+    return `${lit(v)}::${this.columns[i]?.type ?? 'text'}`;
+  }
+
+  insertHead(): string {
+    return this.head;
+  }
+
+  values(row: PayloadRow): string {
+    return `(${row.map((v, i) => this.value(v, i)).join(',')})`;
+  }
+
+  /** `col = v` conditions on the key (old key when sent, else the new row's key columns). */
+  private keyMatch(row: PayloadRow): string {
+    const parts: string[] = [];
+    this.columns.forEach((c, i) => {
+      if (!c.isKey) return;
+      const v = row[i];
+      if (v === false || v === undefined) return;
+      parts.push(v === null ? `${c.sql} IS NULL` : `${c.sql} = ${this.value(v, i)}`);
+    });
+    if (!parts.length) throw new SourceError(`${this.display} has no replica identity columns to find rows by.`);
+    return parts.join(' AND ');
+  }
+
+  /** REPLICA IDENTITY FULL: the old row names one row, even among identical duplicates. */
+  private rowMatch(row: PayloadRow): string {
+    const parts: string[] = [];
+    this.columns.forEach((c, i) => {
+      const v = row[i];
+      if (v === false || v === undefined) return;
+      if (c.textCompare) parts.push(`${c.sql}::text IS NOT DISTINCT FROM ${typeof v === 'string' ? lit(v) : this.value(v, i)}`);
+      else parts.push(`${c.sql} IS NOT DISTINCT FROM ${this.value(v, i)}`);
+    });
+    return `ctid = (SELECT ctid FROM ${this.sqlName} WHERE ${parts.join(' AND ') || 'true'} LIMIT 1)`;
+  }
+
+  private where(oldKind: 'K' | 'O' | null, oldRow: PayloadRow | null, newRow: PayloadRow): string {
+    if (oldKind === 'O' && oldRow) return this.rowMatch(oldRow);
+    return this.keyMatch(oldKind === 'K' && oldRow ? oldRow : newRow);
+  }
+
+  /** Unchanged TOAST values (false) are left out of SET, so the target keeps its copy. */
+  update(newRow: PayloadRow, oldKind: 'K' | 'O' | null, oldRow: PayloadRow | null): string | undefined {
+    const set: string[] = [];
+    newRow.forEach((v, i) => {
+      const c = this.columns[i];
+      if (v === false || !c || c.identityAlways) return;
+      set.push(`${c.sql} = ${this.value(v, i)}`);
+    });
+    if (!set.length) return undefined;
+    return `UPDATE ${this.sqlName} SET ${set.join(', ')} WHERE ${this.where(oldKind, oldRow, newRow)}`;
+  }
+
+  delete(oldKind: 'K' | 'O', oldRow: PayloadRow): string {
+    return `DELETE FROM ${this.sqlName} WHERE ${this.where(oldKind, oldRow, oldRow)}`;
+  }
+}
+
+interface ColumnRow {
+  name: string;
+  type: string;
+  identity: string;
+  base: string;
+}
+
+/** Per-client cache of target tables, keyed by name and the source's column list. */
+export class TargetTables {
+  private readonly cache = new Map<string, TargetTable | null>();
+  private readonly allowedCache = new Map<number, Set<string>>();
+
+  constructor(private readonly client: pg.Client) {}
+
+  invalidate(): void {
+    this.cache.clear();
+    this.allowedCache.clear();
+  }
+
+  /** The target table for a source relation; undefined when the target has no such table. */
+  async get(rel: Relation): Promise<TargetTable | undefined> {
+    const key = JSON.stringify([rel.namespace, rel.name, rel.columns.map((c) => [c.name, c.isKey])]);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    const name = quoteQualified(rel.namespace, rel.name);
+    const oidRes = await this.client.query<{ oid: number | null }>(`SELECT to_regclass($1)::oid AS oid`, [name]);
+    const oid = oidRes.rows[0]?.oid ?? null;
+    if (oid === null) {
+      this.cache.set(key, null);
+      return undefined;
+    }
+    const res = await this.client.query<ColumnRow>(
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attidentity AS identity,
+              coalesce(et.typname, bt.typname)::text AS base
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+         JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+         LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+        WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`,
+      [oid],
+    );
+    const byName = new Map(res.rows.map((r) => [r.name, r]));
+    const columns = rel.columns.map((c): Column => {
+      const t = byName.get(c.name);
+      if (!t) {
+        throw new SourceError(
+          `Column "${c.name}" of ${rel.namespace}.${rel.name} is in the change log but not on the target (was DDL made while streaming without capture?).`,
+        );
+      }
+      return {
+        sql: quoteIdent(c.name),
+        type: t.type,
+        isKey: c.isKey,
+        identityAlways: t.identity === 'a',
+        textCompare: NO_EQUALITY.has(t.base),
+      };
+    });
+    const table = new TargetTable(oid, rel, columns);
+    this.cache.set(key, table);
+    return table;
+  }
+
+  /** Whether `tables` names this table or one of its partition ancestors (qualified or bare). */
+  async allowed(t: TargetTable, tables: ReadonlySet<string> | undefined): Promise<boolean> {
+    if (!tables) return true;
+    let names = this.allowedCache.get(t.oid);
+    if (!names) {
+      const res = await this.client.query<{ nspname: string; relname: string }>(
+        `SELECT n.nspname, c.relname FROM pg_partition_ancestors($1) a
+           JOIN pg_class c ON c.oid = a.relid JOIN pg_namespace n ON n.oid = c.relnamespace`,
+        [t.oid],
+      );
+      names = new Set(res.rows.flatMap((r) => [`${r.nspname}.${r.relname}`, r.relname]));
+      this.allowedCache.set(t.oid, names);
+    }
+    for (const n of names) if (tables.has(n)) return true;
+    return false;
+  }
+}

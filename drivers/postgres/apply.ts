@@ -1,0 +1,250 @@
+/**
+ * Replays `pg-changes/1` transaction parts (change-log.ts) into a PostgreSQL target.
+ *
+ * Contract for target.ts:
+ *   applyTransaction(client, tx, { tables?, onSequence?, onWarning? })
+ *   BEGIN at the first part, COMMIT at the part with `more` falsy (state is kept per client, so
+ *   call it with the parts of one transaction in order, on one client, nothing in between).
+ *   On error the transaction is rolled back and a SourceError thrown.
+ * Needs superuser (or SET privilege on session_replication_role): replay runs as a replica so the
+ * target's own triggers and foreign-key actions do not fire a second time.
+ *
+ * SQL is generated as text with string literals (standard_conforming_strings is forced on, so
+ * doubling quotes is the whole escaping) and explicit casts to the target column types, batched
+ * into multi-statement simple queries (one round trip per ~1 MiB) with multi-row INSERTs. Every
+ * UPDATE and DELETE must hit exactly one row, or the target does not match the source.
+ */
+import type pg from 'pg';
+import type { Transaction } from '../../src/driver/source-driver.js';
+import { SourceError } from '../../src/util/errors.js';
+import { quoteIdent } from './connection.js';
+import { DDL_MESSAGE_PREFIX, parseDdlMessage, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
+import { decodePayload, type PayloadRecord, type Relation } from './payload.js';
+import { lit, TargetTables, type TargetTable } from './apply-sql.js';
+
+export interface ApplyOptions {
+  /** Only changes to these tables (`schema.table` or bare `table`; a partition matches its root). */
+  readonly tables?: ReadonlySet<string>;
+  /** Sequence values recorded in the stream; without it they are set on the target right away. */
+  readonly onSequence?: (name: string, value: string) => void;
+  /** Things skipped on purpose (DDL that failed under a table filter). */
+  readonly onWarning?: (message: string) => void;
+}
+
+const FLUSH_BYTES = 1024 * 1024;
+const FLUSH_STATEMENTS = 2_000;
+const INSERT_ROWS_MAX = 1_000;
+/** Settings the text values were produced under (replication.ts), plus replica mode. */
+const SESSION_SETUP = [
+  'SET LOCAL standard_conforming_strings = on',
+  'SET LOCAL session_replication_role = replica',
+  "SET LOCAL search_path = pg_catalog, pg_temp",
+  "SET LOCAL DateStyle = 'ISO'",
+  "SET LOCAL IntervalStyle = 'postgres'",
+  "SET LOCAL TimeZone = 'UTC'",
+  'SET LOCAL extra_float_digits = 3',
+  "SET LOCAL bytea_output = 'hex'",
+].join('; ');
+
+interface ClientState {
+  position: string | undefined;
+  readonly tables: TargetTables;
+}
+const states = new WeakMap<pg.Client, ClientState>();
+
+/** Applies one transaction part; see the contract above. */
+export async function applyTransaction(client: pg.Client, tx: Transaction, opts: ApplyOptions = {}): Promise<void> {
+  let state = states.get(client);
+  if (!state) {
+    state = { position: undefined, tables: new TargetTables(client) };
+    states.set(client, state);
+  }
+  const s = state;
+  try {
+    if (s.position === undefined) {
+      await client.query('BEGIN');
+      s.position = tx.position;
+      try {
+        await client.query(SESSION_SETUP);
+      } catch (err) {
+        throw new SourceError(
+          `Replaying changes needs superuser or SET privilege on session_replication_role (so the target's triggers and foreign-key actions do not fire twice): ${firstLine(err)}.`,
+          { cause: err },
+        );
+      }
+    } else if (s.position !== tx.position) {
+      throw new SourceError(`Transaction part at position ${tx.position} arrived while ${s.position} was still open; parts must come in order.`);
+    }
+    await new PartApplier(client, s.tables, opts).run(tx);
+    if (!tx.more) {
+      await client.query('COMMIT');
+      s.position = undefined;
+    }
+  } catch (err) {
+    s.position = undefined;
+    await client.query('ROLLBACK').catch(() => {});
+    s.tables.invalidate();
+    if (err instanceof SourceError) throw err;
+    throw new SourceError(`Replaying the transaction at position ${tx.position} failed: ${firstLine(err)}.`, { cause: err });
+  }
+}
+
+function firstLine(err: unknown): string {
+  return ((err as Error)?.message ?? String(err)).split('\n')[0]?.replace(/\.$/, '') ?? 'unknown error';
+}
+
+/** One part: records -> batched SQL. */
+class PartApplier {
+  private readonly relations = new Map<number, Relation>();
+  private sql: string[] = [];
+  private bytes = 0;
+  /** Statement indexes (in `sql`) that must affect exactly one row, with their table. */
+  private checks: Array<[number, string]> = [];
+  /** Pending multi-row INSERT: relation id + column signature, and its row count. */
+  private insertKey: string | undefined;
+  private insertRows = 0;
+
+  constructor(
+    private readonly client: pg.Client,
+    private readonly targets: TargetTables,
+    private readonly opts: ApplyOptions,
+  ) {}
+
+  async run(tx: Transaction): Promise<void> {
+    for (const rec of decodePayload(tx.payload)) await this.record(rec);
+    await this.flush();
+  }
+
+  private async table(relationId: number): Promise<TargetTable | undefined> {
+    const rel = this.relations.get(relationId);
+    if (!rel) throw new SourceError(`pg-changes payload uses relation ${relationId} before describing it.`);
+    const t = await this.targets.get(rel);
+    if (!t) {
+      if (this.opts.tables) return undefined;
+      throw new SourceError(`Table ${rel.namespace}.${rel.name} is in the change log but not on the target.`);
+    }
+    return (await this.targets.allowed(t, this.opts.tables)) ? t : undefined;
+  }
+
+  private push(statement: string, checkTable?: string): void {
+    if (checkTable !== undefined) this.checks.push([this.sql.length, checkTable]);
+    this.sql.push(statement);
+    this.bytes += statement.length;
+  }
+
+  private async record(rec: PayloadRecord): Promise<void> {
+    switch (rec.kind) {
+      case 'relation':
+        this.relations.set(rec.relation.relationId, rec.relation);
+        this.insertKey = undefined;
+        return;
+      case 'type':
+        return;
+      case 'insert': {
+        const t = await this.table(rec.relationId);
+        if (!t) return;
+        const key = `${rec.relationId}`;
+        const values = t.values(rec.newRow);
+        if (this.insertKey === key && this.insertRows < INSERT_ROWS_MAX) {
+          this.sql[this.sql.length - 1] += `,${values}`;
+          this.bytes += values.length + 1;
+          this.insertRows++;
+        } else {
+          this.push(`${t.insertHead()} ${values}`);
+          this.insertKey = key;
+          this.insertRows = 1;
+        }
+        break;
+      }
+      case 'update': {
+        const t = await this.table(rec.relationId);
+        if (!t) return;
+        this.insertKey = undefined;
+        const stmt = t.update(rec.newRow, rec.oldKind, rec.oldRow);
+        if (stmt) this.push(stmt, t.display);
+        break;
+      }
+      case 'delete': {
+        const t = await this.table(rec.relationId);
+        if (!t) return;
+        this.insertKey = undefined;
+        this.push(t.delete(rec.oldKind, rec.oldRow), t.display);
+        break;
+      }
+      case 'truncate': {
+        const names: string[] = [];
+        for (const id of rec.relationIds) {
+          const t = await this.table(id);
+          if (t) names.push(t.sqlName);
+        }
+        this.insertKey = undefined;
+        if (names.length) {
+          this.push(`TRUNCATE ${names.join(', ')}${rec.restartIdentity ? ' RESTART IDENTITY' : ''}${rec.cascade ? ' CASCADE' : ''}`);
+        }
+        break;
+      }
+      case 'message':
+        this.insertKey = undefined;
+        await this.message(rec);
+        return;
+    }
+    if (this.bytes >= FLUSH_BYTES || this.sql.length >= FLUSH_STATEMENTS) await this.flush();
+  }
+
+  private async message(rec: Extract<PayloadRecord, { kind: 'message' }>): Promise<void> {
+    if (rec.prefix === SEQUENCES_MESSAGE_PREFIX && rec.text) {
+      const values = JSON.parse(rec.text) as Record<string, string>;
+      for (const [name, value] of Object.entries(values)) {
+        if (this.opts.onSequence) this.opts.onSequence(name, value);
+        else this.push(`SELECT setval(to_regclass(${lit(name)}), ${lit(value)}::bigint) WHERE to_regclass(${lit(name)}) IS NOT NULL`);
+      }
+      return;
+    }
+    if (rec.prefix !== DDL_MESSAGE_PREFIX || !rec.text) return;
+    const ddl = parseDdlMessage(rec.text);
+    await this.flush();
+    const path = ddl.searchPath.replace(/"\$user"|\$user/g, ddl.user ? quoteIdent(ddl.user) : '""');
+    const run = async (): Promise<void> => {
+      await this.client.query(`SELECT set_config('search_path', ${lit(path)}, true)`);
+      try {
+        await this.client.query(ddl.sql);
+      } finally {
+        await this.client.query(`SET LOCAL search_path = pg_catalog, pg_temp`);
+      }
+    };
+    if (!this.opts.tables) {
+      await run();
+    } else {
+      // a filtered restore lacks tables the DDL may name: try it, and keep going without it
+      await this.client.query('SAVEPOINT crmb_ddl');
+      try {
+        await run();
+        await this.client.query('RELEASE SAVEPOINT crmb_ddl');
+      } catch (err) {
+        await this.client.query('ROLLBACK TO SAVEPOINT crmb_ddl');
+        this.opts.onWarning?.(`Skipped ${ddl.tag || 'DDL'} during a filtered restore: ${firstLine(err)}.`);
+      }
+    }
+    this.targets.invalidate();
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.sql.length) return;
+    const sql = this.sql;
+    const checks = this.checks;
+    this.sql = [];
+    this.checks = [];
+    this.bytes = 0;
+    this.insertKey = undefined;
+    const res = (await this.client.query(sql.join(';\n'))) as pg.QueryResult | pg.QueryResult[];
+    const results = Array.isArray(res) ? res : [res];
+    for (const [i, table] of checks) {
+      const n = results[i]?.rowCount;
+      if (n !== 1) {
+        throw new SourceError(
+          `Replay expected to change exactly one row of ${table} but changed ${n ?? 0}; the target does not match the source.`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * The iterating half of the PostgreSQL change log (change-log.ts opens it): one replication
+ * session at a time, reconnecting with backoff, turning pgoutput messages into Transaction parts
+ * and Heartbeats, and reporting acknowledged positions as flushed.
+ *
+ * Why a Heartbeat at max(keepalive walEnd, last yielded) is true: the walsender sets walEnd to
+ * `sentPtr`, the end of the last WAL record it decoded, and decodes a transaction completely (its
+ * whole output written to the socket) when it reads the commit record, before moving sentPtr past
+ * it. TCP keeps order, and we handle events strictly in arrival order, yielding each transaction
+ * before looking at the next event. So when we handle a keepalive outside Begin..Commit, every
+ * transaction whose commit record ends at or before walEnd has been yielded. We ping with
+ * "reply requested" when idle, so keepalives come at least every heartbeatMs / 2.
+ */
+import type pg from 'pg';
+import type { ChangeLog, ChangeLogItem, Position, StreamOptions, Transaction } from '../../src/driver/source-driver.js';
+import { SourceError } from '../../src/util/errors.js';
+import type { PgTarget } from './connection.js';
+import { fixReplicaIdentity, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
+import { PartSpool, PayloadBuilder, type Relation } from './payload.js';
+import { decodePosition, encodePosition } from './position.js';
+import { ReplicationSession } from './replication.js';
+
+export const PART_MAX_BYTES = 8 * 1024 * 1024;
+export const PART_MAX_CHANGES = 10_000;
+const SEQUENCE_INTERVAL_MS = 10_000;
+const BACKOFF_FIRST_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+const LAG_REPORT_MS = 1_000;
+const DEFAULT_HEARTBEAT_MS = 1_000;
+
+export interface PgChangeLogNames {
+  readonly slot: string;
+  readonly publication: string;
+}
+
+interface OpenTx {
+  readonly xid: number;
+  readonly commitLsn: bigint;
+  readonly commitTime: bigint;
+  /** Already yielded before a reconnect: receive and drop. */
+  readonly duplicate: boolean;
+  builder: PayloadBuilder;
+  part: number;
+}
+
+/** Errors worth a reconnect: the connection went away or the server is (re)starting. */
+function retryable(err: unknown): boolean {
+  if (err === undefined) return true;
+  if (err instanceof SourceError && !(err.cause as { code?: unknown } | undefined)?.code) return false;
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  const code = typeof e.code === 'string' && e.code !== 'SOURCE' ? e.code : e.cause?.code;
+  if (typeof code !== 'string') return true; // socket closed: "Connection terminated unexpectedly"
+  // 08 connection exception, 57 operator intervention (shutdown, starting up), 53 resources,
+  // 55006 slot still held by the previous walsender, E* socket errno codes
+  return /^(08|57|53)/.test(code) || code === '55006' || /^E[A-Z]+$/.test(code);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function firstLine(err: unknown): string {
+  return ((err as Error)?.message ?? String(err)).split('\n')[0]?.replace(/\.$/, '') ?? 'unknown error';
+}
+
+export class PgChangeLog implements ChangeLog {
+  readonly from: Position;
+  private acked: bigint;
+  private lastYielded: bigint;
+  private lastHeartbeat = 0n;
+  private session: ReplicationSession | undefined;
+  private closed = false;
+  private started = false;
+  private lastSequences = '';
+  private lastLagReport = 0;
+  private readonly relations = new Map<number, Relation>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly onAbort = (): void => void this.session?.close();
+
+  constructor(
+    private readonly c: {
+      target: PgTarget;
+      names: PgChangeLogNames;
+      admin: pg.Client;
+      opts: StreamOptions;
+      start: bigint;
+      ddlCapture: boolean;
+    },
+  ) {
+    this.from = encodePosition(c.start);
+    this.acked = c.start;
+    this.lastYielded = c.start;
+    this.timer = setInterval(() => void this.housekeeping(), SEQUENCE_INTERVAL_MS);
+    this.timer.unref();
+    c.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private get stopped(): boolean {
+    return this.closed || this.c.opts.signal?.aborted === true;
+  }
+
+  async acknowledge(upTo: Position): Promise<void> {
+    const v = decodePosition(upTo);
+    if (v <= this.acked) return;
+    this.acked = v;
+    this.session?.sendStatus(false);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ChangeLogItem> {
+    if (this.started) throw new Error('A PostgreSQL change log can be iterated once; open it again to restart.');
+    this.started = true;
+    return this.run();
+  }
+
+  private async *run(): AsyncGenerator<ChangeLogItem> {
+    const { target, names, opts } = this.c;
+    let failures = 0;
+    try {
+      await this.housekeeping();
+      while (!this.stopped) {
+        let error: unknown;
+        let received = false;
+        try {
+          this.session = await ReplicationSession.start(target, {
+            slot: names.slot,
+            publication: names.publication,
+            startLsn: this.acked,
+            flushed: () => this.acked,
+          });
+          opts.onStatus?.({ event: 'connected', received: encodePosition(this.acked) });
+          for await (const item of this.consume(this.session, () => (received = true))) {
+            yield item;
+          }
+          error = this.endError;
+        } catch (err) {
+          error = err;
+        } finally {
+          await this.session?.close();
+          this.session = undefined;
+        }
+        if (this.stopped) return;
+        if (!retryable(error)) {
+          throw error instanceof SourceError
+            ? error
+            : new SourceError(`PostgreSQL at ${target.display} stopped the replication stream of slot "${names.slot}": ${firstLine(error)}.`, {
+                cause: error,
+                source: target.display,
+              });
+        }
+        failures = received ? 1 : failures + 1;
+        const wait = Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS);
+        opts.onStatus?.({
+          event: 'reconnecting',
+          message: `Replication from ${target.display} interrupted (${firstLine(error ?? 'connection closed')}); reconnecting in ${wait / 1000} s.`,
+        });
+        await sleep(wait, opts.signal);
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  private endError: unknown;
+
+  /** Yields what one session delivers; sets `endError` when the session ends. */
+  private async *consume(session: ReplicationSession, onReceive: () => void): AsyncGenerator<ChangeLogItem> {
+    const heartbeatMs = this.c.opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    const pingMs = Math.max(10, Math.floor(heartbeatMs / 2));
+    const spool = new PartSpool();
+    let tx: OpenTx | undefined;
+    this.endError = undefined;
+    try {
+      for (;;) {
+        const ev = await session.next(pingMs);
+        if (this.stopped) return;
+        if (!ev) {
+          session.sendStatus(true); // the server answers with a keepalive carrying its position
+          continue;
+        }
+        if (ev.kind === 'end') {
+          this.endError = ev.error ?? new Error('the server ended replication');
+          return;
+        }
+        onReceive();
+        if (ev.kind === 'keepalive') {
+          if (tx) continue; // mid-transaction: the coverage claim would be about an unfinished commit
+          let pos = ev.walEnd > this.lastYielded ? ev.walEnd : this.lastYielded;
+          if (pos < this.lastHeartbeat) pos = this.lastHeartbeat;
+          this.lastHeartbeat = pos;
+          this.reportLag(pos, 0, true);
+          yield { kind: 'heartbeat', position: encodePosition(pos), serverTime: ev.serverTime };
+          continue;
+        }
+        const m = ev.message;
+        switch (m.tag) {
+          case 'begin':
+            await spool.clear();
+            tx = {
+              xid: m.xid,
+              commitLsn: m.finalLsn,
+              commitTime: m.commitTime,
+              // positions are commit END LSNs; a commit starting before the last yielded end was yielded
+              duplicate: m.finalLsn < this.lastYielded,
+              builder: new PayloadBuilder(m.xid, 0, this.relations),
+              part: 0,
+            };
+            break;
+          case 'relation':
+            this.relations.set(m.relationId, m);
+            tx?.builder.invalidate(m.relationId);
+            break;
+          case 'type':
+            tx?.builder.type(m.typeOid, m.namespace, m.name);
+            break;
+          case 'origin':
+            break;
+          case 'commit': {
+            if (!tx) throw new SourceError('pgoutput sent Commit without Begin.');
+            const open = tx;
+            tx = undefined;
+            if (open.duplicate || m.endLsn <= this.lastYielded) break;
+            await spool.add(this.partOf(open));
+            const total = spool.count;
+            let i = 0;
+            for await (const p of spool.parts()) {
+              i++;
+              const item: Transaction = {
+                position: encodePosition(m.endLsn),
+                commitTime: open.commitTime,
+                payload: p.payload,
+                changes: p.changes,
+                tables: p.tables,
+                more: i < total,
+              };
+              yield item;
+            }
+            await spool.clear();
+            this.lastYielded = m.endLsn;
+            this.reportLag(m.endLsn, Number(ev.serverTime - open.commitTime) / 1e6, false);
+            break;
+          }
+          default:
+            // a non-transactional message of another application belongs to no transaction
+            if (!tx) {
+              if (m.tag === 'message' && !m.transactional) break;
+              throw new SourceError(`pgoutput sent a ${m.tag} message outside a transaction.`);
+            }
+            if (tx.duplicate) break;
+            tx.builder.add(m);
+            if (tx.builder.bytes >= PART_MAX_BYTES || tx.builder.changes >= PART_MAX_CHANGES) {
+              await spool.add(this.partOf(tx));
+              tx.builder = new PayloadBuilder(tx.xid, ++tx.part, this.relations);
+            }
+        }
+      }
+    } catch (err) {
+      this.endError = err;
+    } finally {
+      await spool.clear();
+    }
+  }
+
+  private partOf(tx: OpenTx): { payload: Uint8Array; changes: number; tables: string[] } {
+    return { payload: tx.builder.finish(), changes: tx.builder.changes, tables: [...tx.builder.tables] };
+  }
+
+  private reportLag(pos: bigint, lagSeconds: number, idle: boolean): void {
+    const now = Date.now();
+    if (!idle && now - this.lastLagReport < LAG_REPORT_MS) return;
+    this.lastLagReport = now;
+    this.c.opts.onStatus?.({
+      received: encodePosition(pos),
+      lagSeconds: Math.max(0, lagSeconds),
+      ...(idle ? { event: 'caught-up' as const } : {}),
+    });
+  }
+
+  /**
+   * Every 10 s: record sequence values in the stream (a transactional `crmb.sequences` message in a
+   * transaction of its own, only when they changed) and, without DDL capture, fix replica identity.
+   */
+  private async housekeeping(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const res = await this.c.admin.query<{ name: string; value: string }>(
+        `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS value
+           FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname <> 'crmb' ORDER BY 1`,
+      );
+      const values = JSON.stringify(Object.fromEntries(res.rows.map((r) => [r.name, r.value])));
+      if (res.rows.length && values !== this.lastSequences) {
+        await this.c.admin.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [SEQUENCES_MESSAGE_PREFIX, values]);
+        this.lastSequences = values;
+      }
+      if (!this.c.ddlCapture) {
+        for (const f of await fixReplicaIdentity(this.c.admin)) {
+          this.c.opts.onStatus?.({ message: `Could not set REPLICA IDENTITY FULL on ${f}` });
+        }
+      }
+    } catch (err) {
+      this.c.opts.onStatus?.({ message: `Recording sequence values failed: ${firstLine(err)}.` });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.c.opts.signal?.removeEventListener('abort', this.onAbort);
+    await this.session?.close();
+    this.closed = false; // let the final housekeeping run once
+    await this.housekeeping();
+    this.closed = true;
+    await this.c.admin.end().catch(() => {});
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * PostgreSQL change log: logical decoding (pgoutput) through a permanent slot `crmb_<name>` and a
+ * publication `crmb_<name>` FOR ALL TABLES (publish_via_partition_root off: with it, TRUNCATE of a
+ * single partition is not published at all; changes arrive under the leaf partitions' names).
+ *
+ * Contract for postgres-driver.ts:
+ *   openPgChangeLog(target, sourceName, from, opts) -> ChangeLog   (SourceDriver.openChangeLog)
+ *   dropPgChangeLog(target, sourceName)                            (SourceDriver.dropChangeLog)
+ *   preparePgChangeLog(client, sourceName)  publication + replica identity + DDL capture, no slot;
+ *                                           call it before creating the slot for a snapshot
+ *   changeLogNames(sourceName) -> { slot, publication }
+ * Items: Transaction (position = commit END LSN, payload `pg-changes/1`, see payload.ts) in commit
+ * order, parts of at most PART_MAX_BYTES / PART_MAX_CHANGES with `more` on all but the last, and
+ * Heartbeats. Sequence values travel as `crmb.sequences` messages in tiny transactions of their own
+ * (transactional, so ordered and positioned like any commit); DDL as `crmb.ddl` (ddl-capture.ts).
+ *
+ * Acknowledgement: the slot's confirmed_flush_lsn is set to the highest acknowledged position
+ * only. Heartbeat positions may be acknowledged too (the stream job does, after storing the
+ * coverage), which is how an idle CRM stops the slot from retaining WAL; see heartbeat() below.
+ */
+import type pg from 'pg';
+import type { ChangeLog, Position, StreamOptions } from '../../src/driver/source-driver.js';
+import { SourceError } from '../../src/util/errors.js';
+import { connect, type PgTarget } from './connection.js';
+import { PgChangeLog, type PgChangeLogNames } from './change-log-stream.js';
+import { fixReplicaIdentity, installDdlCapture, markInternal, removeDdlCapture } from './ddl-capture.js';
+import { decodePosition, lsnToBigInt } from './position.js';
+
+export { PART_MAX_BYTES, PART_MAX_CHANGES, type PgChangeLogNames } from './change-log-stream.js';
+
+const IDENTIFIER_MAX = 63;
+const ACTIVE_SLOT_WAIT_MS = 5_000;
+
+/** `crmb_` + the name folded to [a-z0-9_]; a short hash keeps folded or cut names distinct. */
+export function changeLogNames(sourceName: string): PgChangeLogNames {
+  const folded = sourceName.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  let name = `crmb_${folded}`;
+  if (folded !== sourceName || name.length > IDENTIFIER_MAX) {
+    let h = 0x811c9dc5; // FNV-1a over the original name
+    for (const ch of Buffer.from(sourceName, 'utf8')) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
+    const suffix = `_${h.toString(16).padStart(8, '0')}`;
+    name = name.slice(0, IDENTIFIER_MAX - suffix.length) + suffix;
+  }
+  return { slot: name, publication: name };
+}
+
+/** Publication, REPLICA IDENTITY FULL where needed (first, so no UPDATE ever fails), DDL capture. */
+export async function preparePgChangeLog(client: pg.Client, sourceName: string): Promise<{ ddlCapture: boolean; identityFailures: string[] }> {
+  const { publication } = changeLogNames(sourceName);
+  await markInternal(client);
+  const identityFailures = await fixReplicaIdentity(client);
+  const exists = await client.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [publication]);
+  if (!exists.rowCount) await client.query(`CREATE PUBLICATION ${publication} FOR ALL TABLES`);
+  const ddlCapture = await installDdlCapture(client);
+  return { ddlCapture, identityFailures };
+}
+
+interface SlotRow {
+  plugin: string;
+  database: string;
+  confirmed: string | null;
+  active_pid: number | null;
+}
+
+async function ensureSlot(client: pg.Client, target: PgTarget, slot: string): Promise<bigint> {
+  const deadline = Date.now() + ACTIVE_SLOT_WAIT_MS;
+  for (;;) {
+    const res = await client.query<SlotRow>(
+      `SELECT plugin, database, confirmed_flush_lsn::text AS confirmed, active_pid FROM pg_replication_slots WHERE slot_name = $1`,
+      [slot],
+    );
+    const row = res.rows[0];
+    if (!row) {
+      const created = await client.query<{ lsn: string }>(
+        `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
+        [slot],
+      );
+      return lsnToBigInt(created.rows[0]?.lsn ?? '0/0');
+    }
+    if (row.plugin !== 'pgoutput' || row.database !== target.database) {
+      throw new SourceError(
+        `Replication slot "${slot}" on ${target.display} belongs to database "${row.database}" with plugin "${row.plugin}"; expected "${target.database}" with pgoutput.`,
+        { source: target.display },
+      );
+    }
+    // a stream that just died may hold the slot for a moment until its walsender notices
+    if (row.active_pid === null) return lsnToBigInt(row.confirmed ?? '0/0');
+    if (Date.now() > deadline) {
+      throw new SourceError(
+        `Replication slot "${slot}" is active for PID ${row.active_pid}; another stream for this source is running.`,
+        { source: target.display },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function setupError(err: unknown, target: PgTarget): SourceError {
+  if (err instanceof SourceError) return err;
+  const msg = ((err as Error).message ?? String(err)).split('\n')[0]?.replace(/\.$/, '');
+  return new SourceError(`Cannot prepare logical replication on ${target.display}: ${msg}.`, { cause: err, source: target.display });
+}
+
+/** Opens (creating on first use) the change log of `sourceName`; iteration connects. */
+export async function openPgChangeLog(
+  target: PgTarget,
+  sourceName: string,
+  from: Position | undefined,
+  opts: StreamOptions,
+): Promise<ChangeLog> {
+  const names = changeLogNames(sourceName);
+  const admin = await connect(target);
+  try {
+    const prep = await preparePgChangeLog(admin, sourceName);
+    for (const f of prep.identityFailures) opts.onStatus?.({ message: `Could not set REPLICA IDENTITY FULL on ${f}` });
+    if (!prep.ddlCapture) {
+      opts.onStatus?.({
+        message: `DDL capture is off (needs superuser): schema changes made while streaming are not in the log.`,
+      });
+    }
+    const confirmed = await ensureSlot(admin, target, names.slot);
+    const requested = from === undefined ? 0n : decodePosition(from);
+    const start = requested > confirmed ? requested : confirmed;
+    return new PgChangeLog({ target, names, admin, opts, start, ddlCapture: prep.ddlCapture });
+  } catch (err) {
+    await admin.end().catch(() => {});
+    throw setupError(err, target);
+  }
+}
+
+/** Drops the slot and the publication (and the DDL capture when no other stream uses it). */
+export async function dropPgChangeLog(target: PgTarget, sourceName: string): Promise<void> {
+  const { slot, publication } = changeLogNames(sourceName);
+  const admin = await connect(target);
+  try {
+    const res = await admin.query<{ active_pid: number | null }>(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    const pid = res.rows[0]?.active_pid;
+    if (pid) {
+      throw new SourceError(
+        `Replication slot "${slot}" is active for PID ${pid}; stop the stream for this source before dropping its change log.`,
+        { source: target.display },
+      );
+    }
+    if (res.rowCount) await admin.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
+    await markInternal(admin);
+    await admin.query(`DROP PUBLICATION IF EXISTS ${publication}`);
+    const others = await admin.query(
+      `SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND slot_name LIKE 'crmb\\_%'`,
+    );
+    if (!others.rowCount) await removeDdlCapture(admin).catch(() => {});
+  } catch (err) {
+    throw setupError(err, target);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
