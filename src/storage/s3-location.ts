@@ -28,41 +28,35 @@ export interface S3Settings {
 const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/;
 
 export function parseS3Location(location: string): S3Location {
-  let url: URL;
-  try {
-    url = new URL(location);
-  } catch {
+  // Parsed by hand: URL would silently resolve `a/../b` and hide what the user typed.
+  const m = /^s3:\/\/([^/?#]*)([^?#]*)([?#].*)?$/i.exec(location);
+  if (!m)
     throw new UsageError(
-      `Repository location ${redactUrl(location)} is not a valid URL; expected s3://bucket/prefix.`,
+      `Repository location ${redactUrl(location)} is not an s3:// URL; expected s3://bucket/prefix.`,
     );
-  }
-  if (url.protocol !== 's3:')
-    throw new UsageError(
-      `Repository location scheme "${url.protocol}" is not s3:; expected s3://bucket/prefix.`,
-    );
-  if (url.username || url.password) {
+  const [, authority = '', path = '', rest] = m;
+  if (authority.includes('@')) {
     throw new UsageError(
       'Repository location s3://… contains credentials; remove them and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead.',
     );
   }
-  if (url.search || url.hash) {
+  if (rest !== undefined) {
     throw new UsageError(
-      `Repository location s3://${url.host}/… has a query or fragment; expected s3://bucket/prefix.`,
+      `Repository location s3://${authority}/… has a query or fragment; expected s3://bucket/prefix.`,
     );
   }
-  const bucket = url.hostname;
-  if (!BUCKET.test(bucket)) {
+  if (!BUCKET.test(authority)) {
     throw new UsageError(
-      `Bucket name ${JSON.stringify(bucket)} in the repository location is not valid; expected s3://bucket/prefix.`,
+      `Bucket name ${JSON.stringify(authority)} in the repository location is not valid; expected s3://bucket/prefix.`,
     );
   }
-  const prefix = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
-  if (prefix.split('/').some((s) => s === '.' || s === '..') || prefix.includes('//')) {
+  const prefix = path.replace(/^\/+|\/+$/g, '');
+  if (prefix !== '' && prefix.split('/').some((s) => s === '' || s === '.' || s === '..')) {
     throw new UsageError(
-      `Prefix ${JSON.stringify(prefix)} in s3://${bucket}/… has empty, "." or ".." segments; expected s3://bucket/prefix.`,
+      `Prefix ${JSON.stringify(prefix)} in s3://${authority}/… has empty, "." or ".." segments; expected s3://bucket/prefix.`,
     );
   }
-  return { bucket, prefix };
+  return { bucket: authority, prefix };
 }
 
 function parseBool(name: string, raw: string | undefined): boolean | undefined {

@@ -43,7 +43,12 @@ export async function startS3Server(): Promise<S3TestServer> {
   if (external) {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (k.startsWith('AWS_') && v !== undefined) env[k] = v;
-    return { url: `${external.replace(/\/+$/, '')}/${runId}`, env, kind: 'external', stop: async () => undefined };
+    return {
+      url: `${external.replace(/\/+$/, '')}/${runId}`,
+      env,
+      kind: 'external',
+      stop: async () => undefined,
+    };
   }
 
   const directory = await mkdtemp(join(tmpdir(), 'crmb-s3rver-'));

@@ -14,7 +14,11 @@ const opened: StorageBackend[] = [];
 let n = 0;
 /** Each test gets its own prefix, so tests never see each other's objects. */
 function backend(opts: { listPageSize?: number; env?: Record<string, string> } = {}): S3Backend {
-  const b = new S3Backend(`${server.url}/t${n++}`, { env: opts.env ?? server.env, partSize: 5 * 1024 * 1024, ...opts });
+  const b = new S3Backend(`${server.url}/t${n++}`, {
+    env: opts.env ?? server.env,
+    partSize: 5 * 1024 * 1024,
+    ...opts,
+  });
   opened.push(b);
   return b;
 }
@@ -26,11 +30,17 @@ afterAll(async () => {
 const honoursIfAbsent = await backend().probeIfAbsent();
 runStorageConformance(`S3 (${server.kind})`, async () => backend(), {
   manyKeys: 1005,
-  ifAbsent: honoursIfAbsent ? true : { unsupported: 'the store ignores If-None-Match on PUT (create-only writes overwrite)' },
+  ifAbsent: honoursIfAbsent
+    ? true
+    : { unsupported: 'the store ignores If-None-Match on PUT (create-only writes overwrite)' },
   rangeOfEmptyObject:
-    server.kind === 's3rver' ? { unsupported: 's3rver announces one byte for a range of an empty object and resets' } : true,
+    server.kind === 's3rver'
+      ? { unsupported: 's3rver announces one byte for a range of an empty object and resets' }
+      : true,
   atomicVisibility:
-    server.kind === 's3rver' ? { unsupported: 's3rver writes objects in place, so a GET racing a PUT can see a partial object' } : true,
+    server.kind === 's3rver'
+      ? { unsupported: 's3rver writes objects in place, so a GET racing a PUT can see a partial object' }
+      : true,
 });
 
 describe(`S3Backend specifics (${server.kind})`, () => {
@@ -63,7 +73,9 @@ describe(`S3Backend specifics (${server.kind})`, () => {
     if (server.kind !== 's3rver') return; // an external store may accept anything in tests
     const secret = 'definitely-wrong-secret-value';
     // s3rver checks the key id but not signatures (see the harness), so the id is wrong too.
-    const b = backend({ env: { ...server.env, AWS_ACCESS_KEY_ID: 'NOT-A-KEY', AWS_SECRET_ACCESS_KEY: secret } });
+    const b = backend({
+      env: { ...server.env, AWS_ACCESS_KEY_ID: 'NOT-A-KEY', AWS_SECRET_ACCESS_KEY: secret },
+    });
     const e = await expectStorageError(b.put('x', bytes('x')), { permanent: true });
     expect(e.message).toContain('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
     expect(e.message).not.toContain(secret);
@@ -77,7 +89,9 @@ describe(`S3Backend specifics (${server.kind})`, () => {
   });
 
   it('reports an unreachable endpoint as transient', async () => {
-    const b = new S3Backend('s3://bucket/x', { env: { ...server.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } });
+    const b = new S3Backend('s3://bucket/x', {
+      env: { ...server.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9' },
+    });
     opened.push(b);
     await expectStorageError(b.stat('k'), { permanent: false });
   });

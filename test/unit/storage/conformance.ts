@@ -64,7 +64,9 @@ export function runStorageConformance(
       expect((await b.stat('big/obj'))?.size).toBe(bigBytes);
       // A range across the first part boundary of a multipart upload.
       const mid = 8 * 1024 * 1024 - 10;
-      expect(Buffer.from(await read(b, 'big/obj', { offset: mid, length: 20 }))).toEqual(data.subarray(mid, mid + 20));
+      expect(Buffer.from(await read(b, 'big/obj', { offset: mid, length: 20 }))).toEqual(
+        data.subarray(mid, mid + 20),
+      );
     });
 
     it('overwrites an existing key with the new content', async () => {
@@ -78,7 +80,8 @@ export function runStorageConformance(
       const b = await makeBackend();
       const data = randomBytes(4096);
       await b.put('r/obj', data);
-      const at = async (offset: number, length: number) => Buffer.from(await read(b, 'r/obj', { offset, length }));
+      const at = async (offset: number, length: number) =>
+        Buffer.from(await read(b, 'r/obj', { offset, length }));
       expect(await at(0, 10)).toEqual(data.subarray(0, 10));
       expect(await at(1000, 1234)).toEqual(data.subarray(1000, 2234));
       expect(await at(4086, 10)).toEqual(data.subarray(4086));
@@ -153,12 +156,26 @@ export function runStorageConformance(
     it('reports a missing key as not-found, permanent', async () => {
       const b = await makeBackend();
       await expectStorageError(b.get('n/missing'), { reason: 'not-found', permanent: true });
-      await expectStorageError(b.get('n/missing', { offset: 0, length: 1 }), { reason: 'not-found', permanent: true });
+      await expectStorageError(b.get('n/missing', { offset: 0, length: 1 }), {
+        reason: 'not-found',
+        permanent: true,
+      });
     });
 
     it('rejects keys that are absolute, climb out or have empty segments', async () => {
       const b = await makeBackend();
-      for (const k of ['', '/abs', '../up', 'a/../../b', 'a//b', 'a/', 'a/./b', 'a\\b', '.tmp-x', 'a/.tmp-y']) {
+      for (const k of [
+        '',
+        '/abs',
+        '../up',
+        'a/../../b',
+        'a//b',
+        'a/',
+        'a/./b',
+        'a\\b',
+        '.tmp-x',
+        'a/.tmp-y',
+      ]) {
         await expectStorageError(b.put(k, bytes('x')), { permanent: true });
         await expectStorageError(b.get(k), { permanent: true });
       }
@@ -169,7 +186,10 @@ export function runStorageConformance(
     it.skipIf(!ifAbsent.ok)(ifAbsent.title, async () => {
       const b = await makeBackend();
       await b.put('c/once', bytes('first'), { ifAbsent: true });
-      await expectStorageError(b.put('c/once', bytes('second'), { ifAbsent: true }), { reason: 'exists', permanent: true });
+      await expectStorageError(b.put('c/once', bytes('second'), { ifAbsent: true }), {
+        reason: 'exists',
+        permanent: true,
+      });
       expect(text(await read(b, 'c/once'))).toBe('first');
       for (let round = 0; round < 5; round++) {
         const key = `c/race-${round}`;
@@ -177,10 +197,14 @@ export function runStorageConformance(
           b.put(key, chunks([bytes('writer-A')]), { ifAbsent: true }),
           b.put(key, chunks([bytes('writer-B')]), { ifAbsent: true }),
         ]);
-        const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i === 0 ? 'writer-A' : 'writer-B'] : []));
+        const won = results.flatMap((r, i) =>
+          r.status === 'fulfilled' ? [i === 0 ? 'writer-A' : 'writer-B'] : [],
+        );
         expect(won.length, `round ${round}: exactly one writer wins`).toBe(1);
         const lost = results.find((r) => r.status === 'rejected');
-        expect(lost?.status === 'rejected' && lost.reason instanceof StorageError && lost.reason.reason).toBe('exists');
+        expect(lost?.status === 'rejected' && lost.reason instanceof StorageError && lost.reason.reason).toBe(
+          'exists',
+        );
         expect(text(await read(b, key))).toBe(won[0]);
       }
     });
@@ -227,7 +251,9 @@ export function runStorageConformance(
 
     it('stops on an AbortSignal and leaves no object', async () => {
       const b = await makeBackend();
-      await expect(b.put('a/pre', bytes('x'), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+      await expect(b.put('a/pre', bytes('x'), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(
+        AbortError,
+      );
       expect(await b.stat('a/pre')).toBeUndefined();
 
       const ac = new AbortController();
@@ -241,13 +267,21 @@ export function runStorageConformance(
       expect(await keys(b, 'a/')).toEqual([]);
 
       await b.put('a/there', bytes('there'));
-      await expect(b.get('a/there', undefined, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
-      await expect(collectList(b.list('a/', { signal: AbortSignal.abort() }))).rejects.toBeInstanceOf(AbortError);
+      await expect(b.get('a/there', undefined, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(
+        AbortError,
+      );
+      await expect(collectList(b.list('a/', { signal: AbortSignal.abort() }))).rejects.toBeInstanceOf(
+        AbortError,
+      );
     });
   });
 }
 
-export async function read(b: StorageBackend, key: string, range?: { offset: number; length: number }): Promise<Uint8Array> {
+export async function read(
+  b: StorageBackend,
+  key: string,
+  range?: { offset: number; length: number },
+): Promise<Uint8Array> {
   return collectBytes(await b.get(key, range));
 }
 
