@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL source: preflight and snapshots here, the change log delegated to
- * `change-log.ts`. Each call opens the connections it needs, so a source holds nothing open.
+ * `change-log.ts` (slot and publication named after the source). Each call opens the
+ * connections it needs, so a source holds nothing open between calls.
  */
 import type pg from 'pg';
 import type { Finding, Need } from '../../src/driver/finding.js';
@@ -12,30 +13,11 @@ import type {
   SourceDriver,
   StreamOptions,
 } from '../../src/driver/source-driver.js';
-import { NotBuiltError, throwIfAborted } from '../../src/util/errors.js';
+import { throwIfAborted } from '../../src/util/errors.js';
+import { dropPgChangeLog, openPgChangeLog } from './change-log.js';
 import { connect, connectionError, type PgTarget } from './connection.js';
 import { preflight } from './preflight.js';
 import { openSnapshot } from './snapshot.js';
-
-interface ChangeLogModule {
-  openChangeLog(
-    target: PgTarget,
-    name: string,
-    from: Position | undefined,
-    opts: StreamOptions,
-  ): Promise<ChangeLog>;
-  dropChangeLog(target: PgTarget, name: string): Promise<void>;
-}
-
-async function loadChangeLog(): Promise<ChangeLogModule> {
-  // the change-log half is built separately; until it lands, say so instead of pretending
-  const path = './change-log.js';
-  try {
-    return (await import(path)) as ChangeLogModule;
-  } catch (err) {
-    throw new NotBuiltError('Streaming the PostgreSQL change log is not built yet.', { cause: err });
-  }
-}
 
 export class PostgresSource implements SourceDriver {
   readonly kind = 'postgres';
@@ -55,11 +37,11 @@ export class PostgresSource implements SourceDriver {
   }
 
   async openChangeLog(from: Position | undefined, opts: StreamOptions): Promise<ChangeLog> {
-    return (await loadChangeLog()).openChangeLog(this.target, this.name, from, opts);
+    return openPgChangeLog(this.target, this.name, from, opts);
   }
 
   async dropChangeLog(): Promise<void> {
-    await (await loadChangeLog()).dropChangeLog(this.target, this.name);
+    await dropPgChangeLog(this.target, this.name);
   }
 
   async close(): Promise<void> {}

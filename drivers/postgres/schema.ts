@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { AbortError, SourceError } from '../../src/util/errors.js';
 import { scrub } from '../../src/util/redact.js';
 import type { PgTarget } from './connection.js';
+import { CAPTURE_SCHEMA } from './ddl-capture.js';
 import type { SequenceValue } from './sequences.js';
 import type { SnapshotOptions } from '../../src/driver/source-driver.js';
 
@@ -126,6 +127,8 @@ export async function dumpSection(
   const args = ['--schema-only', `--section=${opts.section}`, `--snapshot=${opts.snapshot}`];
   // our own publication and subscriptions (which would connect somewhere) are not the CRM's schema
   args.push('--no-publications', '--no-subscriptions', '--no-tablespaces');
+  // the change log's DDL capture lives in the source only; on a target it would start capturing
+  args.push(`--exclude-schema=${CAPTURE_SCHEMA}`);
   if (!opts.withPrivileges) args.push('--no-owner', '--no-privileges');
   const r = await run(opts.bin, args, dumpEnv(target), opts.signal);
   if (r.code !== 0) {
@@ -141,7 +144,27 @@ export async function dumpSection(
       },
     );
   }
-  return r.stdout;
+  return withoutCaptureTriggers(r.stdout);
+}
+
+/**
+ * pg_dump's script split at its table-of-contents comments (`-- Name: x; Type: INDEX; …`), one
+ * entry per object; the text before the first entry (SET statements) comes first, untyped.
+ */
+export function dumpEntries(dump: string): { type: string; name: string; sql: string }[] {
+  const parts = dump.split(/^(?=--\n-- (?:Data for )?Name: )/m);
+  return parts.map((sql) => {
+    const m = /^--\n-- (?:Data for )?Name: (.*?); Type: (.*?);/.exec(sql);
+    return { name: m?.[1] ?? '', type: m?.[2] ?? '', sql };
+  });
+}
+
+/** Event triggers are global, so --exclude-schema keeps them; ours call functions in that schema. */
+function withoutCaptureTriggers(dump: string): string {
+  return dumpEntries(dump)
+    .filter((e) => !(e.type === 'EVENT TRIGGER' && e.name.startsWith(`${CAPTURE_SCHEMA}_`)))
+    .map((e) => e.sql)
+    .join('');
 }
 
 /** pg_dump output without psql meta-commands (`\restrict`, `\connect`), which the server cannot run. */
@@ -191,7 +214,7 @@ export async function listTables(
         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${generated}) AS columns
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind = 'r' AND c.relpersistence IN ('p', 'u')
-       AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+       AND n.nspname NOT IN ('information_schema', '${CAPTURE_SCHEMA}') AND n.nspname NOT LIKE 'pg\\_%'
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                        AND d.objid = c.oid AND d.deptype = 'e')
        AND ($1::text[] IS NULL OR n.nspname = ANY($1))
@@ -217,7 +240,7 @@ export async function listTables(
 export async function listMatviews(client: pg.Client): Promise<{ schema: string; name: string }[]> {
   const { rows } = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'm' AND c.relispopulated AND n.nspname NOT LIKE 'pg\\_%'
+     WHERE c.relkind = 'm' AND c.relispopulated AND n.nspname <> '${CAPTURE_SCHEMA}' AND n.nspname NOT LIKE 'pg\\_%'
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
      ORDER BY c.oid`,
   );

@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from './connection.js';
+import { CAPTURE_SCHEMA } from './ddl-capture.js';
 
 export interface SequenceValue {
   readonly schema: string;
@@ -18,7 +19,7 @@ export interface SequenceValue {
 const LIST = `
   SELECT n.nspname AS schema, c.relname AS name
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+  WHERE c.relkind = 'S' AND n.nspname NOT IN ('information_schema', '${CAPTURE_SCHEMA}') AND n.nspname NOT LIKE 'pg\\_%'
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                     AND d.objid = c.oid AND d.deptype = 'e')
   ORDER BY 1, 2`;
@@ -39,7 +40,7 @@ export async function captureSequences(client: pg.Client): Promise<SequenceValue
 
 /** Columns owned by each sequence (serial via 'a', identity via 'i' dependencies). */
 const OWNED = `
-  SELECT sn.nspname AS seq_schema, s.relname AS seq_name, tn.nspname AS tab_schema, t.relname AS tab_name,
+  SELECT format('%I.%I', sn.nspname, s.relname) AS seq, format('%I.%I', tn.nspname, t.relname) AS tab,
          a.attname AS col
   FROM pg_depend d
   JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
@@ -49,38 +50,33 @@ const OWNED = `
   JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')`;
 
-const key = (schema: string, name: string): string => JSON.stringify([schema, name]);
-
 /** Holds what the replay recorded, then sets every sequence once at `finish`. */
 export class SequenceRestorer {
+  /** Keyed by `format('%I.%I', schema, name)`, the form the change log records names in. */
   private readonly recorded = new Map<string, bigint>();
 
   /** Called by the change-log apply when a transaction shows a sequence value. */
-  record(schema: string, name: string, value: bigint): void {
-    const k = key(schema, name);
-    const prev = this.recorded.get(k);
-    if (prev === undefined || value > prev) this.recorded.set(k, value);
+  record(qualifiedName: string, value: bigint): void {
+    const prev = this.recorded.get(qualifiedName);
+    if (prev === undefined || value > prev) this.recorded.set(qualifiedName, value);
   }
 
   async restore(client: pg.Client, snapshot: readonly SequenceValue[]): Promise<void> {
-    const owned = await client.query<{
-      seq_schema: string;
-      seq_name: string;
-      tab_schema: string;
-      tab_name: string;
-      col: string;
-    }>(OWNED);
-    const ownedBy = new Map(owned.rows.map((r) => [key(r.seq_schema, r.seq_name), r]));
+    const owned = await client.query<{ seq: string; tab: string; col: string }>(OWNED);
+    const ownedBy = new Map(owned.rows.map((r) => [r.seq, r]));
+    const replayed = new Map(this.recorded);
     for (const s of snapshot) {
-      const k = key(s.schema, s.name);
+      const name = await qualified(client, s.schema, s.name);
       let value = BigInt(s.lastValue);
       let isCalled = s.isCalled;
-      const replayed = this.recorded.get(k);
-      if (replayed !== undefined && replayed > value) [value, isCalled] = [replayed, true];
-      const col = ownedBy.get(k);
+      const seen = replayed.get(name);
+      replayed.delete(name);
+      if (seen !== undefined && (seen > value || (seen === value && !isCalled)))
+        [value, isCalled] = [seen, true];
+      const col = ownedBy.get(name);
       if (col) {
         const m = await client.query<{ max: string | null }>(
-          `SELECT max(${quoteIdent(col.col)})::text AS max FROM ${quoteQualified(col.tab_schema, col.tab_name)}`,
+          `SELECT max(${quoteIdent(col.col)})::text AS max FROM ${col.tab}`,
         );
         const max = m.rows[0]?.max;
         if (
@@ -91,12 +87,29 @@ export class SequenceRestorer {
           [value, isCalled] = [BigInt(max), true];
         }
       }
-      // setval refuses values outside [minvalue, maxvalue]; the snapshot value is always inside
-      await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
-        quoteQualified(s.schema, s.name),
-        value.toString(),
-        isCalled,
-      ]);
+      await setval(client, quoteQualified(s.schema, s.name), value, isCalled);
+    }
+    // sequences created after the snapshot, by replayed DDL
+    for (const [name, value] of replayed) {
+      const exists = await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [name]);
+      if ((exists.rows[0] as { ok: boolean } | undefined)?.ok) await setval(client, name, value, true);
     }
   }
+}
+
+async function qualified(client: pg.Client, schema: string, name: string): Promise<string> {
+  const r = await client.query<{ q: string }>("SELECT format('%I.%I', $1::text, $2::text) AS q", [
+    schema,
+    name,
+  ]);
+  return r.rows[0]?.q ?? quoteQualified(schema, name);
+}
+
+// setval refuses values outside [minvalue, maxvalue]; every value here came from the sequence itself
+async function setval(client: pg.Client, regclass: string, value: bigint, isCalled: boolean): Promise<void> {
+  await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
+    regclass,
+    value.toString(),
+    isCalled,
+  ]);
 }

@@ -6,7 +6,8 @@
 import type pg from 'pg';
 import type { LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
-import { NotBuiltError, SourceError, throwIfAborted } from '../../src/util/errors.js';
+import { SourceError, throwIfAborted } from '../../src/util/errors.js';
+import { applyTransaction } from './apply.js';
 import { connect, quoteIdent, quoteQualified, type PgTarget } from './connection.js';
 import { copyIn } from './load.js';
 import { decodeSchema, runSection, type SchemaDocument, type TableColumns } from './schema.js';
@@ -70,18 +71,20 @@ export class PostgresTarget implements TargetDriver {
   }
 
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
-    const mod = await loadApply();
+    // one connection for all replay: parts of one transaction must share its BEGIN … COMMIT
     this.applyClient ??= await connect(this.target);
-    await mod.applyTransaction(this.applyClient, tx, {
+    await applyTransaction(this.applyClient, tx, {
       tables: opts?.tables,
-      recordSequence: (schema: string, name: string, value: bigint) =>
-        this.recordSequence(schema, name, value),
+      onSequence: (name, value) => this.recordSequence(name, BigInt(value)),
     });
   }
 
-  /** For the change-log replay: a sequence value seen in a replayed transaction. */
-  recordSequence(schema: string, name: string, value: bigint): void {
-    this.sequences.record(schema, name, value);
+  /**
+   * A sequence value seen during replay (`name` as `format('%I.%I', schema, sequence)`); `finish`
+   * sets each sequence to the largest of this, its snapshot value and its owning column's max.
+   */
+  recordSequence(name: string, value: bigint): void {
+    this.sequences.record(name, value);
   }
 
   async finish(): Promise<void> {
@@ -158,27 +161,6 @@ export class PostgresTarget implements TargetDriver {
       cause: err,
       source: this.target.display,
     });
-  }
-}
-
-interface ApplyModule {
-  applyTransaction(
-    client: pg.Client,
-    tx: Transaction,
-    opts: {
-      tables?: ReadonlySet<string>;
-      recordSequence: (schema: string, name: string, value: bigint) => void;
-    },
-  ): Promise<void>;
-}
-
-async function loadApply(): Promise<ApplyModule> {
-  // the replay half is built separately; until it lands, say so instead of pretending
-  const path = './apply.js';
-  try {
-    return (await import(path)) as ApplyModule;
-  } catch (err) {
-    throw new NotBuiltError('Replaying PostgreSQL change logs is not built yet.', { cause: err });
   }
 }
 
