@@ -29,7 +29,9 @@ export function runCli(main: () => Promise<void>): void {
   main().then(
     () => process.exit(0),
     (err: unknown) => {
-      const msg = err instanceof Error ? err.message : String(err);
+      let msg = err instanceof Error ? err.message : String(err);
+      // knex prefixes the server's message with the whole statement: keep the server's sentence
+      if (msg.length > 300 && msg.includes(' - ')) msg = msg.slice(msg.lastIndexOf(' - ') + 3);
       console.error(msg.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, (u) => redactUrl(u)));
       process.exit(err instanceof CliUsageError ? 2 : 1);
     },

@@ -36,6 +36,10 @@ export async function seedCrm(knexOrUrl: Knex | string, opts: SeedOptions): Prom
     if (opts.migrate ?? true) await knex.migrate.latest();
     const dialect = dialectOf(knex);
     for (const table of CRM_TABLES) {
+      const row = await knex(table).first(knex.raw('1 AS x'));
+      if (row !== undefined) throw new Error(`table "${table}" already has rows; seed into an empty database (ids are fixed, so rows would collide).`);
+    }
+    for (const table of CRM_TABLES) {
       await knex.transaction(async (trx) => {
         for (const batch of generateRows(table, { seed, counts, dialect }, batchSize)) {
           opts.signal?.throwIfAborted();
