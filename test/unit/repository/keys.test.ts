@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RepositoryError } from '../../../src/util/errors.js';
+import { Secret } from '../../../src/util/redact.js';
+import { addKey, initRepository, listKeys, openRepository, removeKey, type Repository } from '../../../src/repository/index.js';
+import { MemoryBackend } from './memory-backend.js';
+import { CHEAP, newRepo, PASSWORD } from './helpers.js';
+
+const open: Repository[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+async function messageOf(p: Promise<unknown>): Promise<string> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e).toBeInstanceOf(RepositoryError);
+  return (e as Error).message;
+}
+
+describe('opening repositories', () => {
+  it('refuses a wrong password with one sentence', async () => {
+    const { storage } = await newRepo();
+    expect(await messageOf(openRepository(storage, new Secret('nope')))).toBe(
+      'The password does not open any key of the repository at memory://test.',
+    );
+  });
+
+  it('refuses a folder that is not a repository', async () => {
+    expect(await messageOf(openRepository(new MemoryBackend('/srv/empty'), PASSWORD))).toBe(
+      '/srv/empty is not a crm-backup repository (no config object); run "crm-backup init --repo /srv/empty" first.',
+    );
+  });
+
+  it('refuses to init twice', async () => {
+    const { storage } = await newRepo();
+    expect(await messageOf(initRepository(storage, PASSWORD, CHEAP))).toBe(
+      'memory://test already holds a crm-backup repository (it has a config object); open it instead of running init again.',
+    );
+  });
+
+  it('names a damaged key file', async () => {
+    const { storage } = await newRepo();
+    const mem = storage as MemoryBackend;
+    const [key] = mem.keys('keys/');
+    const obj = mem.objects.get(key as string)!;
+    obj.data[60] = (obj.data[60] as number) ^ 1;
+    expect(await messageOf(openRepository(storage, PASSWORD))).toBe(
+      `The key file ${key} of the repository at memory://test is damaged (its checksum does not match); open the repository with another key or restore that file from a copy.`,
+    );
+  });
+
+  it('refuses a newer format major and an edited config', async () => {
+    const { storage } = await newRepo();
+    const mem = storage as MemoryBackend;
+    const cfg = JSON.parse(Buffer.from(mem.objects.get('config')!.data).toString()) as Record<string, unknown>;
+    mem.objects.get('config')!.data = Buffer.from(JSON.stringify({ ...cfg, major: 2 }));
+    expect(await messageOf(openRepository(storage, PASSWORD))).toMatch(/uses format version 2\.0, newer than this crm-backup reads \(1\.x\); upgrade crm-backup/);
+    mem.objects.get('config')!.data = Buffer.from(JSON.stringify({ ...cfg, chunker: { min: 1024, avg: 4096, max: 8192 } }));
+    expect(await messageOf(openRepository(storage, PASSWORD))).toMatch(/config object .* is damaged \(its MAC does not match/);
+  });
+
+  it('never puts the password in messages or storage', async () => {
+    const { storage } = await newRepo();
+    const all = Buffer.concat([...(storage as MemoryBackend).objects.values()].map((o) => o.data)).toString('latin1');
+    expect(all).not.toContain(PASSWORD.reveal());
+  });
+});
+
+describe('key management', () => {
+  it('adds, lists and removes keys; refuses the current and the last key', async () => {
+    const { storage } = await newRepo();
+    const second = new Secret('second password');
+    const { id } = await addKey(storage, PASSWORD, second, { label: 'ops laptop', scrypt: CHEAP.scrypt });
+    const keys = await listKeys(storage, second);
+    expect(keys).toHaveLength(2);
+    expect(keys.find((k) => k.id === id)).toMatchObject({ label: 'ops laptop', current: true });
+    const r = await openRepository(storage, second, { workers: 0 });
+    open.push(r);
+    const first = keys.find((k) => !k.current)!;
+    expect(await messageOf(removeKey(storage, PASSWORD, first.id))).toMatch(/is the one this password opened/);
+    await removeKey(storage, second, first.id);
+    expect(await messageOf(openRepository(storage, PASSWORD))).toMatch(/password does not open any key/);
+    expect(await messageOf(removeKey(storage, second, id))).toMatch(/is the one this password opened/);
+  });
+});

@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LockedError } from '../../../src/util/errors.js';
+import { prune, type Repository } from '../../../src/repository/index.js';
+import type { MemoryBackend } from './memory-backend.js';
+import { newRepo, reopen, randomBytesSeeded, pieces } from './helpers.js';
+
+const open: Repository[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+async function two(locks = { refreshMs: 20, staleMs: 200 }): Promise<{ a: Repository; b: Repository; storage: MemoryBackend }> {
+  const { repo: a, storage } = await newRepo({ locks });
+  const b = await reopen(storage, { locks });
+  open.push(a, b);
+  return { a, b, storage: storage as MemoryBackend };
+}
+
+describe('locks', () => {
+  it('shared locks coexist; exclusive conflicts both ways, naming the holder', async () => {
+    const { a, b } = await two();
+    const s1 = await a.lock('shared');
+    const s2 = await b.lock('shared');
+    const e = await b.lock('exclusive', { purpose: 'prune' }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(LockedError);
+    expect((e as Error).message).toMatch(new RegExp(`^The repository at memory://test is locked shared by host .+ pid ${process.pid} since \\d+ s ago;`));
+    await s1.release();
+    await s2.release();
+    const x = await a.lock('exclusive', { purpose: 'prune' });
+    await expect(b.lock('shared')).rejects.toThrow(/locked exclusive by host .* \(prune\) since \d+ s ago/);
+    await x.release();
+    await (await b.lock('shared')).release();
+  });
+
+  it('ignores a stale lock and prune removes it', async () => {
+    const { a, b, storage } = await two({ refreshMs: 60_000, staleMs: 100 });
+    await a.lock('exclusive');
+    await expect(b.lock('shared')).rejects.toBeInstanceOf(LockedError);
+    await new Promise((r) => setTimeout(r, 150));
+    const s = await b.lock('shared');
+    await s.release();
+    const result = await prune(b, { graceMs: 0 });
+    expect(result.removedStaleLocks).toBe(1);
+    expect(storage.keys('locks/')).toEqual([]);
+  });
+
+  it('keeps a refreshed lock alive past the stale age', async () => {
+    const { a, b } = await two({ refreshMs: 20, staleMs: 100 });
+    const x = await a.lock('exclusive');
+    await new Promise((r) => setTimeout(r, 250));
+    await expect(b.lock('shared')).rejects.toBeInstanceOf(LockedError);
+    expect(x.signal.aborted).toBe(false);
+    await x.release();
+  });
+
+  it('aborts the signal when a refresh fails, and a writer holding it stops', async () => {
+    const { a, storage } = await two({ refreshMs: 20, staleMs: 1000 });
+    const lock = await a.lock('shared');
+    storage.failWrites = (k) => k.startsWith('locks/');
+    await new Promise((r) => setTimeout(r, 80));
+    expect(lock.signal.aborted).toBe(true);
+    storage.failWrites = undefined;
+    await lock.release();
+  });
+
+  it('aborts when the lock object was removed by someone else', async () => {
+    const { a, storage } = await two({ refreshMs: 20, staleMs: 1000 });
+    const lock = await a.lock('shared');
+    for (const k of storage.keys('locks/')) storage.objects.delete(k);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(lock.signal.aborted).toBe(true);
+    expect(String((lock.signal.reason as Error).message)).toMatch(/disappeared/);
+  });
+
+  it('a writeStream stops when its automatic write lock cannot be refreshed', async () => {
+    const { a, storage } = await two({ refreshMs: 10, staleMs: 1000 });
+    async function* slow(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 50; i++) {
+        yield randomBytesSeeded(10_000, i + 1);
+        await new Promise((r) => setTimeout(r, 5));
+        if (i === 3) storage.failWrites = (k) => k.startsWith('locks/');
+      }
+    }
+    await expect(a.writeStream(slow())).rejects.toThrow(/interrupted/);
+    storage.failWrites = undefined;
+  });
+
+  it('prune refuses while a writer holds its shared lock', async () => {
+    const { a, b } = await two();
+    await a.writeStream(pieces(randomBytesSeeded(1000)));
+    await expect(prune(b, { graceMs: 0 })).rejects.toBeInstanceOf(LockedError);
+  });
+});
