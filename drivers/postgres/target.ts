@@ -10,9 +10,13 @@ import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction } from './apply.js';
 import { connect, quoteIdent, quoteQualified, type PgTarget } from './connection.js';
 import { copyIn } from './load.js';
-import { decodeSchema, runSection, type SchemaDocument, type TableColumns } from './schema.js';
+import { decodeSchema, runSection, splitPostData, type SchemaDocument, type TableColumns } from './schema.js';
 import { SequenceRestorer } from './sequences.js';
 import { COPY_FORMAT } from './snapshot.js';
+
+/** Index builds at once: at least pg_restore -j2's, at most what a loaded server takes well. */
+const POST_DATA_MIN_JOBS = 2;
+const POST_DATA_MAX_JOBS = 8;
 
 export class PostgresTarget implements TargetDriver {
   readonly kind = 'postgres';
@@ -32,15 +36,36 @@ export class PostgresTarget implements TargetDriver {
   async createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void> {
     const doc = decodeSchema(schema, format);
     this.remember(doc);
-    // a fresh session each time: pg_dump's script empties search_path and sets session options
-    const client = await connect(this.target);
     try {
-      await runSection(client, phase === 'pre-data' ? doc.preData : doc.postData);
+      if (phase === 'pre-data') await this.withClient((c) => runSection(c, doc.preData));
+      else await this.postData(doc.postData);
     } catch (err) {
       throw this.sqlError(`creating the ${phase} schema`, err);
-    } finally {
-      await client.end().catch(() => {});
     }
+  }
+
+  /** Index and key builds side by side (they dominate restore time), then the rest in order. */
+  private async postData(dump: string): Promise<void> {
+    const { prelude, parallel, serial } = splitPostData(dump);
+    const queue = [...parallel];
+    let failed = false;
+    const width = Math.min(
+      queue.length,
+      Math.max(POST_DATA_MIN_JOBS, Math.min(POST_DATA_MAX_JOBS, this.open.size)),
+    );
+    const worker = (): Promise<void> =>
+      // fresh sessions: pg_dump's prelude empties search_path and sets session options
+      this.withClient(async (c) => {
+        await runSection(c, prelude);
+        for (let sql = queue.shift(); sql !== undefined && !failed; sql = queue.shift()) {
+          await runSection(c, sql).catch((err: unknown) => {
+            failed = true;
+            throw err;
+          });
+        }
+      });
+    await Promise.all(Array.from({ length: width }, worker));
+    await this.withClient((c) => runSection(c, prelude + serial));
   }
 
   async load(
