@@ -8,7 +8,7 @@
  *   A plain AsyncIterable is consumed by the first attempt, so its put is tried once.
  *   (Buffering it would break "memory bounded by configuration"; the S3 backend retries
  *   the single parts it holds anyway.)
- * - Errors while reading a returned get stream are not retried; the reader sees them.
+ * - A get stream that breaks part-way is resumed from the first byte not yet delivered.
  *
  * A create-only put whose attempt failed ambiguously (timeout after the store stored it) would
  * see `exists` on the retry and report losing a race it won. When a retry gets `exists`, the
@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { StorageError } from '../util/errors.js';
 import { isReplayable, type PutBody } from './body.js';
-import { type RetryPolicy, withRetry } from './retry.js';
+import { backoffDelay, DEFAULT_RETRY, isRetryable, type RetryPolicy, sleep, withRetry } from './retry.js';
 import type { ObjectInfo, PutOptions, StorageBackend } from './storage-backend.js';
 
 export interface RetryBackendOptions extends RetryPolicy {
@@ -72,15 +72,50 @@ export class RetryBackend implements StorageBackend {
     return ours === stored;
   }
 
-  get(
+  async get(
     key: string,
     range?: { offset: number; length: number },
     opts: { signal?: AbortSignal } = {},
   ): Promise<AsyncIterable<Uint8Array>> {
     const signal = this.#signal(opts.signal);
-    return withRetry('get', key, this.#opts, signal, () =>
-      this.inner.get(key, range, signal ? { signal } : {}),
-    );
+    const o = signal ? { signal } : {};
+    const stream = await withRetry('get', key, this.#opts, signal, () => this.inner.get(key, range, o));
+    return this.#resuming(stream, key, range, signal);
+  }
+
+  /**
+   * Passes a get stream through; when it breaks with a retryable error, asks for the rest
+   * (a range starting after the bytes already delivered) instead of failing a long read.
+   * Safe because repository objects are written once under content-derived names, and every
+   * byte is authenticated above this layer, so a swapped object cannot pass unnoticed.
+   */
+  async *#resuming(
+    first: AsyncIterable<Uint8Array>,
+    key: string,
+    range: { offset: number; length: number } | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncIterable<Uint8Array> {
+    const attempts = Math.max(1, this.#opts.attempts ?? DEFAULT_RETRY.attempts);
+    let stream = first;
+    let delivered = 0;
+    for (let resumes = 0; ;) {
+      try {
+        for await (const chunk of stream) {
+          delivered += chunk.length;
+          yield chunk;
+        }
+        return;
+      } catch (e) {
+        if (!isRetryable(e) || ++resumes >= attempts) throw e;
+        const delayMs = backoffDelay(this.#opts, resumes);
+        this.#opts.onRetry?.({ op: 'get (resume)', key, attempt: resumes, delayMs, error: e });
+        await sleep(delayMs, signal);
+        const offset = (range?.offset ?? 0) + delivered;
+        const length = range ? range.length - delivered : Number.MAX_SAFE_INTEGER - offset;
+        if (length <= 0) return;
+        stream = await this.inner.get(key, { offset, length }, signal ? { signal } : {});
+      }
+    }
   }
 
   async *list(prefix: string, opts: { signal?: AbortSignal } = {}): AsyncIterable<ObjectInfo> {

@@ -26,9 +26,9 @@ import {
 import { randomBytes } from 'node:crypto';
 import { AbortError, StorageError, throwIfAborted } from '../util/errors.js';
 import { redactUrl } from '../util/redact.js';
-import type { PutBody } from './body.js';
+import { isReplayable, type PutBody } from './body.js';
 import { assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
-import { type RetryPolicy, withRetry } from './retry.js';
+import { isRetryable, type RetryPolicy, withRetry } from './retry.js';
 import { mapS3Error, s3ErrorInfo } from './s3-errors.js';
 import {
   type Env,
@@ -109,8 +109,14 @@ export class S3Backend implements StorageBackend {
       throwIfAborted(opts.signal);
       const second = await parts.next();
       throwIfAborted(opts.signal);
-      if (second.done) await this.#putSingle(key, first.value ?? new Uint8Array(0), opts);
-      else await this.#putMultipart(key, first.value as Uint8Array, second.value, parts, opts);
+      if (second.done) {
+        const bytes = first.value ?? new Uint8Array(0);
+        // A one-shot stream now exists only in this buffer, so retry here; a create-only put is not
+        // retried here because a lost answer would turn our own success into "exists" (RetryBackend
+        // handles that case for bodies it can compare).
+        if (isReplayable(body) || opts.ifAbsent) await this.#putSingle(key, bytes, opts);
+        else await this.#retryHere(key, opts.signal, () => this.#putSingle(key, bytes, opts));
+      } else await this.#putMultipart(key, first.value as Uint8Array, second.value, parts, opts);
     } catch (e) {
       // The caller's body failing is the caller's error, not the store's: pass it on unchanged.
       if (e instanceof BodySourceError) throw e.cause;
@@ -196,6 +202,31 @@ export class S3Backend implements StorageBackend {
     }
   }
 
+  /**
+   * Retries a request whose body only we hold. When it still fails, the error becomes permanent:
+   * RetryBackend retrying the whole put on top would multiply the attempts.
+   */
+  async #retryHere<T>(key: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const attempts = this.#partRetry.attempts ?? 4;
+    try {
+      return await withRetry('write', key, { ...this.#partRetry, attempts }, signal, async () => {
+        try {
+          return await fn();
+        } catch (e) {
+          throw this.#err(e, 'write', key, signal);
+        }
+      });
+    } catch (e) {
+      if (!isRetryable(e) || attempts <= 1) throw e;
+      throw new StorageError(`${e.message.replace(/\.$/, '')}; gave up after ${attempts} attempts.`, {
+        key,
+        permanent: true,
+        reason: e.reason,
+        cause: e,
+      });
+    }
+  }
+
   async #uploadPart(
     key: string,
     uploadId: string,
@@ -203,28 +234,28 @@ export class S3Backend implements StorageBackend {
     part: Uint8Array,
     signal?: AbortSignal,
   ): Promise<string> {
-    return withRetry('upload part', key, this.#partRetry, signal, async () => {
-      try {
-        const out = await this.#client.send(
-          new UploadPartCommand({
-            Bucket: this.#loc.bucket,
-            Key: this.#key(key),
-            UploadId: uploadId,
-            PartNumber: n,
-            Body: part,
-            ContentLength: part.length,
-          }),
-          { abortSignal: signal },
+    return this.#retryHere(key, signal, async () => {
+      const out = await this.#client.send(
+        new UploadPartCommand({
+          Bucket: this.#loc.bucket,
+          Key: this.#key(key),
+          UploadId: uploadId,
+          PartNumber: n,
+          Body: part,
+          ContentLength: part.length,
+        }),
+        { abortSignal: signal },
+      );
+      if (!out.ETag) {
+        throw new StorageError(
+          `The store returned no ETag for part ${n} of ${key}; expected an S3-compatible API.`,
+          {
+            key,
+            permanent: true,
+          },
         );
-        if (!out.ETag)
-          throw new StorageError(
-            `The store returned no ETag for part ${n} of ${key}; expected an S3-compatible API.`,
-            { key, permanent: true },
-          );
-        return out.ETag;
-      } catch (e) {
-        throw this.#err(e, 'write', key, signal);
       }
+      return out.ETag;
     });
   }
 

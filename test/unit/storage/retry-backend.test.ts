@@ -81,6 +81,18 @@ describe('RetryBackend', () => {
     expect(faulty.calls).toMatchObject({ get: 3, list: 3, delete: 2 });
   });
 
+  it('resumes a read that breaks part-way from the first byte not delivered', async () => {
+    const { faulty, retry, retries } = await setup();
+    const data = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
+    await retry.put('big', data);
+    faulty.inject({ op: 'get', nth: 1, afterBytes: 300 }).inject({ op: 'get', nth: 3, afterBytes: 100 });
+    expect(await read(retry, 'big')).toEqual(data);
+    expect(await read(retry, 'big', { offset: 50, length: 400 })).toEqual(data.subarray(50, 450));
+    expect(retries.map((r) => r.op)).toEqual(['get (resume)', 'get (resume)']);
+    faulty.inject({ op: 'get', afterBytes: 10, error: 'permanent' });
+    await expect(read(retry, 'big')).rejects.toBeInstanceOf(StorageError);
+  });
+
   it('does not restart a listing that already yielded objects', async () => {
     let calls = 0;
     const flaky: StorageBackend = {

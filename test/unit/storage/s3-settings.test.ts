@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mapS3Error } from '../../../src/storage/s3-errors.js';
 import { parseS3Location, s3SettingsFromEnv } from '../../../src/storage/s3-location.js';
 import { cutParts } from '../../../src/storage/s3-parts.js';
-import type { StorageError} from '../../../src/util/errors.js';
+import type { StorageError } from '../../../src/util/errors.js';
 import { AbortError, UsageError } from '../../../src/util/errors.js';
 import { chunks } from './conformance.js';
 
