@@ -49,3 +49,25 @@ export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<U
   }
   return out;
 }
+
+/** Wraps a failure of the caller's body stream, so backends do not mistake it for (and retry it as) a store failure. */
+export class BodySourceError extends Error {}
+
+/** Re-throws the body's own errors wrapped in BodySourceError; backends unwrap and pass the original on. */
+export async function* markSourceErrors(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const it = chunks[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        throw new BodySourceError('put body failed', { cause: e });
+      }
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}

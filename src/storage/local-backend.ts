@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { AbortError, StorageError, throwIfAborted } from '../util/errors.js';
-import { chunksOf, type PutBody } from './body.js';
+import { BodySourceError, chunksOf, markSourceErrors, type PutBody } from './body.js';
 import { isErrno, mapFsError } from './fs-errors.js';
 import { assertValidKey, assertValidPrefix, assertValidRange, TEMP_PREFIX } from './keys.js';
 import type { ObjectInfo, PutOptions, StorageBackend } from './storage-backend.js';
@@ -65,7 +65,7 @@ export class LocalBackend implements StorageBackend {
       await this.#ensureDir(dir);
       fh = await open(tmp, 'wx', FILE_MODE);
       tmpExists = true;
-      for await (const chunk of chunksOf(body)) {
+      for await (const chunk of markSourceErrors(chunksOf(body))) {
         throwIfAborted(opts.signal);
         await writeAll(fh, chunk);
       }
@@ -79,6 +79,8 @@ export class LocalBackend implements StorageBackend {
       tmpExists = opts.ifAbsent === true;
       await fsyncDir(dir);
     } catch (e) {
+      // The caller's body failing is the caller's error, not the disk's: pass it on unchanged.
+      if (e instanceof BodySourceError) throw e.cause;
       if (e instanceof StorageError || e instanceof AbortError) throw e;
       throw mapFsError(e, 'write', final, key);
     } finally {

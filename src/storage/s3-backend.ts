@@ -26,7 +26,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import { AbortError, StorageError, throwIfAborted } from '../util/errors.js';
 import { redactUrl } from '../util/redact.js';
-import { isReplayable, type PutBody } from './body.js';
+import { BodySourceError, isReplayable, markSourceErrors, type PutBody } from './body.js';
 import { assertValidKey, assertValidPrefix, assertValidRange } from './keys.js';
 import { isRetryable, type RetryPolicy, withRetry } from './retry.js';
 import { mapS3Error, s3ErrorInfo } from './s3-errors.js';
@@ -103,7 +103,8 @@ export class S3Backend implements StorageBackend {
   async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<void> {
     assertValidKey(key);
     throwIfAborted(opts.signal);
-    const parts = sourceErrorsMarked(cutParts(body, this.#partSize)[Symbol.asyncIterator]());
+    const source = body instanceof Uint8Array ? body : markSourceErrors(body);
+    const parts = cutParts(source, this.#partSize)[Symbol.asyncIterator]();
     try {
       const first = await parts.next();
       throwIfAborted(opts.signal);
@@ -421,16 +422,3 @@ export class S3Backend implements StorageBackend {
 }
 
 async function* empty(): AsyncIterable<Uint8Array> {}
-
-/** Marks failures of the body stream, so they are not mistaken for (and retried as) store failures. */
-class BodySourceError extends Error {}
-
-function sourceErrorsMarked(it: AsyncIterator<Uint8Array>): AsyncIterator<Uint8Array> {
-  return {
-    next: () =>
-      it.next().catch((e: unknown) => {
-        throw new BodySourceError('put body failed', { cause: e });
-      }),
-    return: async () => (await it.return?.()) ?? { done: true, value: undefined },
-  };
-}

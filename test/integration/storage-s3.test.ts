@@ -3,6 +3,9 @@
  * or CRMB_TEST_S3_URL), plus S3-specific behaviour: pagination, multipart, error mapping.
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/storage/s3-backend.js';
 import type { StorageBackend } from '../../src/storage/storage-backend.js';
@@ -95,4 +98,64 @@ describe(`S3Backend specifics (${server.kind})`, () => {
     opened.push(b);
     await expectStorageError(b.stat('k'), { permanent: false });
   });
+
+  const endpoint = server.env['AWS_ENDPOINT_URL'];
+  it.skipIf(!endpoint?.startsWith('http://'))(
+    'retries a failed part, and aborts an upload whose part keeps failing',
+    async () => {
+      // A loopback proxy in front of the store that answers 503 SlowDown to chosen UploadPart requests.
+      let partRequests = 0;
+      let failPart: (n: number) => boolean = () => false;
+      const upstream = new URL(endpoint ?? '');
+      const proxy = createServer((req: IncomingMessage, res) => {
+        const isPart = /[?&]partNumber=/.test(req.url ?? '') && req.method === 'PUT';
+        if (isPart && failPart(++partRequests)) {
+          req.resume();
+          res.writeHead(503, { 'content-type': 'application/xml' });
+          res.end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>injected</Message></Error>');
+          return;
+        }
+        const up = request(
+          {
+            host: upstream.hostname,
+            port: upstream.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          (ur) => {
+            res.writeHead(ur.statusCode ?? 502, ur.headers);
+            ur.pipe(res);
+          },
+        );
+        up.on('error', () => res.destroy());
+        req.pipe(up);
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+      const port = (proxy.address() as AddressInfo).port;
+      try {
+        const b = backend({ env: { ...server.env, AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` } });
+        const data = randomBytes(11 * 1024 * 1024);
+        failPart = (n) => n === 2; // the second part request fails once, its retry goes through
+        await b.put('retry/obj', chunksOf(data, 1024 * 1024));
+        expect(Buffer.from(await read(b, 'retry/obj')).equals(data)).toBe(true);
+        expect(partRequests).toBe(4);
+
+        failPart = () => true;
+        const e = await expectStorageError(b.put('retry/never', chunksOf(data, 1024 * 1024)), {
+          permanent: true,
+        });
+        expect(e.message).toMatch(/gave up after 4 attempts/);
+        expect(await b.stat('retry/never')).toBeUndefined();
+      } finally {
+        proxy.closeAllConnections();
+        proxy.close();
+      }
+    },
+  );
 });
+
+async function* chunksOf(data: Uint8Array, size: number): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+}
