@@ -9,6 +9,8 @@ import { SourceError } from '../../src/util/errors.js';
 import { quoteIdent, quoteQualified } from './connection.js';
 import type { PayloadRow, PayloadValue, Relation } from './payload.js';
 
+/** OIDs below this are built in and equal on every PostgreSQL server. */
+const FIRST_NORMAL_OID = 16384;
 /** Base types without an equality operator: compared through their text form instead. */
 const NO_EQUALITY = new Set(['json', 'xml', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle']);
 
@@ -163,6 +165,29 @@ export class TargetTables {
     const table = new TargetTable(oid, rel, columns);
     this.cache.set(key, table);
     return table;
+  }
+
+  /**
+   * Creates a table from a relation description, for tables whose rows arrive before their DDL.
+   * Built-in type oids are the same on every server; others need a Type record of the log.
+   */
+  async create(rel: Relation, types: ReadonlyMap<number, string>): Promise<void> {
+    const cols: string[] = [];
+    for (const c of rel.columns) {
+      let type = types.get(c.typeOid);
+      if (!type && c.typeOid < FIRST_NORMAL_OID) {
+        const r = await this.client.query<{ t: string }>(`SELECT pg_catalog.format_type($1, $2) AS t`, [c.typeOid, c.typmod]);
+        type = r.rows[0]?.t;
+      }
+      if (!type) {
+        throw new SourceError(
+          `Cannot create ${rel.namespace}.${rel.name} on the target: column "${c.name}" has a user-defined type the log does not describe.`,
+        );
+      }
+      cols.push(`${quoteIdent(c.name)} ${type}`);
+    }
+    await this.client.query(`CREATE TABLE IF NOT EXISTS ${quoteQualified(rel.namespace, rel.name)} (${cols.join(', ')})`);
+    this.invalidate();
   }
 
   /** Whether `tables` names this table or one of its partition ancestors (qualified or bare). */

@@ -18,7 +18,7 @@ import type pg from 'pg';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
 import { quoteIdent } from './connection.js';
-import { DDL_MESSAGE_PREFIX, parseDdlMessage, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
+import { DDL_MESSAGE_PREFIX, parseDdlMessage, replayStatements, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
 import { decodePayload, type PayloadRecord, type Relation } from './payload.js';
 import { lit, TargetTables, type TargetTable } from './apply-sql.js';
 
@@ -96,6 +96,7 @@ function firstLine(err: unknown): string {
 /** One part: records -> batched SQL. */
 class PartApplier {
   private readonly relations = new Map<number, Relation>();
+  private readonly types = new Map<number, string>();
   private sql: string[] = [];
   private bytes = 0;
   /** Statement indexes (in `sql`) that must affect exactly one row, with their table. */
@@ -118,11 +119,14 @@ class PartApplier {
   private async table(relationId: number): Promise<TargetTable | undefined> {
     const rel = this.relations.get(relationId);
     if (!rel) throw new SourceError(`pg-changes payload uses relation ${relationId} before describing it.`);
-    const t = await this.targets.get(rel);
-    if (!t) {
-      if (this.opts.tables) return undefined;
-      throw new SourceError(`Table ${rel.namespace}.${rel.name} is in the change log but not on the target.`);
+    let t = await this.targets.get(rel);
+    if (!t && !this.opts.tables) {
+      // CREATE TABLE AS: its rows come before its DDL message (the event trigger fires after them)
+      await this.flush();
+      await this.targets.create(rel, this.types);
+      t = await this.targets.get(rel);
     }
+    if (!t) return undefined;
     return (await this.targets.allowed(t, this.opts.tables)) ? t : undefined;
   }
 
@@ -139,6 +143,7 @@ class PartApplier {
         this.insertKey = undefined;
         return;
       case 'type':
+        this.types.set(rec.typeOid, `${quoteIdent(rec.namespace)}.${quoteIdent(rec.name)}`);
         return;
       case 'insert': {
         const t = await this.table(rec.relationId);
@@ -205,12 +210,14 @@ class PartApplier {
     await this.flush();
     const path = ddl.searchPath.replace(/"\$user"|\$user/g, ddl.user ? quoteIdent(ddl.user) : '""');
     const run = async (): Promise<void> => {
+      // the statement resolves names like the source session did; our own SQL is fully qualified
       await this.client.query(`SELECT set_config('search_path', ${lit(path)}, true)`);
       try {
-        await this.client.query(ddl.sql);
-      } finally {
-        await this.client.query(`SET LOCAL search_path = pg_catalog, pg_temp`);
+        for (const statement of replayStatements(ddl.sql)) await this.client.query(statement);
+      } catch (err) {
+        throw new SourceError(`Replaying ${ddl.tag || 'DDL'} failed on the target: ${firstLine(err)}.`, { cause: err });
       }
+      await this.client.query(`SET LOCAL search_path = pg_catalog, pg_temp`);
     };
     if (!this.opts.tables) {
       await run();

@@ -12,8 +12,10 @@
  * The trigger never breaks the application's DDL: errors become WARNINGs. It skips temporary
  * objects, our own schema `crmb`, extension members and statements run by this tool
  * (`crmb.internal`), and emits a multi-statement query string once, not once per statement.
- * Known limits: a query string mixing DDL with DML is replayed whole (its rows then arrive twice);
- * volatile defaults (`ADD COLUMN ... DEFAULT random()`) get new values on the target.
+ * A query string holding several statements is captured once, at its first DDL command, and
+ * replayed there without its row statements and transaction control (`replayStatements`), since
+ * rows arrive through the stream. Known limits: DDL later in such a string runs before the rows
+ * in between; DO blocks and procedures are replayed whole; volatile defaults (`ADD COLUMN ... DEFAULT random()`) get new values on the target.
  */
 import type pg from 'pg';
 
@@ -31,62 +33,65 @@ export interface DdlMessage {
 
 const NEEDS_FULL_IDENTITY = `c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
   AND (c.relreplident = 'n' OR (c.relreplident = 'd'
-       AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))`;
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))`;
 
 const INSTALL_SQL = `
 CREATE SCHEMA IF NOT EXISTS ${CAPTURE_SCHEMA};
 CREATE OR REPLACE FUNCTION ${CAPTURE_SCHEMA}.on_sql_drop() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+LANGUAGE plpgsql AS $f$
 BEGIN
   -- ddl_command_end cannot see what a DROP removed; remember here when it was only ours or temporary
-  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects()
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects()
                  WHERE NOT is_temporary AND coalesce(schema_name, '') <> '${CAPTURE_SCHEMA}') THEN
-    PERFORM set_config('crmb.skip_ddl', 'on', true);
+    PERFORM pg_catalog.set_config('crmb.skip_ddl', 'on', true);
   END IF;
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'crm-backup DDL capture: %', SQLERRM;
 END $f$;
+-- runs as the caller WITHOUT a SET clause, so pg_catalog.current_setting('search_path') is the caller's;
+-- every name inside is therefore qualified (pg_logical_emit_message is executable by PUBLIC)
 CREATE OR REPLACE FUNCTION ${CAPTURE_SCHEMA}.on_ddl_end() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+LANGUAGE plpgsql AS $f$
 DECLARE
   total int;
   skipped int;
   key text;
-  stmt text := current_query();
+  stmt text := pg_catalog.current_query();
   r record;
 BEGIN
-  IF current_setting('crmb.internal', true) = 'on' THEN RETURN; END IF;
-  IF current_setting('crmb.skip_ddl', true) = 'on' THEN
-    PERFORM set_config('crmb.skip_ddl', 'off', true);
+  IF pg_catalog.current_setting('crmb.internal', true) = 'on' THEN RETURN; END IF;
+  IF pg_catalog.current_setting('crmb.skip_ddl', true) = 'on' THEN
+    PERFORM pg_catalog.set_config('crmb.skip_ddl', 'off', true);
     RETURN;
   END IF;
-  SELECT count(*), count(*) FILTER (WHERE schema_name = '${CAPTURE_SCHEMA}' OR schema_name LIKE 'pg\\_temp%' OR in_extension)
-    INTO total, skipped FROM pg_event_trigger_ddl_commands();
+  SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE schema_name = '${CAPTURE_SCHEMA}' OR schema_name LIKE 'pg\\_temp%' OR in_extension)
+    INTO total, skipped FROM pg_catalog.pg_event_trigger_ddl_commands();
   IF total > 0 AND total = skipped THEN RETURN; END IF;
   -- a published table without a key makes the application's UPDATE/DELETE fail: give it one now,
   -- in the same transaction as the DDL, so there is no window
-  PERFORM set_config('crmb.internal', 'on', true);
-  FOR r IN SELECT DISTINCT c.oid FROM pg_event_trigger_ddl_commands() d JOIN pg_class c ON c.oid = d.objid
-           WHERE d.classid = 'pg_class'::regclass AND ${NEEDS_FULL_IDENTITY} LOOP
-    EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', r.oid::regclass);
+  PERFORM pg_catalog.set_config('crmb.internal', 'on', true);
+  FOR r IN SELECT DISTINCT c.oid FROM pg_catalog.pg_event_trigger_ddl_commands() d JOIN pg_catalog.pg_class c ON c.oid = d.objid
+           WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ${NEEDS_FULL_IDENTITY} LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', r.oid::pg_catalog.regclass);
   END LOOP;
-  PERFORM set_config('crmb.internal', 'off', true);
+  PERFORM pg_catalog.set_config('crmb.internal', 'off', true);
   -- one message per query string, not one per statement inside it
-  key := md5(stmt) || statement_timestamp()::text;
-  IF current_setting('crmb.last_ddl', true) = key THEN RETURN; END IF;
-  PERFORM set_config('crmb.last_ddl', key, true);
+  key := pg_catalog.md5(stmt) || pg_catalog.statement_timestamp()::text;
+  IF pg_catalog.current_setting('crmb.last_ddl', true) = key THEN RETURN; END IF;
+  PERFORM pg_catalog.set_config('crmb.last_ddl', key, true);
   IF tg_tag IN ('CREATE TABLE AS', 'SELECT INTO') THEN
-    -- its rows are decoded as inserts; replaying the query as well would load them twice
-    SELECT 'CREATE TABLE ' || c.oid::regclass::text || ' (' ||
-           string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) || ')'
+    -- its rows are decoded as inserts (before this message; apply creates the table from the
+    -- relation description then); replaying the query as well would load them twice
+    SELECT 'CREATE TABLE IF NOT EXISTS ' || c.oid::pg_catalog.regclass::pg_catalog.text || ' (' ||
+           pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) || ')'
       INTO stmt
-      FROM pg_event_trigger_ddl_commands() d JOIN pg_class c ON c.oid = d.objid
-      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-     WHERE d.classid = 'pg_class'::regclass AND c.relkind = 'r'
+      FROM pg_catalog.pg_event_trigger_ddl_commands() d JOIN pg_catalog.pg_class c ON c.oid = d.objid
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.relkind = 'r'
      GROUP BY c.oid;
   END IF;
-  PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object(
-    'sql', stmt, 'searchPath', current_setting('search_path'), 'user', session_user::text, 'tag', tg_tag)::text);
+  PERFORM pg_catalog.pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', pg_catalog.json_build_object(
+    'sql', stmt, 'searchPath', pg_catalog.current_setting('search_path'), 'user', session_user::pg_catalog.text, 'tag', tg_tag)::pg_catalog.text);
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'crm-backup DDL capture: %', SQLERRM;
 END $f$;
@@ -151,4 +156,77 @@ export function parseDdlMessage(text: string): DdlMessage {
   const m = JSON.parse(text) as Partial<DdlMessage>;
   if (typeof m.sql !== 'string') throw new Error(`${DDL_MESSAGE_PREFIX} message has no SQL text.`);
   return { sql: m.sql, searchPath: m.searchPath ?? 'public', user: m.user ?? '', tag: m.tag ?? '' };
+}
+
+/** Statements of a captured query string whose row effects arrive through the stream anyway. */
+const ROW_STATEMENT = /^(insert|update|delete|merge|copy|values|table|with|select(?![\s\S]*\binto\b))\b/i;
+/** Transaction control: replay runs inside its own transaction. Role changes would stick. */
+const SKIPPED_STATEMENT = /^(begin|commit|rollback|abort|end|start\s+transaction|savepoint|release|prepare\s+transaction|set\s+(session\s+)?role|set\s+session\s+authorization|reset\s+(role|session|all))\b/i;
+
+/**
+ * The statements of a captured query string to execute on replay, in order: the DDL and settings,
+ * without row statements (`CREATE TABLE t ...; INSERT INTO t ...` would otherwise load rows the
+ * stream also carries) and without transaction control. `SET` becomes `SET LOCAL`.
+ */
+export function replayStatements(sql: string): string[] {
+  return splitStatements(sql)
+    .filter((s) => !ROW_STATEMENT.test(s) && !SKIPPED_STATEMENT.test(s))
+    .map((s) => (/^set\s+(?!local\b)/i.test(s) ? s.replace(/^set\s+(session\s+)?/i, 'SET LOCAL ') : s));
+}
+
+/** Splits SQL text at top-level semicolons, respecting quotes, dollar quotes and comments. */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let i = 0;
+  const n = sql.length;
+  const push = (end: number): void => {
+    const s = stripComments(sql.slice(start, end)).trim();
+    if (s) out.push(s);
+  };
+  while (i < n) {
+    const ch = sql[i] as string;
+    const next = sql[i + 1];
+    if (ch === "'" || ch === '"') {
+      const escapes = ch === "'" && /[eE]/.test(sql[i - 1] ?? '') && !/\w/.test(sql[i - 2] ?? '');
+      i++;
+      while (i < n) {
+        if (escapes && sql[i] === '\\') i += 2;
+        else if (sql[i] === ch && sql[i + 1] === ch) i += 2;
+        else if (sql[i] === ch) break;
+        else i++;
+      }
+      i++;
+    } else if (ch === '-' && next === '-') {
+      while (i < n && sql[i] !== '\n') i++;
+    } else if (ch === '/' && next === '*') {
+      let depth = 0;
+      do {
+        if (sql[i] === '/' && sql[i + 1] === '*') (depth++, (i += 2));
+        else if (sql[i] === '*' && sql[i + 1] === '/') (depth--, (i += 2));
+        else i++;
+      } while (i < n && depth > 0);
+    } else if (ch === '$' && !/\w/.test(sql[i - 1] ?? '')) {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
+      if (tag) {
+        const close = sql.indexOf(tag[0], i + tag[0].length);
+        i = close < 0 ? n : close + tag[0].length;
+      } else i++;
+    } else if (ch === ';') {
+      push(i);
+      start = ++i;
+    } else i++;
+  }
+  push(n);
+  return out;
+}
+
+/** Leading comments only: they would hide the statement's first keyword from the filters. */
+function stripComments(s: string): string {
+  let t = s.trimStart();
+  for (;;) {
+    if (t.startsWith('--')) t = t.slice(t.indexOf('\n') < 0 ? t.length : t.indexOf('\n') + 1).trimStart();
+    else if (t.startsWith('/*') && t.includes('*/')) t = t.slice(t.indexOf('*/') + 2).trimStart();
+    else return t;
+  }
 }

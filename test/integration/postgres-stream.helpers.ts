@@ -39,9 +39,9 @@ export async function createPair(prefix: string, schemaSql: string, serverUrl?: 
   return { source, target, drop: async () => void (await Promise.all([source.drop(), target.drop()])) };
 }
 
-/** Current WAL end of the source: once a heartbeat reaches it, everything committed before is in. */
+/** WAL insert position of the source (not the write position: the harness runs synchronous_commit=off); once a heartbeat reaches it, everything committed before is in. */
 export async function currentPosition(url: string): Promise<Position> {
-  const r = await query(url, 'SELECT pg_current_wal_lsn()::text AS lsn');
+  const r = await query(url, 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
   return positionFromLsn(r.rows[0].lsn as string);
 }
 
@@ -60,7 +60,7 @@ export interface Pump {
 export async function startPump(
   sourceUrl: string,
   targetUrl: string | undefined,
-  opts: { name?: string; from?: Position; ack?: boolean; stream?: Partial<StreamOptions>; applyOpts?: Parameters<typeof applyTransaction>[2] } = {},
+  opts: { onTransaction?: (tx: Transaction) => void; name?: string; from?: Position; ack?: boolean; keep?: boolean; stream?: Partial<StreamOptions>; applyOpts?: Parameters<typeof applyTransaction>[2] } = {},
 ): Promise<Pump> {
   const abort = new AbortController();
   const statuses: ChangeLogStatus[] = [];
@@ -73,6 +73,7 @@ export async function startPump(
   const target = targetUrl ? new pg.Client({ connectionString: targetUrl }) : undefined;
   await target?.connect();
   const transactions: Transaction[] = [];
+  const onTransaction = opts.onTransaction;
   let reached: Position = log.from;
   const waiters: Array<{ position: Position; resolve: () => void }> = [];
   const advance = (p: Position): void => {
@@ -90,7 +91,8 @@ export async function startPump(
           advance(item.position);
           continue;
         }
-        transactions.push(item);
+        if (opts.keep !== false) transactions.push(item);
+        onTransaction?.(item);
         if (target) await applyTransaction(target, item, opts.applyOpts);
         if (!item.more) {
           if (opts.ack !== false) await log.acknowledge(item.position);
