@@ -69,20 +69,39 @@ describe('LocalBackend specifics', () => {
     expect(await b.stat('f/g')).toBeUndefined();
   });
 
-  it('names the path when permission is denied', async () => {
-    if (process.getuid?.() === 0) return; // root ignores file modes; nothing to observe
-    const root = await freshDir();
-    const b = await LocalBackend.open(root);
-    await b.put('p/x', bytes('x'));
-    const { chmod } = await import('node:fs/promises');
-    await chmod(join(root, 'p'), 0o500);
-    try {
-      const e = await expectStorageError(b.put('p/y', bytes('y')), { permanent: true });
-      expect(e.message).toContain(join(root, 'p'));
-      expect(e.message).toMatch(/Permission denied/);
-    } finally {
-      await chmod(join(root, 'p'), 0o700);
+  // root ignores file modes, so there is nothing to observe; fs-errors.test.ts covers the message.
+  const isRoot = process.getuid?.() === 0;
+  it.skipIf(isRoot)(
+    `names the path when permission is denied${isRoot ? ' [skipped: running as root]' : ''}`,
+    async () => {
+      const root = await freshDir();
+      const b = await LocalBackend.open(root);
+      await b.put('p/x', bytes('x'));
+      const { chmod } = await import('node:fs/promises');
+      await chmod(join(root, 'p'), 0o500);
+      try {
+        const e = await expectStorageError(b.put('p/y', bytes('y')), { permanent: true });
+        expect(e.message).toContain(join(root, 'p'));
+        expect(e.message).toMatch(/Permission denied/);
+      } finally {
+        await chmod(join(root, 'p'), 0o700);
+      }
+    },
+  );
+
+  it('lets exactly one of many racing create-only writers win', async () => {
+    const b = await LocalBackend.open(await freshDir());
+    for (let round = 0; round < 5; round++) {
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          b.put(`race/${round}`, bytes(`writer-${i}`), { ifAbsent: true }),
+        ),
+      );
+      const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      expect(winners.length).toBe(1);
+      expect(new TextDecoder().decode(await read(b, `race/${round}`))).toBe(`writer-${winners[0]}`);
     }
+    expect((await keys(b, 'race/')).length).toBe(5);
   });
 
   it('reads a large object back in bounded chunks', async () => {
