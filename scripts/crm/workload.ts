@@ -53,10 +53,17 @@ async function initialState(knex: Knex, seed: number): Promise<WorkloadState> {
   if (maxId.users === 0 || maxId.accounts === 0) {
     throw new Error('the CRM tables are empty; seed them first (npm run seed -- --url URL --scale 0.1).');
   }
+  // Deals deleted by an earlier run must not be referenced by this one (the FKs would refuse).
+  const deletedDeals = new Set<number>();
+  const live = await knex('deals').count<{ n: number | string }[]>('id as n');
+  if (Number(live[0]?.n ?? 0) < maxId.deals) {
+    const ids = new Set((await knex('deals').select('id')).map((x: { id: number | string }) => Number(x.id)));
+    for (let id = 1; id <= maxId.deals; id++) if (!ids.has(id)) deletedDeals.add(id);
+  }
   const long = await knex('notes').select('id').whereRaw('LENGTH(body) > 2000').orderBy('id').limit(5000);
   const msgs = await knex('email_events').select('message_id').groupBy('message_id').orderBy('message_id').limit(5000);
   return {
-    dialect: dialectOf(knex), r: new Prng(seed), maxId, seq: 0, deletedDeals: new Set(),
+    dialect: dialectOf(knex), r: new Prng(seed), maxId, seq: 0, deletedDeals,
     longNotes: long.map((x: { id: number | string }) => Number(x.id)),
     messages: msgs.map((x: { message_id: string }) => x.message_id),
   };
