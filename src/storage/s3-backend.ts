@@ -150,6 +150,11 @@ export class S3Backend implements StorageBackend {
   ): Promise<void> {
     const Bucket = this.#loc.bucket;
     const Key = this.#key(key);
+    // Not for correctness (the conditional Complete decides) but to avoid uploading a large body
+    // only to be told at the end that the key was taken.
+    if (opts.ifAbsent && (await this.stat(key)) !== undefined) {
+      throw this.#err({ name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } }, 'write', key);
+    }
     const created = await this.#client.send(new CreateMultipartUploadCommand({ Bucket, Key }), {
       abortSignal: opts.signal,
     });

@@ -72,6 +72,17 @@ describe(`S3Backend specifics (${server.kind})`, () => {
     }
   });
 
+  it('refuses a large create-only put to a taken key before uploading it', async () => {
+    const b = backend();
+    await b.put('taken', bytes('first'));
+    const big = randomBytes(11 * 1024 * 1024);
+    await expectStorageError(b.put('taken', chunksOf(big, 1024 * 1024), { ifAbsent: true }), {
+      reason: 'exists',
+      permanent: true,
+    });
+    expect(Buffer.from(await read(b, 'taken')).toString()).toBe('first');
+  });
+
   it('reports wrong credentials as permanent, naming the variables and not the secret', async () => {
     if (server.kind !== 's3rver') return; // an external store may accept anything in tests
     const secret = 'definitely-wrong-secret-value';
