@@ -14,8 +14,8 @@
 import type pg from 'pg';
 import type { ChangeLog, ChangeLogItem, Position, StreamOptions, Transaction } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
-import type { PgTarget } from './connection.js';
-import { fixReplicaIdentity, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
+import { connect, type PgTarget } from './connection.js';
+import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
 import { PartSpool, PayloadBuilder, type Relation } from './payload.js';
 import { decodePosition, encodePosition } from './position.js';
 import { ReplicationSession } from './replication.js';
@@ -82,6 +82,7 @@ export class PgChangeLog implements ChangeLog {
   private lastSequences = '';
   private lastLagReport = 0;
   private readonly relations = new Map<number, Relation>();
+  private admin: pg.Client | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly onAbort = (): void => void this.session?.close();
 
@@ -95,6 +96,7 @@ export class PgChangeLog implements ChangeLog {
       ddlCapture: boolean;
     },
   ) {
+    this.admin = c.admin;
     this.from = encodePosition(c.start);
     this.acked = c.start;
     this.lastYielded = c.start;
@@ -286,26 +288,35 @@ export class PgChangeLog implements ChangeLog {
   /**
    * Every 10 s: record sequence values in the stream (a transactional `crmb.sequences` message in a
    * transaction of its own, only when they changed) and, without DDL capture, fix replica identity.
+   * The admin connection is re-opened after a failure (a server restart takes it down too).
    */
-  private async housekeeping(): Promise<void> {
-    if (this.closed) return;
+  private async housekeeping(final = false): Promise<void> {
+    if (this.closed && !final) return;
     try {
-      const res = await this.c.admin.query<{ name: string; value: string }>(
+      if (!this.admin) {
+        this.admin = await connect(this.c.target);
+        await markInternal(this.admin);
+      }
+      const admin = this.admin;
+      const res = await admin.query<{ name: string; value: string }>(
         `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS value
            FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname <> 'crmb' ORDER BY 1`,
       );
       const values = JSON.stringify(Object.fromEntries(res.rows.map((r) => [r.name, r.value])));
       if (res.rows.length && values !== this.lastSequences) {
-        await this.c.admin.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [SEQUENCES_MESSAGE_PREFIX, values]);
+        await admin.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [SEQUENCES_MESSAGE_PREFIX, values]);
         this.lastSequences = values;
       }
       if (!this.c.ddlCapture) {
-        for (const f of await fixReplicaIdentity(this.c.admin)) {
+        for (const f of await fixReplicaIdentity(admin)) {
           this.c.opts.onStatus?.({ message: `Could not set REPLICA IDENTITY FULL on ${f}` });
         }
       }
     } catch (err) {
-      this.c.opts.onStatus?.({ message: `Recording sequence values failed: ${firstLine(err)}.` });
+      const dead = this.admin;
+      this.admin = undefined;
+      await dead?.end().catch(() => {});
+      if (!final) this.c.opts.onStatus?.({ message: `Recording sequence values failed: ${firstLine(err)}.` });
     }
   }
 
@@ -315,9 +326,8 @@ export class PgChangeLog implements ChangeLog {
     clearInterval(this.timer);
     this.c.opts.signal?.removeEventListener('abort', this.onAbort);
     await this.session?.close();
-    this.closed = false; // let the final housekeeping run once
-    await this.housekeeping();
-    this.closed = true;
-    await this.c.admin.end().catch(() => {});
+    await this.housekeeping(true);
+    await this.admin?.end().catch(() => {});
+    this.admin = undefined;
   }
 }

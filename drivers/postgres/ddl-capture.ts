@@ -202,9 +202,13 @@ export function splitStatements(sql: string): string[] {
     } else if (ch === '/' && next === '*') {
       let depth = 0;
       do {
-        if (sql[i] === '/' && sql[i + 1] === '*') (depth++, (i += 2));
-        else if (sql[i] === '*' && sql[i + 1] === '/') (depth--, (i += 2));
-        else i++;
+        if (sql[i] === '/' && sql[i + 1] === '*') {
+          depth++;
+          i += 2;
+        } else if (sql[i] === '*' && sql[i + 1] === '/') {
+          depth--;
+          i += 2;
+        } else i++;
       } while (i < n && depth > 0);
     } else if (ch === '$' && !/\w/.test(sql[i - 1] ?? '')) {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));

@@ -31,8 +31,8 @@ const STATUS_LENGTH = TYPE_LENGTH + 3 * LSN_LENGTH + TIMESTAMP_LENGTH + 1;
 /** Standby status cadence; well under the default wal_sender_timeout of 60 s. */
 export const STATUS_INTERVAL_MS = 10_000;
 /** Decoded-but-unconsumed bytes at which the socket is paused, and resumed again. */
-const HIGH_WATER_BYTES = 16 * 1024 * 1024;
-const LOW_WATER_BYTES = 4 * 1024 * 1024;
+const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+const LOW_WATER_BYTES = 1024 * 1024;
 
 export type ReplicationFrame =
   | { readonly kind: 'xlog'; readonly walStart: bigint; readonly walEnd: bigint; readonly serverTime: bigint; readonly data: Buffer }

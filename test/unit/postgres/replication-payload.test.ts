@@ -105,3 +105,24 @@ describe('names and literals', () => {
     expect(lit(`it's \\ "x"`)).toBe(`'it''s \\ "x"'`);
   });
 });
+
+describe('DDL replay statements', () => {
+  it('splits at top-level semicolons only and keeps DDL without rows and transaction control', async () => {
+    const { replayStatements, splitStatements } = await import('../../../drivers/postgres/ddl-capture.js');
+    const sql = `BEGIN; -- migration; with comments
+      CREATE TABLE "a;b" (x text DEFAULT 'semi;colon', y text DEFAULT E'it\\'s;');
+      INSERT INTO "a;b" VALUES ('1;2');
+      CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $body$ SELECT 1; $body$;
+      /* block; comment */ SET search_path = app, public;
+      WITH x AS (SELECT 1) UPDATE t SET y = 1;
+      SELECT * INTO copy_t FROM t;
+      COMMIT;`;
+    expect(splitStatements(sql)).toHaveLength(8);
+    expect(replayStatements(sql)).toEqual([
+      `CREATE TABLE "a;b" (x text DEFAULT 'semi;colon', y text DEFAULT E'it\\'s;')`,
+      'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $body$ SELECT 1; $body$',
+      'SET LOCAL search_path = app, public',
+      'SELECT * INTO copy_t FROM t',
+    ]);
+  });
+});
