@@ -24,7 +24,7 @@ export class OpenSegment {
   #lastPosition: Position;
   #firstCommit = 0n;
   #lastCommit = 0n;
-  #coveredUntil = 0n;
+  #newestCommit = -1n;
   #transactions = 0;
   #changes = 0;
   #bytes = 0;
@@ -75,15 +75,14 @@ export class OpenSegment {
     if (!this.#inTransaction) {
       this.#lastPosition = tx.position;
       this.#lastCommit = tx.commitTime;
-      if (tx.commitTime > this.#coveredUntil) this.#coveredUntil = tx.commitTime;
+      if (tx.commitTime > this.#newestCommit) this.#newestCommit = tx.commitTime;
     }
   }
 
-  /** Everything up to `position` has been seen, and the server clock read `serverTime`. */
-  advance(position: Position, serverTime: bigint, compare: (a: Position, b: Position) => number): void {
+  /** Every transaction up to `position` has been seen (a heartbeat): the acknowledgement may move there. */
+  advance(position: Position, compare: (a: Position, b: Position) => number): void {
     if (this.#inTransaction) return;
     if (compare(position, this.#lastPosition) > 0) this.#lastPosition = position;
-    if (serverTime > this.#coveredUntil) this.#coveredUntil = serverTime;
   }
 
   async commit(): Promise<SegmentManifest> {
@@ -98,7 +97,9 @@ export class OpenSegment {
       lastPosition: this.#lastPosition,
       firstCommitMicros: this.#firstCommit.toString(),
       lastCommitMicros: this.#lastCommit.toString(),
-      coveredUntilMicros: this.#coveredUntil.toString(),
+      // A commit at c proves every instant before c; c itself only once a later commit is seen,
+      // since the next commit in log order may carry the same or an earlier timestamp.
+      coveredUntilMicros: (this.#newestCommit < 0n ? -1n : this.#newestCommit - 1n).toString(),
       transactions: this.#transactions,
       changes: this.#changes,
       tables: [...this.#tables].sort(),

@@ -104,7 +104,7 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
       lastCommitAt = Date.now();
       log.info(
         'stream.segment',
-        `Stored segment ${m.id.slice(0, 12)}: ${m.transactions} transactions, ${m.changes} changes, ${formatBytes(m.data.bytes)}; complete up to ${formatMicros(BigInt(m.coveredUntilMicros))}.`,
+        `Stored segment ${m.id.slice(0, 12)}: ${m.transactions} transactions, ${m.changes} changes, ${formatBytes(m.data.bytes)}; ${BigInt(m.coveredUntilMicros) >= 0n ? `complete up to ${formatMicros(BigInt(m.coveredUntilMicros))}` : 'no commits (position advanced)'}.`,
         { segment: m.id, transactions: m.transactions, lastPosition: m.lastPosition },
       );
       opts.onSegment?.({
@@ -125,7 +125,7 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
           segment = new OpenSegment(repo, identity(opts), position, stop.signal);
         }
         if (segment) {
-          segment.advance(item.position, item.serverTime, driver.comparePositions);
+          segment.advance(item.position, driver.comparePositions);
           position = segment.lastPosition;
           if (due(segment)) await commit();
         }

@@ -64,12 +64,18 @@ export interface Transaction {
 }
 
 /**
- * "Every transaction with a position at or before `position` has been yielded, and the server's
- * clock read `serverTime` (µs UTC) when that was so." Lets the log prove coverage while idle.
+ * "Every transaction with a position at or before `position` has been yielded." Lets an idle log
+ * advance its acknowledged position so the server can discard what it retains.
+ *
+ * It says nothing about TIME: the server may not have decoded commits that happened before
+ * `serverTime` yet. Time coverage comes only from commit times (see SegmentManifest
+ * coveredUntilMicros); an idle source proves it with small marker transactions (a driver emits one
+ * at least every `StreamOptions.markerMs` while idle).
  */
 export interface Heartbeat {
   readonly kind: 'heartbeat';
   readonly position: Position;
+  /** The server's clock when it sent this (µs UTC); for lag reporting only. */
   readonly serverTime: bigint;
 }
 
@@ -83,6 +89,11 @@ export interface StreamOptions {
   readonly signal?: AbortSignal;
   /** The driver yields a Heartbeat at least this often while the source is idle (default 1000). */
   readonly heartbeatMs?: number;
+  /**
+   * While no transaction has committed for this long, the driver commits a marker transaction on
+   * the source (default 5000), so that the log keeps proving time coverage on an idle database.
+   */
+  readonly markerMs?: number;
   /** Called with observations for progress and lag reporting. */
   readonly onStatus?: (status: ChangeLogStatus) => void;
 }

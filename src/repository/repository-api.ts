@@ -54,9 +54,11 @@ export interface SegmentManifest {
   readonly firstCommitMicros: string;
   readonly lastCommitMicros: string;
   /**
-   * Server time (µs) up to which the log is complete once this segment is stored: every transaction
-   * that committed at or before it is in this segment or an earlier one. At least lastCommitMicros;
-   * heartbeats move it forward while the source is idle (a segment may then hold no transaction).
+   * Every instant at or before this one (µs) is determined by the log up to this segment: the
+   * segment holds a commit with a later commit time, and restore replays the prefix of the commit
+   * order before the first commit after the target (as PostgreSQL's recovery_target_time does).
+   * It is the newest commit time in the segment minus one microsecond, never taken from a clock;
+   * -1 when the segment holds no transaction.
    */
   readonly coveredUntilMicros: string;
   readonly transactions: number;
