@@ -39,6 +39,11 @@ export async function createPair(prefix: string, schemaSql: string, serverUrl?: 
   return { source, target, drop: async () => void (await Promise.all([source.drop(), target.drop()])) };
 }
 
+/** Slots are per server: the default stream name is the (unique) source database name. */
+export function streamName(url: string): string {
+  return new URL(url).pathname.slice(1);
+}
+
 /** WAL insert position of the source (not the write position: the harness runs synchronous_commit=off); once a heartbeat reaches it, everything committed before is in. */
 export async function currentPosition(url: string): Promise<Position> {
   const r = await query(url, 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
@@ -64,7 +69,7 @@ export async function startPump(
 ): Promise<Pump> {
   const abort = new AbortController();
   const statuses: ChangeLogStatus[] = [];
-  const log = await openPgChangeLog(parsePgUrl(sourceUrl), opts.name ?? 'test', opts.from, {
+  const log = await openPgChangeLog(parsePgUrl(sourceUrl), opts.name ?? streamName(sourceUrl), opts.from, {
     signal: abort.signal,
     heartbeatMs: 200,
     onStatus: (s) => statuses.push(s),

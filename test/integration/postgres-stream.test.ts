@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePgUrl } from '../../drivers/postgres/connection.js';
 import { changeLogNames, dropPgChangeLog } from '../../drivers/postgres/change-log.js';
 import { decodePayload } from '../../drivers/postgres/payload.js';
-import { checksums, createPair, currentPosition, query, startPump, type Pair } from './postgres-stream.helpers.js';
+import { checksums, createPair, currentPosition, query, startPump, streamName, type Pair } from './postgres-stream.helpers.js';
 
 const SCHEMA = `
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -27,7 +27,7 @@ describe('PostgreSQL change log round trip', () => {
     pair = await createPair('pgstream', SCHEMA);
   });
   afterAll(async () => {
-    await dropPgChangeLog(parsePgUrl(pair.source.url), 'test').catch(() => {});
+    await dropPgChangeLog(parsePgUrl(pair.source.url), streamName(pair.source.url)).catch(() => {});
     await pair.drop();
   });
 
