@@ -15,8 +15,12 @@
  * (transactional, so ordered and positioned like any commit); DDL as `crmb.ddl` (ddl-capture.ts).
  *
  * Acknowledgement: the slot's confirmed_flush_lsn is set to the highest acknowledged position
- * only. Heartbeat positions may be acknowledged too (the stream job does, after storing the
- * coverage), which is how an idle CRM stops the slot from retaining WAL; see heartbeat() below.
+ * only, never beyond. Heartbeat positions may be acknowledged too (the stream job does, after
+ * storing the coverage): that is how an idle CRM stops the slot from retaining WAL, and unlike
+ * flushing a keepalive position on our own it keeps `ChangeLog.from` of the next run equal to
+ * what the repository holds (no false gap). Why heartbeats are true: change-log-stream.ts.
+ * The publication must exist before the slot: pgoutput reads it with the catalog as of each
+ * change, so changes decoded before the publication existed would not be published.
  */
 import type pg from 'pg';
 import type { ChangeLog, Position, StreamOptions } from '../../src/driver/source-driver.js';
