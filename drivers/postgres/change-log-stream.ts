@@ -12,7 +12,13 @@
  * "reply requested" when idle, so keepalives come at least every heartbeatMs / 2.
  */
 import type pg from 'pg';
-import type { ChangeLog, ChangeLogItem, Position, StreamOptions, Transaction } from '../../src/driver/source-driver.js';
+import type {
+  ChangeLog,
+  ChangeLogItem,
+  Position,
+  StreamOptions,
+  Transaction,
+} from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
 import { connect, type PgTarget } from './connection.js';
 import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
@@ -23,6 +29,9 @@ import { ReplicationSession } from './replication.js';
 export const PART_MAX_BYTES = 8 * 1024 * 1024;
 export const PART_MAX_CHANGES = 10_000;
 const SEQUENCE_INTERVAL_MS = 10_000;
+const DEFAULT_MARKER_MS = 5_000;
+/** Prefix of the idle marker messages; apply ignores prefixes it does not know. */
+export const MARKER_MESSAGE_PREFIX = 'crmb.marker';
 const BACKOFF_FIRST_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 const LAG_REPORT_MS = 1_000;
@@ -84,6 +93,9 @@ export class PgChangeLog implements ChangeLog {
   private readonly relations = new Map<number, Relation>();
   private admin: pg.Client | undefined;
   private readonly timer: NodeJS.Timeout;
+  private readonly markerTimer: NodeJS.Timeout;
+  private lastCommitAt = Date.now();
+  private markerInFlight = false;
   private readonly onAbort = (): void => void this.session?.close();
 
   constructor(
@@ -102,6 +114,9 @@ export class PgChangeLog implements ChangeLog {
     this.lastYielded = c.start;
     this.timer = setInterval(() => void this.housekeeping(), SEQUENCE_INTERVAL_MS);
     this.timer.unref();
+    const markerMs = c.opts.markerMs ?? DEFAULT_MARKER_MS;
+    this.markerTimer = setInterval(() => void this.marker(markerMs), Math.max(50, Math.floor(markerMs / 2)));
+    this.markerTimer.unref();
     c.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
@@ -117,7 +132,8 @@ export class PgChangeLog implements ChangeLog {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ChangeLogItem> {
-    if (this.started) throw new Error('A PostgreSQL change log can be iterated once; open it again to restart.');
+    if (this.started)
+      throw new Error('A PostgreSQL change log can be iterated once; open it again to restart.');
     this.started = true;
     return this.run();
   }
@@ -152,10 +168,13 @@ export class PgChangeLog implements ChangeLog {
         if (!retryable(error)) {
           throw error instanceof SourceError
             ? error
-            : new SourceError(`PostgreSQL at ${target.display} stopped the replication stream of slot "${names.slot}": ${firstLine(error)}.`, {
-                cause: error,
-                source: target.display,
-              });
+            : new SourceError(
+                `PostgreSQL at ${target.display} stopped the replication stream of slot "${names.slot}": ${firstLine(error)}.`,
+                {
+                  cause: error,
+                  source: target.display,
+                },
+              );
         }
         failures = received ? 1 : failures + 1;
         const wait = Math.min(BACKOFF_FIRST_MS * 2 ** (failures - 1), BACKOFF_MAX_MS);
@@ -226,6 +245,7 @@ export class PgChangeLog implements ChangeLog {
             break;
           case 'commit': {
             if (!tx) throw new SourceError('pgoutput sent Commit without Begin.');
+            this.lastCommitAt = Date.now();
             const open = tx;
             tx = undefined;
             if (open.duplicate || m.endLsn <= this.lastYielded) break;
@@ -320,10 +340,30 @@ export class PgChangeLog implements ChangeLog {
     }
   }
 
+  /**
+   * Time coverage comes only from commit times (a heartbeat's clock proves nothing: the walsender
+   * may not have decoded earlier commits yet). While the source is idle, a tiny transaction with a
+   * `crmb.marker` message gives the log a fresh commit time, so restores up to "now" are provable.
+   */
+  private async marker(markerMs: number): Promise<void> {
+    if (this.stopped || this.markerInFlight || Date.now() - this.lastCommitAt < markerMs || !this.admin)
+      return;
+    this.markerInFlight = true;
+    try {
+      await this.admin.query(`SELECT pg_logical_emit_message(true, $1, '')`, [MARKER_MESSAGE_PREFIX]);
+      this.lastCommitAt = Date.now();
+    } catch {
+      // housekeeping() reopens a broken admin connection; the next tick tries again
+    } finally {
+      this.markerInFlight = false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    clearInterval(this.markerTimer);
     this.c.opts.signal?.removeEventListener('abort', this.onAbort);
     await this.session?.close();
     await this.housekeeping(true);

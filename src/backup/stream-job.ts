@@ -23,6 +23,7 @@ export interface StreamJobOptions {
   /** Roll a segment this many seconds after it was opened; also how often an idle log proves coverage. */
   readonly segmentSeconds: number;
   readonly heartbeatMs?: number;
+  readonly markerMs?: number;
   readonly log: Logger;
   readonly signal: AbortSignal;
   /** Called after each committed segment (tests and the demo use it to wait for coverage). */
@@ -68,6 +69,8 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
     changeLog = await source.openChangeLog(last, {
       signal: stop.signal,
       heartbeatMs: opts.heartbeatMs ?? Math.min(1000, opts.segmentSeconds * 500),
+      // An idle source proves coverage through marker commits; often enough to fill each segment.
+      markerMs: opts.markerMs ?? Math.min(5000, opts.segmentSeconds * 500),
       onStatus: (s) => {
         if (s.event === 'reconnecting')
           log.warn('stream.reconnecting', s.message ?? 'Reconnecting to the source.');

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { driverByKind } from '../driver/registry.js';
 import { forget, prune } from '../repository/index.js';
 import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/log.js';
@@ -15,6 +16,19 @@ interface ForgetOpts {
   prune?: boolean;
   dryRun?: boolean;
 }
+
+/** Segments are judged by each driver's own position order (drivers load lazily). */
+async function positionOrder(): Promise<(driver: string, a: string, b: string) => number> {
+  const order = new Map<string, (a: string, b: string) => number>();
+  for (const kind of knownKinds) order.set(kind, (await driverByKind(kind)).comparePositions);
+  return (driver, a, b) => {
+    const cmp = order.get(driver);
+    if (!cmp) throw new UsageError(`This build has no driver "${driver}" to order its log positions.`);
+    return cmp(a, b);
+  };
+}
+
+const knownKinds = ['postgres'] as const;
 
 export function registerForget(program: Command): void {
   program
@@ -61,15 +75,19 @@ export function registerForget(program: Command): void {
         const repo = await openRepo(opts);
         try {
           if (rules.some((r) => r !== undefined)) {
-            const result = await forget(repo, {
-              keepLast: opts.keepLast,
-              keepHourly: opts.keepHourly,
-              keepDaily: opts.keepDaily,
-              keepWeekly: opts.keepWeekly,
-              keepMonthly: opts.keepMonthly,
-              source: opts.name,
-              dryRun: opts.dryRun,
-            });
+            const result = await forget(
+              repo,
+              {
+                keepLast: opts.keepLast,
+                keepHourly: opts.keepHourly,
+                keepDaily: opts.keepDaily,
+                keepWeekly: opts.keepWeekly,
+                keepMonthly: opts.keepMonthly,
+                source: opts.name,
+                dryRun: opts.dryRun,
+              },
+              { comparePositions: await positionOrder(), signal: ctx.signal },
+            );
             if (ctx.json) ctx.print(JSON.stringify(result, null, 2));
             else
               ctx.print(
@@ -81,7 +99,7 @@ export function registerForget(program: Command): void {
             ctx.print(
               ctx.json
                 ? JSON.stringify(pruned)
-                : `Pruned ${pruned.deletedObjects} unreferenced objects (${formatBytes(pruned.deletedBytes)}).`,
+                : `Pruned ${pruned.deletedChunks} unreferenced chunks (${formatBytes(pruned.deletedBytes)}); ${pruned.keptYoungChunks} newer ones are kept for now in case a running backup needs them.`,
             );
           }
         } finally {

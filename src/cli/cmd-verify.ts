@@ -26,8 +26,8 @@ export function registerVerify(program: Command): void {
           const report = await verifyRepository(repo, {
             readData: opts.readData === true,
             signal: ctx.signal,
-            onProgress: (done: number, total: number) =>
-              ctx.log.progress('verify.progress', `Checked ${done}/${total} objects`, { done, total }),
+            onProgress: ({ phase, done, total }) =>
+              ctx.log.progress('verify.progress', `Checked ${done}/${total} ${phase}`, { done, total }),
           });
           ctx.log.done();
           if (ctx.json) ctx.print(JSON.stringify(report, null, 2));

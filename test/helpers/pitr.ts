@@ -6,7 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { runSnapshot } from '../../src/backup/snapshot-job.js';
 import { runStream, type StreamResult } from '../../src/backup/stream-job.js';
+import { planRestore, type RestoreTarget } from '../../src/restore/plan.js';
+import { runRestore, type RestoreSummary } from '../../src/restore/restore-job.js';
 import type { DriverModule } from '../../src/driver/driver-module.js';
 import { initRepository } from '../../src/repository/index.js';
 import type { Repository } from '../../src/repository/repository-api.js';
@@ -50,7 +53,13 @@ export interface RunningStream {
   readonly started: Promise<void>;
 }
 
-export function startStream(repo: Repository, driver: DriverModule, url: string, name: string, segmentSeconds = 1): RunningStream {
+export function startStream(
+  repo: Repository,
+  driver: DriverModule,
+  url: string,
+  name: string,
+  segmentSeconds = 1,
+): RunningStream {
   const controller = new AbortController();
   let covered = -1n;
   const waiters: Array<{ micros: bigint; resolve: () => void }> = [];
@@ -70,6 +79,7 @@ export function startStream(repo: Repository, driver: DriverModule, url: string,
     segmentBytes: 4 * 1024 * 1024,
     segmentSeconds,
     heartbeatMs: 200,
+    markerMs: 300,
     log,
     signal: controller.signal,
     onSegment: ({ coveredUntilMicros }) => {
@@ -93,7 +103,18 @@ export function startStream(repo: Repository, driver: DriverModule, url: string,
               throw new Error('the stream ended before covering the time');
             }),
             new Promise<void>((_, reject) =>
-              setTimeout(() => reject(new Error(`the log did not reach ${micros} within ${timeoutMs} ms (events: ${log.events.slice(-3).map((e) => e.message).join(' | ')})`)), timeoutMs).unref(),
+              setTimeout(
+                () =>
+                  reject(
+                    new Error(
+                      `the log did not reach ${micros} within ${timeoutMs} ms (events: ${log.events
+                        .slice(-3)
+                        .map((e) => e.message)
+                        .join(' | ')})`,
+                    ),
+                  ),
+                timeoutMs,
+              ).unref(),
             ),
           ]),
     stop: async () => {
@@ -108,7 +129,9 @@ export async function serverNowMicros(url: string): Promise<bigint> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const r = await c.query<{ us: string }>(`SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS us`);
+    const r = await c.query<{ us: string }>(
+      `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS us`,
+    );
     return BigInt(r.rows[0]!.us);
   } finally {
     await c.end();
@@ -130,20 +153,31 @@ export async function restoreInto(
   repo: Repository,
   driver: DriverModule,
   source: string,
-  target: import('../../src/restore/plan.js').RestoreTarget,
+  target: RestoreTarget,
   targetUrl: string,
   opts: { tables?: string[]; jobs?: number } = {},
-): Promise<import('../../src/restore/restore-job.js').RestoreSummary> {
-  const { planRestore } = await import('../../src/restore/plan.js');
-  const { runRestore } = await import('../../src/restore/restore-job.js');
+): Promise<RestoreSummary> {
   const snapshots = await repo.listSnapshots({ source });
   const segments = await repo.listSegments(source);
   const plan = planRestore(snapshots, segments, target, driver.comparePositions);
-  return runRestore({ repo, driver, plan, targetUrl, jobs: opts.jobs ?? 2, tables: opts.tables, log: memoryLogger() });
+  return runRestore({
+    repo,
+    driver,
+    plan,
+    targetUrl,
+    jobs: opts.jobs ?? 2,
+    tables: opts.tables,
+    log: memoryLogger(),
+  });
 }
 
-export async function takeSnapshot(repo: Repository, driver: DriverModule, url: string, name: string, tags: string[] = []): Promise<string> {
-  const { runSnapshot } = await import('../../src/backup/snapshot-job.js');
+export async function takeSnapshot(
+  repo: Repository,
+  driver: DriverModule,
+  url: string,
+  name: string,
+  tags: string[] = [],
+): Promise<string> {
   const r = await runSnapshot({ repo, driver, sourceUrl: url, name, tags, jobs: 2, log: memoryLogger() });
   return r.id;
 }

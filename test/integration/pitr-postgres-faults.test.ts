@@ -9,12 +9,21 @@ import { pgTableChecksums } from '../../scripts/crm/checksums.js';
 import { seedCrm } from '../../scripts/crm/seed.js';
 import { runWorkload } from '../../scripts/crm/workload.js';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
+import type { Repository } from '../../src/repository/repository-api.js';
 import { FaultInjectionBackend } from '../../src/storage/index.js';
 import { AbortError, StorageError } from '../../src/util/errors.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { createPgDatabase, pgStartOwnServer, type TestDatabase } from '../harness/index.js';
 import { cliProcess } from '../helpers/cli.js';
-import { TEST_PASSWORD, pgExec, restoreInto, serverNowMicros, startStream, takeSnapshot, tempRepo } from '../helpers/pitr.js';
+import {
+  TEST_PASSWORD,
+  pgExec,
+  restoreInto,
+  serverNowMicros,
+  startStream,
+  takeSnapshot,
+  tempRepo,
+} from '../helpers/pitr.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -28,9 +37,12 @@ async function db(prefix: string, serverUrl?: string): Promise<TestDatabase> {
 }
 
 function streamChild(url: string, repoDir: string) {
-  const child = cliProcess(['stream', '--repo', repoDir, '--source', url, '--name', 'crm', '--segment-seconds', '1'], {
-    env: { CRM_BACKUP_PASSWORD: TEST_PASSWORD },
-  });
+  const child = cliProcess(
+    ['stream', '--repo', repoDir, '--source', url, '--name', 'crm', '--segment-seconds', '1'],
+    {
+      env: { CRM_BACKUP_PASSWORD: TEST_PASSWORD },
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -43,7 +55,7 @@ function streamChild(url: string, repoDir: string) {
   return { child, exited, started, stderr: () => stderr };
 }
 
-async function waitRepoCovered(repo: import('../../src/repository/repository-api.js').Repository, micros: bigint): Promise<void> {
+async function waitRepoCovered(repo: Repository, micros: bigint): Promise<void> {
   for (let i = 0; i < 300; i++) {
     const segs = await repo.listSegments('crm');
     if (segs.some((s) => BigInt(s.coveredUntilMicros) >= micros)) return;
@@ -116,7 +128,10 @@ describe('PostgreSQL stream faults', () => {
     await pgExec(source.url, `INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g`);
     await stream.waitCovered(await serverNowMicros(source.url));
     const stored = await tr.repo.listSegments('crm');
-    const lastStored = stored.map((s) => s.lastPosition).sort().at(-1)!;
+    const lastStored = stored
+      .map((s) => s.lastPosition)
+      .sort()
+      .at(-1)!;
 
     faults!.inject({ op: 'put', keyPrefix: 'data/', error: 'no-space' });
     await pgExec(source.url, `INSERT INTO t SELECT g, 'lost?' FROM generate_series(101, 200) g`);
@@ -125,7 +140,10 @@ describe('PostgreSQL stream faults', () => {
     expect((err as StorageError).reason).toBe('no-space');
 
     // The slot was not moved past what the repository holds: the next run gets the rows again.
-    const slot = await pgExec(source.url, `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name LIKE 'crmb_%' AND database = current_database()`);
+    const slot = await pgExec(
+      source.url,
+      `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name LIKE 'crmb_%' AND database = current_database()`,
+    );
     const { positionFromLsn } = await import('../../drivers/postgres/position.js');
     expect(driver.comparePositions(positionFromLsn(slot.rows[0].lsn), lastStored)).toBeLessThanOrEqual(0);
 
@@ -152,12 +170,22 @@ describe('PostgreSQL stream faults', () => {
       controller.abort();
       origProgress(e, m, f);
     };
-    const err = await runSnapshot({ repo: tr.repo, driver, sourceUrl: source.url, name: 'crm', tags: [], jobs: 2, log, signal: controller.signal }).catch(
-      (e: unknown) => e,
-    );
+    const err = await runSnapshot({
+      repo: tr.repo,
+      driver,
+      sourceUrl: source.url,
+      name: 'crm',
+      tags: [],
+      jobs: 2,
+      log,
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AbortError);
     expect(await tr.repo.listSnapshots()).toEqual([]);
-    const slots = await pgExec(source.url, `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'crmb_snap%'`);
+    const slots = await pgExec(
+      source.url,
+      `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'crmb_snap%'`,
+    );
     expect(slots.rows).toEqual([]);
   });
 });
