@@ -1,0 +1,67 @@
+/**
+ * The stream's write load: `UPDATE contacts SET updated_at = now()` over 100-id ranges, paced
+ * to a target of row changes per second across several connections. Plain multi-row UPDATEs
+ * make the change count exact (the affected row count) and easy to compare with the restore's
+ * replay summary. Each connection owns its own slice of ids: two statements never touch the
+ * same rows, so there are no lock waits or deadlocks to distort the rate.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { query } from './pg.js';
+
+export interface LoadOptions {
+  /** Row changes per second to aim for (all connections together). */
+  readonly rate: number;
+  readonly seconds: number;
+  readonly connections: number;
+  /** Rows per UPDATE statement (each its own transaction). */
+  readonly rowsPerStatement?: number;
+}
+
+export interface LoadResult {
+  readonly changes: number;
+  readonly statements: number;
+  readonly seconds: number;
+  readonly changesPerSecond: number;
+}
+
+export async function runUpdateLoad(url: string, opts: LoadOptions): Promise<LoadResult> {
+  const width = opts.rowsPerStatement ?? 100;
+  const [range] = await query<{ lo: string | null; hi: string | null }>(url, 'SELECT min(id) AS lo, max(id) AS hi FROM contacts');
+  const lo = Number(range?.lo ?? 0);
+  const hi = Number(range?.hi ?? -1);
+  const connections = Math.max(1, Math.min(opts.connections, Math.floor((hi - lo + 1) / width)));
+  if (hi - lo + 1 < width) throw new Error(`contacts has ${hi - lo + 1} rows; the load needs at least ${width}.`);
+  const slice = Math.floor((hi - lo + 1) / connections);
+  // statement k of the whole load is due at k * interval; each connection takes every n-th slot
+  const intervalMs = (1000 * width) / opts.rate;
+  const started = performance.now();
+  const endAt = started + opts.seconds * 1000;
+  let changes = 0;
+  let statements = 0;
+
+  const worker = async (n: number): Promise<void> => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const first = lo + n * slice;
+      const last = first + slice - width; // highest start id that keeps the range in the slice
+      for (let k = n; ; k += connections) {
+        const due = started + k * intervalMs;
+        // a machine that cannot keep up stops on time too: the achieved rate is the figure
+        if (due >= endAt || performance.now() >= endAt) break;
+        const wait = due - performance.now();
+        if (wait > 1) await sleep(wait);
+        const from = first + Math.floor(Math.random() * (last - first + 1));
+        const r = await client.query('UPDATE contacts SET updated_at = now() WHERE id BETWEEN $1 AND $2', [from, from + width - 1]);
+        changes += r.rowCount ?? 0;
+        statements++;
+      }
+    } finally {
+      await client.end();
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, (_, n) => worker(n)));
+  const seconds = (performance.now() - started) / 1000;
+  return { changes, statements, seconds, changesPerSecond: changes / seconds };
+}

@@ -1,0 +1,34 @@
+/**
+ * The native baselines, on the same server and data as crm-backup: pg_dump -Fc (default gzip),
+ * pg_dump -Fc -Z0, and pg_restore -j2 of the -Fc dump into a fresh database. The -Z0 dump runs
+ * first so that it, not the compared -Fc dump, pays for whatever the page cache still lacks.
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pgBinDir } from '../../test/harness/index.js';
+import { runMeasured } from './proc.js';
+import { createDb, dropDb } from './pg.js';
+
+export interface DumpFigures {
+  readonly seconds: number;
+  readonly bytes: number;
+}
+
+const bin = (name: string): string => join(pgBinDir(), name);
+
+export async function pgDump(sourceUrl: string, file: string, extra: readonly string[]): Promise<DumpFigures> {
+  const r = await runMeasured(bin('pg_dump'), ['-Fc', ...extra, '-f', file, '-d', sourceUrl]);
+  return { seconds: r.seconds, bytes: statSync(file).size };
+}
+
+/** Restores `file` into a new database `db`, times it, then drops the copy (it is not judged). */
+export async function pgRestore(serverUrl: string, db: string, file: string, jobs: number): Promise<number> {
+  const url = await createDb(serverUrl, db);
+  try {
+    // --exit-on-error: a partial restore must not pass for a fast one
+    const r = await runMeasured(bin('pg_restore'), ['-j', String(jobs), '--exit-on-error', '-d', url, file]);
+    return r.seconds;
+  } finally {
+    await dropDb(serverUrl, db);
+  }
+}

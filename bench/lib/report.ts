@@ -1,0 +1,109 @@
+/**
+ * The figures table: each target of issue 4 with crm-backup's value, the native baseline, the
+ * ratio and a verdict. "met"/"MISSED" judge a target; "FAIL" means the figure could not be
+ * measured (its step failed) or a restore's checksums differ from the source — a wrong restore
+ * is a failure whatever its speed.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PgBenchResults } from './results.js';
+
+type Verdict = 'met' | 'MISSED' | 'FAIL' | 'info';
+
+interface Row {
+  readonly metric: string;
+  readonly value: string;
+  readonly baseline: string;
+  readonly ratio: string;
+  readonly target: string;
+  readonly verdict: Verdict;
+}
+
+const MB = 1_000_000;
+export const fmtBytes = (b: number): string => `${(b / MB).toFixed(b < 10 * MB ? 2 : 1)} MB`;
+const fmtSec = (s: number): string => `${s.toFixed(s < 10 ? 2 : 1)} s`;
+const fmtRate = (r: number): string => `${Math.round(r).toLocaleString('en-US')}/s`;
+const NA = '—';
+
+/** A row comparing `ours` with `base` against a maximum ratio. */
+function ratioRow(metric: string, ours: number | undefined, base: number | undefined, max: number, fmt: (n: number) => string, baseName: string): Row {
+  const ratio = ours !== undefined && base !== undefined && base > 0 ? ours / base : undefined;
+  return {
+    metric,
+    value: ours === undefined ? 'FAILED' : fmt(ours),
+    baseline: base === undefined ? 'FAILED' : `${fmt(base)} (${baseName})`,
+    ratio: ratio === undefined ? NA : `${ratio.toFixed(2)}×`,
+    target: `≤ ${max.toFixed(2)}×`,
+    verdict: ratio === undefined ? 'FAIL' : ratio <= max ? 'met' : 'MISSED',
+  };
+}
+
+/** A row judging an absolute value; `ok` says whether it meets the target. */
+function limitRow(metric: string, value: number | undefined, fmt: (n: number) => string, target: string, ok: (n: number) => boolean): Row {
+  return {
+    metric,
+    value: value === undefined ? 'FAILED' : fmt(value),
+    baseline: NA,
+    ratio: NA,
+    target,
+    verdict: value === undefined ? 'FAIL' : ok(value) ? 'met' : 'MISSED',
+  };
+}
+
+function checksumRow(metric: string, v: { equal: boolean; tables: number; differing: readonly string[] } | undefined): Row {
+  const value = v === undefined ? 'FAILED' : v.equal ? `equal (${v.tables} tables)` : `DIFFERENT: ${v.differing.join(', ')}`;
+  return { metric, value, baseline: NA, ratio: NA, target: 'equal', verdict: v?.equal ? 'met' : 'FAIL' };
+}
+
+const info = (metric: string, value: string, baseline = NA): Row => ({ metric, value, baseline, ratio: NA, target: NA, verdict: 'info' });
+
+function floor(r: PgBenchResults): string {
+  const b = r.cliBaseline;
+  if (!b) return 'FAILED';
+  return `${fmtSec(b.version.seconds)}, ${fmtBytes(b.version.peakRssBytes)} / ${fmtSec(b.list.seconds)}, ${fmtBytes(b.list.peakRssBytes)}`;
+}
+
+export function figureRows(r: PgBenchResults): Row[] {
+  const mem = (name: string, b: number | undefined): Row => limitRow(`peak memory: ${name}`, b || undefined, fmtBytes, '≤ 300 MB', (n) => n <= 300 * MB);
+  const s = r.stream;
+  return [
+    ratioRow('snapshot --jobs 2, wall time', r.snapshot?.seconds, r.native.dump?.seconds, 0.6, fmtSec, 'pg_dump -Fc'),
+    ratioRow('repository bytes after snapshot', r.snapshot?.repoBytes, r.native.dump?.bytes, 1, fmtBytes, 'pg_dump -Fc'),
+    ratioRow('restore --snapshot --jobs 2, wall time', r.restore?.seconds, r.native.restoreSeconds, 1, fmtSec, 'pg_restore -j2'),
+    checksumRow('restore --snapshot checksums', r.restore?.checksums),
+    mem('snapshot', r.snapshot?.peakRssBytes),
+    mem('restore --snapshot', r.restore?.peakRssBytes),
+    mem('stream', s?.peakRssBytes),
+    mem('restore --at', r.pitr?.peakRssBytes),
+    limitRow('stream: write load achieved', s?.load?.changesPerSecond, fmtRate, '≥ 3,000/s', (n) => n >= 3000),
+    limitRow('stream: max reported lag (stream.lag)', s?.maxLagSeconds, fmtSec, '< 2 s', (n) => n < 2),
+    info('stream: catch-up after load end', s?.catchUpSeconds === undefined ? 'FAILED' : fmtSec(s.catchUpSeconds)),
+    info('stream: max restorable lag (RPO) under load', s?.maxRestorableLagSeconds === undefined ? NA : fmtSec(s.maxRestorableLagSeconds)),
+    r.pitr && r.pitr.changesPerSecond === undefined
+      ? { ...info('restore --at: replay rate', 'not measurable (replay time ≤ 0: lost in noise)'), target: '≥ 20,000/s' }
+      : limitRow('restore --at: replay rate', r.pitr?.changesPerSecond, fmtRate, '≥ 20,000/s', (n) => n >= 20_000),
+    checksumRow('restore --at E checksums', r.pitr?.checksums),
+    info('CLI floor: --version / list (time, peak memory)', floor(r)),
+    info('pg_dump -Fc -Z0', r.native.dumpZ0 ? `${fmtSec(r.native.dumpZ0.seconds)}, ${fmtBytes(r.native.dumpZ0.bytes)}` : 'FAILED'),
+    info('restore --at E, wall time', r.pitr ? fmtSec(r.pitr.seconds) : 'FAILED'),
+    info('repository bytes at the end (with log)', r.repoBytesFinal === undefined ? NA : fmtBytes(r.repoBytesFinal)),
+  ];
+}
+
+export function printTable(rows: readonly Row[], out: (line: string) => void): void {
+  const head: Row = { metric: 'figure', value: 'crm-backup', baseline: 'baseline', ratio: 'ratio', target: 'target', verdict: 'info' };
+  const cols = ['metric', 'value', 'baseline', 'ratio', 'target'] as const;
+  const width = (c: (typeof cols)[number]): number => Math.max(...[head, ...rows].map((r) => r[c].length));
+  const line = (r: Row, verdict: string): string => [...cols.map((c) => r[c].padEnd(width(c))), verdict].join('  ');
+  out(line(head, 'verdict'));
+  out('-'.repeat(line(head, 'verdict').length));
+  for (const r of rows) out(line(r, r.verdict === 'info' ? '' : r.verdict));
+}
+
+/** Writes bench/results/postgres-<timestamp>.json (the folder is git-ignored); returns the path. */
+export function writeResults(dir: string, r: PgBenchResults): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `postgres-${r.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(path, `${JSON.stringify({ ...r, table: figureRows(r) }, null, 2)}\n`);
+  return path;
+}

@@ -1,0 +1,54 @@
+/**
+ * Step 3: `snapshot --jobs J` and `restore --snapshot ID --jobs J` into a fresh database, timed
+ * with peak memory, the repository measured on disk, and the restore judged by checksums.
+ */
+import { pgTableChecksums } from '../../scripts/crm/index.js';
+import type { BenchContext } from './context.js';
+import { eventTime, logEvents } from './crm-cli.js';
+import { dirBytes } from './du.js';
+import { compareChecksums, createDb, dropDb } from './pg.js';
+import { fmtBytes } from './report.js';
+import { say } from './steps.js';
+
+/** Returns the snapshot id, or undefined when the snapshot failed. */
+export async function snapshotPhase(ctx: BenchContext): Promise<string | undefined> {
+  const { cli, steps, results, opts } = ctx;
+  return steps.run('snapshot', `crm-backup snapshot --jobs ${opts.jobs}`, async () => {
+    const bytesBefore = dirBytes(ctx.repoDir);
+    const r = await cli.run(['snapshot', '--source', ctx.source, '--jobs', String(opts.jobs)]);
+    const out = JSON.parse(r.stdout) as { id: string; tables: number; rows: number };
+    // the stream has been storing (empty) segments meanwhile: counted, they are part of the repository
+    const repoBytes = dirBytes(ctx.repoDir);
+    results.snapshot = { id: out.id, seconds: r.seconds, peakRssBytes: r.peakRssBytes, repoBytes, tables: out.tables, rows: out.rows };
+    say(
+      `   snapshot ${out.id.slice(0, 12)}: ${r.seconds.toFixed(1)} s, peak ${fmtBytes(r.peakRssBytes)}, ` +
+        `repository ${fmtBytes(repoBytes)} (${fmtBytes(repoBytes - bytesBefore)} added by the snapshot)`,
+    );
+    return out.id;
+  });
+}
+
+export async function restorePhase(ctx: BenchContext, snapshotId: string): Promise<void> {
+  const { cli, steps, results, opts } = ctx;
+  await steps.run('restore', `crm-backup restore --snapshot --jobs ${opts.jobs} into a fresh database, then checksums`, async () => {
+    const db = 'crm_restore_snapshot';
+    const target = await createDb(ctx.serverUrl, db);
+    try {
+      const r = await cli.run(['restore', '--target', target, '--snapshot', snapshotId, '--jobs', String(opts.jobs)]);
+      const summary = JSON.parse(r.stdout) as { seconds?: number };
+      const events = logEvents(r.stderr);
+      const loaded = eventTime(events, 'restore.loaded');
+      const done = eventTime(events, 'restore.done');
+      // post-data (indexes, keys) and finish: the part a PITR restore shares with this one
+      if (loaded !== undefined && done !== undefined) ctx.snapshotRestoreTail = (done - loaded) / 1000;
+      results.restore = { seconds: r.seconds, peakRssBytes: r.peakRssBytes, summarySeconds: summary.seconds };
+      say(`   restore: ${r.seconds.toFixed(1)} s, peak ${fmtBytes(r.peakRssBytes)}; comparing checksums`);
+      if (!ctx.sourceBefore) throw new Error('no source checksums to compare with (that step failed)');
+      const checksums = compareChecksums(ctx.sourceBefore, await pgTableChecksums(target));
+      results.restore.checksums = checksums;
+      say(`   checksums: ${checksums.equal ? `equal (${checksums.tables} tables)` : `DIFFERENT — ${checksums.differing.join(', ')}`}`);
+    } finally {
+      await dropDb(ctx.serverUrl, db);
+    }
+  });
+}
