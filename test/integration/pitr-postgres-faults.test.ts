@@ -101,9 +101,9 @@ describe('PostgreSQL stream faults', () => {
     const tr = await tempRepo();
     cleanups.push(() => tr.dispose());
     await seedCrm(source.url, { scale: 0.005, seed: 6 });
-    const stream = startStream(tr.repo, driver, source.url, 'crm');
+    const stream = startStream(tr.repo, driver, source.url, 'crm_restart');
     await stream.started;
-    await takeSnapshot(tr.repo, driver, source.url, 'crm');
+    await takeSnapshot(tr.repo, driver, source.url, 'crm_restart');
     await runWorkload(source.url, { ratePerSecond: 300, durationMs: 1000, seed: 21 });
     await server.restart();
     await runWorkload(source.url, { ratePerSecond: 300, durationMs: 1000, seed: 22 });
@@ -113,7 +113,7 @@ describe('PostgreSQL stream faults', () => {
     await stream.stop();
 
     const target = await db('restart_dst', server.url);
-    await restoreInto(tr.repo, driver, 'crm', { kind: 'time', micros: at }, target.url);
+    await restoreInto(tr.repo, driver, 'crm_restart', { kind: 'time', micros: at }, target.url);
     expect(await pgTableChecksums(target.url)).toEqual(sums);
   });
 
@@ -123,11 +123,11 @@ describe('PostgreSQL stream faults', () => {
     const tr = await tempRepo((inner) => (faults = new FaultInjectionBackend(inner)));
     cleanups.push(() => tr.dispose());
     await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    const stream = startStream(tr.repo, driver, source.url, 'crm');
+    const stream = startStream(tr.repo, driver, source.url, 'crm_full');
     await stream.started;
     await pgExec(source.url, `INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g`);
     await stream.waitCovered(await serverNowMicros(source.url));
-    const stored = await tr.repo.listSegments('crm');
+    const stored = await tr.repo.listSegments('crm_full');
     const lastStored = stored
       .map((s) => s.lastPosition)
       .sort()
@@ -148,13 +148,13 @@ describe('PostgreSQL stream faults', () => {
     expect(driver.comparePositions(positionFromLsn(slot.rows[0].lsn), lastStored)).toBeLessThanOrEqual(0);
 
     faults!.heal();
-    await takeSnapshot(tr.repo, driver, source.url, 'crm').catch(() => undefined);
-    const again = startStream(tr.repo, driver, source.url, 'crm');
+    await takeSnapshot(tr.repo, driver, source.url, 'crm_full').catch(() => undefined);
+    const again = startStream(tr.repo, driver, source.url, 'crm_full');
     await again.started;
     const at = await serverNowMicros(source.url);
     await again.waitCovered(at);
     await again.stop();
-    const segs = await tr.repo.listSegments('crm');
+    const segs = await tr.repo.listSegments('crm_full');
     expect(segs.reduce((n, s) => n + s.changes, 0)).toBeGreaterThanOrEqual(200);
   });
 
@@ -174,7 +174,7 @@ describe('PostgreSQL stream faults', () => {
       repo: tr.repo,
       driver,
       sourceUrl: source.url,
-      name: 'crm',
+      name: 'crm_abort',
       tags: [],
       jobs: 2,
       log,

@@ -16,7 +16,7 @@ describe('PostgreSQL point-in-time restore', () => {
   let source: TestDatabase;
   let tr: TempRepo;
   const targets: TestDatabase[] = [];
-  const NAME = 'crm';
+  const NAME = 'crm_pitr';
 
   beforeAll(async () => {
     source = await createPgDatabase('pitr_src');
@@ -97,7 +97,7 @@ describe('PostgreSQL point-in-time restore', () => {
     const target = await freshTarget();
     const future = (await serverNowMicros(source.url)) + 3_600_000_000n;
     await expect(restoreInto(tr.repo, driver, NAME, { kind: 'time', micros: future }, target.url)).rejects.toThrow(
-      /The change log of crm is complete only up to .*; .* is later/,
+      /The change log of crm_pitr is complete only up to .*; .* is later/,
     );
   });
 });
