@@ -84,11 +84,15 @@ async function crmBackupPhases(ctx: BenchContext): Promise<void> {
     const snapshotId = await snapshotPhase(ctx);
     if (snapshotId) await restorePhase(ctx, snapshotId);
     else steps.skip('restore', 'no snapshot');
-    const loadEnd = watch ? await loadPhase(ctx, watch) : (steps.skip('stream under load', 'the stream did not start'), undefined);
-    if (watch) await stopStreamPhase(ctx, watch);
-    watch = undefined;
+    let loadEnd: string | undefined;
+    if (watch) {
+      loadEnd = await loadPhase(ctx, watch);
+      await stopStreamPhase(ctx, watch);
+      watch = undefined;
+    } else steps.skip('stream under load', 'the stream did not start');
     if (snapshotId && loadEnd) await pitrPhase(ctx, loadEnd);
-    else steps.skip('restore --at', !snapshotId ? 'no snapshot' : !loadEnd && ctx.results.stream?.loadEnd === undefined ? 'no stream under load' : 'the log does not cover E');
+    else if (!snapshotId) steps.skip('restore --at', 'no snapshot');
+    else steps.skip('restore --at', ctx.results.stream?.loadEnd ? 'the log does not cover E' : 'no stream under load');
     ctx.results.repoBytesFinal = dirBytes(ctx.repoDir);
   } finally {
     // only on an unexpected throw: a stream left running would hold the server's slot
