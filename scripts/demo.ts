@@ -135,7 +135,9 @@ async function main(): Promise<number> {
     stream.kill('SIGINT');
     const streamCode = await exited;
     stream = undefined;
-    say(`  stream stopped cleanly (exit ${streamCode})`);
+    if (streamCode !== 0)
+      throw new Error(`the stream exited ${streamCode} on SIGINT: ${streamLog.trim().split('\n').at(-1)}`);
+    say('  stream stopped cleanly on SIGINT: open segment stored and acknowledged (exit 0)');
 
     step(8, `Restoring the CRM as it was at ${target}, just before the DELETE`);
     await run(['restore', '--target', restored, '--at', target, '--jobs', '2'], env);

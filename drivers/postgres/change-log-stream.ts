@@ -23,7 +23,7 @@ import { SourceError } from '../../src/util/errors.js';
 import { connect, type PgTarget } from './connection.js';
 import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
 import { PartSpool, PayloadBuilder, type Relation } from './payload.js';
-import { decodePosition, encodePosition } from './position.js';
+import { bigIntToLsn, decodePosition, encodePosition } from './position.js';
 import { ReplicationSession } from './replication.js';
 
 export const PART_MAX_BYTES = 8 * 1024 * 1024;
@@ -185,7 +185,10 @@ export class PgChangeLog implements ChangeLog {
         await sleep(wait, opts.signal);
       }
     } finally {
-      await this.close();
+      // The session is already released above. The owner still acknowledges its last stored
+      // segment after iteration ends, and close() persists that; so only the timers stop here.
+      clearInterval(this.timer);
+      clearInterval(this.markerTimer);
     }
   }
 
@@ -367,7 +370,45 @@ export class PgChangeLog implements ChangeLog {
     this.c.opts.signal?.removeEventListener('abort', this.onAbort);
     await this.session?.close();
     await this.housekeeping(true);
+    await this.persistAcknowledgement();
     await this.admin?.end().catch(() => {});
     this.admin = undefined;
+  }
+
+  /**
+   * On SIGINT/SIGTERM the replication session ends first, and the stream job acknowledges its
+   * last segment only after storing it, when no session is left to carry the status update.
+   * Move the slot there with pg_replication_slot_advance once the walsender has released it, so
+   * the next run does not receive (and drop) what the repository already holds.
+   */
+  private async persistAcknowledgement(): Promise<void> {
+    const admin = this.admin ?? (await connect(this.c.target).catch(() => undefined));
+    if (!admin) return;
+    this.admin = admin;
+    const { slot } = this.c.names;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        const r = await admin.query<{ behind: boolean; active: boolean }>(
+          `SELECT confirmed_flush_lsn < $2::pg_lsn AS behind, active FROM pg_replication_slots WHERE slot_name = $1`,
+          [slot, bigIntToLsn(this.acked)],
+        );
+        const row = r.rows[0];
+        if (!row || !row.behind) return;
+        if (!row.active) {
+          await admin.query(`SELECT pg_replication_slot_advance($1, $2::pg_lsn)`, [
+            slot,
+            bigIntToLsn(this.acked),
+          ]);
+          return;
+        }
+      } catch (err) {
+        // another stream took the slot over, or the server went away: the next run re-sends and drops duplicates
+        this.c.opts.onStatus?.({
+          message: `Could not record the last acknowledgement in slot "${slot}": ${firstLine(err)}.`,
+        });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }

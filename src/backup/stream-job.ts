@@ -74,6 +74,7 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
       onStatus: (s) => {
         if (s.event === 'reconnecting')
           log.warn('stream.reconnecting', s.message ?? 'Reconnecting to the source.');
+        else if (s.message) log.warn('stream.source', s.message);
         else if (s.lagSeconds !== undefined) {
           log.progress(
             'stream.lag',
@@ -125,7 +126,7 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
         if (driver.comparePositions(item.position, position) < 0) continue;
         // An idle source still proves coverage: commit an empty segment once per segment period.
         if (!segment && Date.now() - lastCommitAt >= opts.segmentSeconds * 1000) {
-          segment = new OpenSegment(repo, identity(opts), position, stop.signal);
+          segment = new OpenSegment(repo, identity(opts), position, lock.signal);
         }
         if (segment) {
           segment.advance(item.position, driver.comparePositions);
@@ -134,7 +135,8 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
         }
         continue;
       }
-      segment ??= new OpenSegment(repo, identity(opts), position, stop.signal);
+      // Writes stop only when the lock is lost: on SIGINT/SIGTERM the open segment is still flushed.
+      segment ??= new OpenSegment(repo, identity(opts), position, lock.signal);
       await segment.add(item);
       if (!item.more) {
         transactions++;

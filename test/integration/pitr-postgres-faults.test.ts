@@ -36,13 +36,10 @@ async function db(prefix: string, serverUrl?: string): Promise<TestDatabase> {
   return d;
 }
 
-function streamChild(url: string, repoDir: string) {
-  const child = cliProcess(
-    ['stream', '--repo', repoDir, '--source', url, '--name', 'crm', '--segment-seconds', '1'],
-    {
-      env: { CRM_BACKUP_PASSWORD: TEST_PASSWORD },
-    },
-  );
+function streamChild(url: string, repoDir: string, name = 'crm', extra = ['--segment-seconds', '1']) {
+  const child = cliProcess(['stream', '--repo', repoDir, '--source', url, '--name', name, ...extra], {
+    env: { CRM_BACKUP_PASSWORD: TEST_PASSWORD },
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -92,6 +89,32 @@ describe('PostgreSQL stream faults', () => {
     const target = await db('kill_dst');
     await restoreInto(tr.repo, driver, 'crm', { kind: 'time', micros: at }, target.url);
     expect(await pgTableChecksums(target.url)).toEqual(sums);
+  });
+
+  it('SIGINT in the middle of a workload stores the open segment, acknowledges it and exits 0', async () => {
+    const source = await db('sigint_src');
+    const tr = await tempRepo();
+    cleanups.push(() => tr.dispose());
+    await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+    const s = streamChild(source.url, tr.dir, 'crm_sigint', ['--segment-seconds', '3600']);
+    await s.started;
+    await pgExec(source.url, `INSERT INTO t SELECT g, 'x' FROM generate_series(1, 500) g`);
+    await new Promise((r) => setTimeout(r, 1500));
+    s.child.kill('SIGINT');
+    expect(await s.exited).toBe(0);
+    expect(s.stderr()).toContain('"stream.stop"');
+    const segs = await tr.repo.listSegments('crm_sigint');
+    expect(segs.reduce((n, x) => n + x.changes, 0)).toBe(500);
+    const slot = await pgExec(
+      source.url,
+      `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'crmb_crm_sigint'`,
+    );
+    const { positionFromLsn } = await import('../../drivers/postgres/position.js');
+    const last = segs
+      .map((x) => x.lastPosition)
+      .sort()
+      .at(-1)!;
+    expect(positionFromLsn(slot.rows[0].lsn)).toBe(last);
   });
 
   it('reconnects when PostgreSQL restarts under the stream, and loses nothing', async () => {
