@@ -38,6 +38,14 @@ export interface WorkloadState {
 const now = (s: WorkloadState): string => formatMicros(Date.now() * 1000 + (s.seq++ % 1000), s.dialect);
 const pickId = (s: WorkloadState, t: keyof WorkloadState['maxId']): number => s.r.int(1, Math.max(1, s.maxId[t]));
 
+/**
+ * A contact id that exists when the statement runs (or NULL): contacts come and go (a test may
+ * delete them all), and a dangling id would fail the foreign key.
+ */
+function existingContact(k: Knex | Knex.Transaction, s: WorkloadState): Knex.Raw {
+  return k.raw('(SELECT MIN(id) FROM contacts WHERE id >= ?)', [pickId(s, 'contacts')]);
+}
+
 function liveDeal(s: WorkloadState): number | null {
   for (let i = 0; i < 5; i++) {
     const id = pickId(s, 'deals');
@@ -60,7 +68,7 @@ function stamps(s: WorkloadState): { created_at: string; updated_at: string } {
 
 async function insertActivity(k: Knex | Knex.Transaction, s: WorkloadState, dealId: number | null): Promise<void> {
   const id = await insertId(k, 'activities', {
-    deal_id: dealId, contact_id: s.r.chance(0.5) ? pickId(s, 'contacts') : null, user_id: pickId(s, 'users'),
+    deal_id: dealId, contact_id: s.r.chance(0.5) ? existingContact(k, s) : null, user_id: pickId(s, 'users'),
     kind: s.r.pick(['call', 'email', 'meeting', 'task']), subject: words(s.r, s.r.int(3, 10)), due_at: now(s), ...stamps(s),
   });
   s.maxId.activities = Math.max(s.maxId.activities, id);
@@ -99,7 +107,7 @@ export async function runOp(knex: Knex, s: WorkloadState, op: WorkloadOp): Promi
         msg = `<w${r.int(1, 1e9)}@mail.example.org>`;
         s.messages.push(msg);
       }
-      const row = { message_id: msg, contact_id: pickId(s, 'contacts'), event: 'opened', occurred_at: now(s), payload: null };
+      const row = { message_id: msg, contact_id: existingContact(knex, s), event: 'opened', occurred_at: now(s), payload: null };
       await knex('email_events').insert(r.chance(0.2) ? [row, row] : [row]);
       return 1;
     }
