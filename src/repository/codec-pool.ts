@@ -22,7 +22,7 @@ import {
 export interface ChunkCodec {
   /** Compresses and seals a chunk. May take ownership of (detach) `data`. */
   encode(id: string, data: Uint8Array): Promise<Uint8Array>;
-  /** Unseals, decompresses and checks the id; rejects with ObjectDamage. */
+  /** Unseals, decompresses and checks the id; rejects with ObjectDamage. May take ownership of `object`. */
   decode(id: string, object: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }

@@ -84,3 +84,13 @@ export async function sha256Of(it: AsyncIterable<Uint8Array>): Promise<{ hash: s
   }
   return { hash: h.digest('hex'), bytes };
 }
+
+/** A LocalBackend in a fresh temp folder, and a function that removes it. */
+export async function tempLocal(): Promise<{ storage: StorageBackend; dir: string; cleanup: () => Promise<void> }> {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { LocalBackend } = await import('../../../src/storage/index.js');
+  const dir = await mkdtemp(join(tmpdir(), 'crmb-repo-test-'));
+  return { storage: await LocalBackend.open(join(dir, 'repo')), dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
