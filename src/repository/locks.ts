@@ -71,7 +71,7 @@ export class LockManager {
   async removeStale(): Promise<number> {
     let n = 0;
     for (const l of await this.list()) {
-      if (!l.stale) continue;
+      if (!l.stale || [...this.held].some((h) => h.id === l.id)) continue;
       await this.storage.delete(`${PATHS.locks}${l.id}`).catch((e: unknown) => {
         if (!isNotFound(e)) throw e;
       });
