@@ -71,8 +71,12 @@ export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Pro
     const exported = await exportSnapshot(repl, version).catch((err: unknown) => {
       throw slotError(err, target);
     });
-    const clock = await first.query<{ t: Date }>('SELECT clock_timestamp() AS t');
-    const consistentAt = clock.rows[0]?.t ?? new Date();
+    // Read after the slot exists: every transaction in the snapshot committed before this instant.
+    const clock = await first.query<{ us: string }>(
+      'SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS us',
+    );
+    const consistentAtMicros = BigInt(clock.rows[0]?.us ?? Date.now() * 1000);
+    const consistentAt = new Date(Number(consistentAtMicros / 1000n));
     pool = new WorkerPool(target, exported.name, jobs);
     await pool.adopt(first);
     throwIfAborted(signal);
@@ -108,6 +112,7 @@ export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Pro
     return {
       position: positionFromLsn(exported.lsn),
       consistentAt,
+      consistentAtMicros,
       schema,
       schemaFormat: SCHEMA_FORMAT,
       meta: {

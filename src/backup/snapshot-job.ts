@@ -62,7 +62,8 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
       const schema = await repo.writeStream(single(reader.schema), { signal });
       const stored = await storeStreams(repo, reader.streams(), opts.jobs, log, signal);
       throwIfAborted(signal);
-      const consistentMicros = dateToMicros(reader.consistentAt);
+      // Rounding up keeps "every transaction in the snapshot committed at or before consistentAt" true.
+      const consistentMicros = reader.consistentAtMicros ?? dateToMicros(reader.consistentAt) + 999n;
       const id = await repo.commitSnapshot({
         source: opts.name,
         driver: driver.kind,

@@ -34,6 +34,11 @@ export interface SnapshotReader {
   /** The change-log position the snapshot is consistent with; fixed before any data is read. */
   readonly position: Position;
   readonly consistentAt: Date;
+  /**
+   * The same instant in µs (server clock, UTC), read after the position was fixed, so every
+   * transaction in the snapshot committed before it. Without it the core rounds consistentAt up.
+   */
+  readonly consistentAtMicros?: bigint;
   /** Driver-native schema description, opaque to the core. */
   readonly schema: Uint8Array;
   /** Format id of `schema`, e.g. `pg-schema/1`. */

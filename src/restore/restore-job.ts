@@ -40,6 +40,9 @@ export interface RestoreSummary {
   /** Position and commit time of the last transaction applied, if any. */
   readonly lastApplied?: { position: Position; commitTime: string };
   readonly seconds: number;
+  /** Time spent loading table data, and replaying the log (0 without replay). */
+  readonly loadSeconds: number;
+  readonly replaySeconds: number;
 }
 
 export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummary> {
@@ -87,8 +90,11 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
       'restore.loaded',
       `Loaded ${streams.length} tables, ${rows} rows, ${formatBytes(bytes)} from snapshot ${snap.id.slice(0, 12)}.`,
     );
+    const loadSeconds = (Date.now() - started) / 1000;
     await target.createSchema(schema, snap.schemaFormat, 'post-data');
+    const replayStarted = Date.now();
     const replay = plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches);
+    const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;
     await target.finish();
     const summary: RestoreSummary = {
       snapshot: snap.id,
@@ -99,10 +105,12 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
       changes: replay?.changes ?? 0,
       lastApplied: replay?.last,
       seconds: (Date.now() - started) / 1000,
+      loadSeconds,
+      replaySeconds,
     };
     log.info(
       'restore.done',
-      `Restored ${summary.tables} tables (${rows} rows) and replayed ${summary.transactions} transactions in ${formatDuration(Date.now() - started)}` +
+      `Restored ${summary.tables} tables (${rows} rows) and replayed ${summary.transactions} transactions (${summary.changes} changes${replaySeconds > 0 ? `, ${Math.round(summary.changes / replaySeconds)}/s` : ''}) in ${formatDuration(Date.now() - started)}` +
         (summary.lastApplied
           ? `; last commit applied: ${summary.lastApplied.commitTime} at position ${summary.lastApplied.position}.`
           : '.'),
