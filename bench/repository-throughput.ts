@@ -10,7 +10,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { LocalBackend } from '../src/storage/local-backend.js';
+import { openStorage } from '../src/storage/index.js';
 import { initRepository } from '../src/repository/index.js';
 import { Secret } from '../src/util/redact.js';
 
@@ -21,7 +21,7 @@ function arg(name: string, fallback: string): string {
 
 const MB = 1024 * 1024;
 const sizeMb = Number(arg('mb', '512'));
-const workers = Number(arg('workers', String(Math.min(4, availableParallelism()))));
+const workers = Number(arg('workers', String(Math.max(1, Math.min(4, availableParallelism() - 1)))));
 
 const STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost'];
 const NAMES = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Ken', 'Margaret', 'Linus', 'Radia'];
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     const zstd = timeZstd(file);
     const zstdOut = execFileSync('zstd', ['-3', '-T1', '-q', '-c', file], { maxBuffer: bytes }).length;
 
-    const storage = await LocalBackend.open(join(dir, 'repo'));
+    const storage = await openStorage(join(dir, 'repo'));
     const repo = await initRepository(storage, new Secret('bench'), { scrypt: { N: 1024, r: 8, p: 1 }, workers });
     const c0 = cpuSeconds();
     const t0 = performance.now();
