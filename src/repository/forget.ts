@@ -34,6 +34,8 @@ export interface ForgetResult {
 /** True when every transaction of `seg` is already contained in snapshot `snap`. */
 export function segmentBefore(seg: SegmentManifest, snap: SnapshotManifest, cmp?: ForgetOptions['comparePositions']): boolean {
   if (cmp) return cmp(seg.driver, seg.lastPosition, snap.position) <= 0;
+  // A segment without transactions has no commit time to place it by; keeping it keeps the chain intact.
+  if (seg.transactions === 0) return false;
   const at = BigInt(snap.consistentAtMicros);
   return BigInt(seg.lastCommitMicros) < at && BigInt(seg.coveredUntilMicros) < at;
 }
