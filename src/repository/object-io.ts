@@ -1,6 +1,7 @@
 /** Whole-object reads and create-only writes on top of the blob contract. */
 import { StorageError } from '../util/errors.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
+import { collectBytes } from '../util/bytes.js';
 
 /** Reads a whole object into one Uint8Array that owns its buffer (so it can be transferred to a worker). */
 export async function readObject(
@@ -8,19 +9,8 @@ export async function readObject(
   key: string,
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const p of await storage.get(key, undefined, signal ? { signal } : undefined)) {
-    parts.push(p);
-    total += p.length;
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  // collectBytes allocates a fresh buffer, so the result owns it and can be transferred.
+  return collectBytes(await storage.get(key, undefined, signal ? { signal } : undefined));
 }
 
 /** Reads an object, or undefined when it does not exist. */

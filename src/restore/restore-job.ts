@@ -11,6 +11,7 @@ import type { TargetDriver } from '../driver/target-driver.js';
 import type { Position } from '../driver/source-driver.js';
 import type { Repository } from '../repository/repository-api.js';
 import { decodeSegment } from '../backup/segment-codec.js';
+import { collectBytes } from '../util/bytes.js';
 import { forEachConcurrent } from '../util/concurrency.js';
 import { throwIfAborted } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
@@ -53,7 +54,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   const target = await opts.driver.openTarget(opts.targetUrl);
   try {
     await target.assertEmpty({ clean: opts.clean });
-    const schema = await collect(
+    const schema = await collectBytes(
       repo.readStream(snap.schema, { signal, context: `snapshot ${snap.id.slice(0, 12)} schema` }),
     );
     await target.createSchema(schema, snap.schemaFormat, 'pre-data');
@@ -164,10 +165,4 @@ async function replayLog(
     }
   }
   return { transactions, changes, last };
-}
-
-async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const p of data) parts.push(p);
-  return Buffer.concat(parts);
 }

@@ -33,22 +33,7 @@ export async function* chunksOf(body: PutBody): AsyncIterable<Uint8Array> {
   yield* body;
 }
 
-/** Reads a whole stream into one buffer. For tests and small objects only: memory grows with the object. */
-export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const c of chunks) {
-    parts.push(c);
-    total += c.length;
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { collectBytes } from '../util/bytes.js';
 
 /** Wraps a failure of the caller's body stream, so backends do not mistake it for (and retry it as) a store failure. */
 export class BodySourceError extends Error {}
