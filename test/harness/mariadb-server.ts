@@ -2,14 +2,14 @@
  * Throwaway MariaDB 10.11 server for tests, demos and benchmarks: row-based binlog with
  * full row images and metadata, GTID, root without password on 127.0.0.1, durability off.
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { registerForCleanup, killGroup } from './cleanup.js';
+import { ServerProcess, runningServer } from './server-process.js';
+import { registerForCleanup } from './cleanup.js';
 import { externalServer, type StartOptions, type ThrowawayServer } from './server.js';
-import { freePort, requireBinary, runToCompletion, spawnServer, waitExit, waitReady } from './util.js';
+import { freePort, requireBinary, runToCompletion, spawnServer, waitReady } from './util.js';
 
 const DEFAULT_BINDIR = '/usr/sbin';
 const INSTALL_DB_DIRS = ['/usr/bin', '/usr/sbin'];
@@ -54,15 +54,18 @@ export async function startOwnMariadb(opts?: StartOptions): Promise<ThrowawaySer
   requireBinary(mariadbd, 'MariaDB server binary', PACKAGE);
   // the install script lives next to mariadbd in a custom folder, in /usr/bin on Debian
   const installDirs = opts?.binDir || process.env.CRMB_MARIADB_BINDIR ? [binDir] : INSTALL_DB_DIRS;
-  const installDb = installDirs.map((d) => join(d, 'mariadb-install-db')).find(isExecutable) ?? join(binDir, 'mariadb-install-db');
+  const installDb =
+    installDirs.map((d) => join(d, 'mariadb-install-db')).find(isExecutable) ??
+    join(binDir, 'mariadb-install-db');
   requireBinary(installDb, 'MariaDB install script', PACKAGE);
   const timeoutMs = opts?.timeoutMs ?? 60_000;
   const dir = mkdtempSync(join(tmpdir(), 'crmb-mariadb-'));
   const dataDir = join(dir, 'data');
   const logFile = join(dir, 'server.log');
   const asRoot = process.getuid?.() === 0;
-  let child: ChildProcess | undefined;
-  const unregister = registerForCleanup(() => child?.pid, dir);
+  // SIGTERM = clean shutdown, like mysqladmin shutdown
+  const proc = new ServerProcess('SIGTERM', 20_000);
+  const unregister = registerForCleanup(() => proc.pid, dir);
   try {
     chmodSync(dir, 0o755);
     writeFileSync(logFile, '');
@@ -99,47 +102,15 @@ export async function startOwnMariadb(opts?: StartOptions): Promise<ThrowawaySer
       ...Object.entries(settings).map(([k, v]) => `--${k}=${v}`),
     ];
     const url = `mysql://root@127.0.0.1:${port}/test`;
-    const launch = async (): Promise<void> => {
-      child = spawnServer(mariadbd, args, logFile, undefined);
-      const c = child;
-      await waitReady('MariaDB', c, logFile, () => probe(url), timeoutMs);
-    };
-    const halt = async (): Promise<void> => {
-      const c = child;
-      if (c?.pid === undefined) return;
-      process.kill(c.pid, 'SIGTERM'); // clean shutdown, like mysqladmin shutdown
-      if (!(await waitExit(c, 20_000))) killGroup(c.pid, 'SIGKILL');
-      await waitExit(c, 5_000);
-      child = undefined;
-    };
+    const launch = (): Promise<void> =>
+      proc.launch(
+        () => spawnServer(mariadbd, args, logFile, undefined),
+        (c) => waitReady('MariaDB', c, logFile, () => probe(url), timeoutMs),
+      );
     await launch();
-    let stopped = false;
-    return {
-      url,
-      port,
-      dataDir: dir,
-      get pid() {
-        return child?.pid;
-      },
-      restart: async () => {
-        await halt();
-        await launch();
-      },
-      stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        const c = child;
-        if (c?.pid !== undefined) killGroup(c.pid, 'SIGKILL');
-        if (c) await waitExit(c, 5_000);
-        child = undefined;
-        rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
-        unregister();
-      },
-    };
+    return runningServer({ url, port, dir, proc, launch, unregister });
   } catch (err) {
-    if (child?.pid !== undefined) killGroup(child.pid, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
-    unregister();
+    proc.abandon(dir, unregister);
     throw err;
   }
 }

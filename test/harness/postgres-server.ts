@@ -2,14 +2,22 @@
  * Throwaway PostgreSQL 15 server for tests, demos and benchmarks: initdb into a temp
  * folder, logical decoding on, trust auth on 127.0.0.1, durability off for speed.
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { registerForCleanup, killGroup } from './cleanup.js';
+import { ServerProcess, runningServer } from './server-process.js';
+import { registerForCleanup } from './cleanup.js';
 import { externalServer, type StartOptions, type ThrowawayServer } from './server.js';
-import { chownTree, freePort, requireBinary, runAs, runToCompletion, spawnServer, waitExit, waitReady } from './util.js';
+import {
+  chownTree,
+  freePort,
+  requireBinary,
+  runAs,
+  runToCompletion,
+  spawnServer,
+  waitReady,
+} from './util.js';
 
 const DEFAULT_BINDIR = '/usr/lib/postgresql/15/bin';
 
@@ -56,8 +64,9 @@ export async function startOwnPostgres(opts?: StartOptions): Promise<ThrowawaySe
   const dir = mkdtempSync(join(tmpdir(), 'crmb-pg-'));
   const dataDir = join(dir, 'data');
   const logFile = join(dir, 'server.log');
-  let child: ChildProcess | undefined;
-  const unregister = registerForCleanup(() => child?.pid, dir);
+  // SIGINT to the postmaster = fast shutdown: a clean checkpoint, so a restart needs no recovery
+  const proc = new ServerProcess('SIGINT', 10_000);
+  const unregister = registerForCleanup(() => proc.pid, dir);
   try {
     // the postgres user must be able to traverse the folder and write the socket there
     chmodSync(dir, 0o755);
@@ -77,48 +86,15 @@ export async function startOwnPostgres(opts?: StartOptions): Promise<ThrowawaySe
     for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
 
-    const launch = async (): Promise<void> => {
-      child = spawnServer(join(binDir, 'postgres'), args, logFile, ids);
-      const c = child;
-      await waitReady('PostgreSQL', c, logFile, () => probe(url), timeoutMs);
-    };
-    const halt = async (): Promise<void> => {
-      const c = child;
-      if (c?.pid === undefined) return;
-      // SIGINT to the postmaster = fast shutdown: a clean checkpoint, so the restart needs no recovery
-      process.kill(c.pid, 'SIGINT');
-      if (!(await waitExit(c, 10_000))) killGroup(c.pid, 'SIGKILL');
-      await waitExit(c, 5_000);
-      child = undefined;
-    };
+    const launch = (): Promise<void> =>
+      proc.launch(
+        () => spawnServer(join(binDir, 'postgres'), args, logFile, ids),
+        (c) => waitReady('PostgreSQL', c, logFile, () => probe(url), timeoutMs),
+      );
     await launch();
-    let stopped = false;
-    return {
-      url,
-      port,
-      dataDir: dir,
-      get pid() {
-        return child?.pid;
-      },
-      restart: async () => {
-        await halt();
-        await launch();
-      },
-      stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        const c = child;
-        if (c?.pid !== undefined) killGroup(c.pid, 'SIGKILL');
-        if (c) await waitExit(c, 5_000);
-        child = undefined;
-        rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
-        unregister();
-      },
-    };
+    return runningServer({ url, port, dir, proc, launch, unregister });
   } catch (err) {
-    if (child?.pid !== undefined) killGroup(child.pid, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
-    unregister();
+    proc.abandon(dir, unregister);
     throw err;
   }
 }
