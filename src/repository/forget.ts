@@ -32,7 +32,11 @@ export interface ForgetResult {
 }
 
 /** True when every transaction of `seg` is already contained in snapshot `snap`. */
-export function segmentBefore(seg: SegmentManifest, snap: SnapshotManifest, cmp?: ForgetOptions['comparePositions']): boolean {
+export function segmentBefore(
+  seg: SegmentManifest,
+  snap: SnapshotManifest,
+  cmp?: ForgetOptions['comparePositions'],
+): boolean {
   if (cmp) return cmp(seg.driver, seg.lastPosition, snap.position) <= 0;
   // A segment without transactions has no commit time to place it by; keeping it keeps the chain intact.
   if (seg.transactions === 0) return false;
@@ -40,12 +44,23 @@ export function segmentBefore(seg: SegmentManifest, snap: SnapshotManifest, cmp?
   return BigInt(seg.lastCommitMicros) < at && BigInt(seg.coveredUntilMicros) < at;
 }
 
-export async function forget(repository: Repository, policy: ForgetPolicy, opts: ForgetOptions = {}): Promise<ForgetResult> {
+export async function forget(
+  repository: Repository,
+  policy: ForgetPolicy,
+  opts: ForgetOptions = {},
+): Promise<ForgetResult> {
   if (!hasKeepRule(policy)) {
-    throw new UsageError('forget needs at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly rule; it refuses to remove every snapshot.');
+    throw new UsageError(
+      'forget needs at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/--keep-monthly rule; it refuses to remove every snapshot.',
+    );
   }
   const repo = asCrm(repository);
-  const lock = policy.dryRun ? undefined : await repo.lock('exclusive', { purpose: 'forget', ...(opts.signal ? { signal: opts.signal } : {}) });
+  // Removing manifests never harms a concurrent writer (none references another manifest), so a
+  // shared lock suffices and nightly retention can run beside a continuous stream. Deleting
+  // chunks is prune's job, under the exclusive lock.
+  const lock = policy.dryRun
+    ? undefined
+    : await repo.lock('shared', { purpose: 'forget', ...(opts.signal ? { signal: opts.signal } : {}) });
   try {
     const all = await repo.catalog.snapshots();
     const sources = policy.source !== undefined ? [policy.source] : [...new Set(all.map((s) => s.source))];
@@ -53,7 +68,10 @@ export async function forget(repository: Repository, policy: ForgetPolicy, opts:
     const removedSegments: SegmentManifest[] = [];
     let keptSegments = 0;
     for (const source of sources) {
-      const mine = applyPolicy(all.filter((s) => s.source === source), policy);
+      const mine = applyPolicy(
+        all.filter((s) => s.source === source),
+        policy,
+      );
       decisions.push(...mine);
       const kept = mine.filter((d) => d.keep).map((d) => d.snapshot);
       const oldest = kept[kept.length - 1];

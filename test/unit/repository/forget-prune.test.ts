@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyPolicy, forget, prune, verifyRepository, type Repository, type SnapshotManifest, type StreamRef } from '../../../src/repository/index.js';
+import {
+  applyPolicy,
+  forget,
+  prune,
+  verifyRepository,
+  type Repository,
+  type SnapshotManifest,
+  type StreamRef,
+} from '../../../src/repository/index.js';
 import { segmentOf, snapshotOf, SMALL_CHUNKS } from './fixtures.js';
 import { collect, crmStream, newRepo, pieces, randomBytesSeeded, reopen } from './helpers.js';
 import type { MemoryBackend } from './memory-backend.js';
@@ -24,7 +32,9 @@ describe('retention policy', () => {
   }
   const snaps = synthetic(dates);
   const kept = (p: Parameters<typeof applyPolicy>[1]): string[] =>
-    applyPolicy(snaps, p).filter((d) => d.keep).map((d) => d.snapshot.consistentAt.slice(0, 16));
+    applyPolicy(snaps, p)
+      .filter((d) => d.keep)
+      .map((d) => d.snapshot.consistentAt.slice(0, 16));
 
   it('keep-last keeps the newest N', () => {
     expect(kept({ keepLast: 2 })).toEqual(['2024-03-31T01:00', '2024-03-30T13:00']);
@@ -60,7 +70,9 @@ describe('forget and prune', () => {
       await repo.commitSegment(segmentOf('crm', day(d, 1), day(d, 23), log));
     }
     // One segment straddling the day-3 snapshot: it holds transactions after it, so it must stay.
-    await repo.commitSegment(segmentOf('crm', day(2, 23), day(3, 2), await repo.writeStream(pieces(randomBytesSeeded(5000, 99)))));
+    await repo.commitSegment(
+      segmentOf('crm', day(2, 23), day(3, 2), await repo.writeStream(pieces(randomBytesSeeded(5000, 99)))),
+    );
     await repo.close();
 
     const r = await reopen(storage);
@@ -70,10 +82,20 @@ describe('forget and prune', () => {
     expect((await r.listSnapshots()).length).toBe(4);
 
     const result = await forget(r, { keepLast: 2 });
-    expect(result.kept.map((k) => k.snapshot.consistentAt.slice(0, 10))).toEqual(['2025-01-04', '2025-01-03']);
-    expect(result.removedSegments.map((s) => s.firstPosition.slice(0, 10)).sort()).toEqual(['2025-01-01', '2025-01-02']);
+    expect(result.kept.map((k) => k.snapshot.consistentAt.slice(0, 10))).toEqual([
+      '2025-01-04',
+      '2025-01-03',
+    ]);
+    expect(result.removedSegments.map((s) => s.firstPosition.slice(0, 10)).sort()).toEqual([
+      '2025-01-01',
+      '2025-01-02',
+    ]);
     expect(result.keptSegments).toBe(3);
-    expect((await r.listSegments('crm')).map((s) => s.firstPosition.slice(0, 13))).toEqual(['2025-01-02T23', '2025-01-03T01', '2025-01-04T01']);
+    expect((await r.listSegments('crm')).map((s) => s.firstPosition.slice(0, 13))).toEqual([
+      '2025-01-02T23',
+      '2025-01-03T01',
+      '2025-01-04T01',
+    ]);
 
     const before = mem.keys('data/').length;
     // Grace period: just-written chunks are kept even though unreferenced.
@@ -113,10 +135,31 @@ describe('forget and prune', () => {
     const kept = await prune(pruner, { graceMs: 60_000 });
     expect(kept.deletedChunks).toBe(0);
     expect(kept.removedStaleLocks).toBe(1);
-    for (const id of orphan.chunks) expect((storage as MemoryBackend).objects.has(`data/${id.slice(0, 2)}/${id}`)).toBe(true);
+    for (const id of orphan.chunks)
+      expect((storage as MemoryBackend).objects.has(`data/${id.slice(0, 2)}/${id}`)).toBe(true);
     const done = await prune(pruner, { graceMs: 0 });
     expect(done.deletedChunks).toBe(new Set(orphan.chunks).size);
     expect((await verifyRepository(pruner, { readData: true })).ok).toBe(true);
     await crashed.close().catch(() => undefined);
+  });
+});
+
+describe('forget beside a running writer', () => {
+  it('forget runs while a stream holds its shared lock; prune refuses and names the holder', async () => {
+    const { repo: writer, storage } = await newRepo(SMALL_CHUNKS);
+    open.push(writer);
+    for (let d = 1; d <= 3; d++) {
+      const ref = await writer.writeStream(crmStream(20_000, d * 100_000));
+      await writer.commitSnapshot(
+        snapshotOf('crm', new Date(Date.UTC(2025, 0, d)), { 'public.contacts': ref }, EMPTY),
+      );
+    }
+    // `writer` stays open, like a stream job: it holds a shared lock.
+    const other = await reopen(storage);
+    open.push(other);
+    const result = await forget(other, { keepLast: 1 });
+    expect(result.removed).toHaveLength(2);
+    expect(await other.listSnapshots()).toHaveLength(1);
+    await expect(prune(other, { graceMs: 0 })).rejects.toThrow(/lock/i);
   });
 });
