@@ -232,3 +232,29 @@ async function extensionFindings(c: pg.Client): Promise<Finding[]> {
     },
   ];
 }
+
+/**
+ * Replay runs with session_replication_role = replica, so the target's triggers and foreign-key
+ * actions do not fire a second time for changes the source already made. Setting it needs a
+ * superuser, or (PostgreSQL 15+) the SET privilege on that parameter.
+ */
+export async function replayPrivilege(c: pg.Client): Promise<Finding[]> {
+  const r = await c.query<{ role: string; ok: boolean }>(
+    `SELECT current_user AS role,
+            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+            OR (current_setting('server_version_num')::int >= 150000
+                AND has_parameter_privilege(current_user, 'session_replication_role', 'SET')) AS ok`,
+  );
+  const row = r.rows[0];
+  if (!row || row.ok) return [];
+  const role = quoteIdent(row.role);
+  return [
+    {
+      check: 'pg.replay_privilege',
+      severity: 'error',
+      subject: row.role,
+      message: `Role ${role} cannot set session_replication_role, which replaying the log needs (so the target's triggers do not fire twice).`,
+      fix: `GRANT SET ON PARAMETER session_replication_role TO ${role}; (PostgreSQL 15+) or restore as a superuser.`,
+    },
+  ];
+}

@@ -4,12 +4,14 @@
  * constraints, triggers) and finally sequence values and statistics.
  */
 import type pg from 'pg';
+import type { Finding } from '../../src/driver/finding.js';
 import type { LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction } from './apply.js';
 import { connect, quoteIdent, quoteQualified, type PgTarget } from './connection.js';
 import { copyIn } from './load.js';
+import { preflight, replayPrivilege } from './preflight.js';
 import { decodeSchema, runSection, splitPostData, type SchemaDocument, type TableColumns } from './schema.js';
 import { SequenceRestorer } from './sequences.js';
 import { COPY_FORMAT } from './snapshot.js';
@@ -28,6 +30,14 @@ export class PostgresTarget implements TargetDriver {
   private readonly sequences = new SequenceRestorer();
 
   constructor(private readonly target: PgTarget) {}
+
+  async preflight(opts: { replay: boolean }): Promise<Finding[]> {
+    return this.withClient(async (c) => {
+      const findings = await preflight(c, 'restore');
+      if (opts.replay) findings.push(...(await replayPrivilege(c)));
+      return findings;
+    });
+  }
 
   async assertEmpty(opts?: { clean?: boolean }): Promise<void> {
     await this.withClient((c) => assertEmptyDatabase(c, this.target, !!opts?.clean));

@@ -1,3 +1,4 @@
+import type { Finding } from './finding.js';
 import type { Transaction } from './source-driver.js';
 
 export interface LoadStats {
@@ -7,6 +8,11 @@ export interface LoadStats {
 
 export interface TargetDriver {
   readonly kind: string;
+  /**
+   * Checks the target before anything is written (privileges the load and the replay need).
+   * `replay` says whether log transactions will be applied. Optional: a driver without checks omits it.
+   */
+  preflight?(opts: { replay: boolean }): Promise<Finding[]>;
   /** Refuses (SourceError) when the target holds user objects, unless `clean` drops them first. */
   assertEmpty(opts?: { clean?: boolean }): Promise<void>;
   createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void>;

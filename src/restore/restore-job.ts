@@ -10,6 +10,7 @@ import type { DriverModule } from '../driver/driver-module.js';
 import type { TargetDriver } from '../driver/target-driver.js';
 import type { Position } from '../driver/source-driver.js';
 import type { Repository } from '../repository/repository-api.js';
+import { refuseOnErrors } from '../backup/preflight.js';
 import { decodeSegment } from '../backup/segment-codec.js';
 import { collectBytes } from '../util/bytes.js';
 import { forEachConcurrent } from '../util/concurrency.js';
@@ -53,6 +54,8 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   const matches = tableMatcher(opts.tables);
   const target = await opts.driver.openTarget(opts.targetUrl);
   try {
+    if (target.preflight)
+      refuseOnErrors(await target.preflight({ replay: plan.untilMicros !== undefined }), log);
     await target.assertEmpty({ clean: opts.clean });
     const schema = await collectBytes(
       repo.readStream(snap.schema, { signal, context: `snapshot ${snap.id.slice(0, 12)} schema` }),

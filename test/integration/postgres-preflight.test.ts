@@ -100,6 +100,26 @@ describe('postgres preflight', () => {
     expect(read[0]?.message).toMatch(/cannot read 1 table\(s\) \(public\.secret\)/);
   });
 
+  it('a restore target checks CREATE, and the replay privilege only when the log will be replayed', async () => {
+    const target = await driver.openTarget(asRole());
+    try {
+      const snapshotOnly = await target.preflight!({ replay: false });
+      expect(byCheck(snapshotOnly, 'pg.create_target')[0]?.message).toBe(
+        `Role "${role}" lacks CREATE on database "${db.name}"; a restore creates schemas and tables there.`,
+      );
+      expect(byCheck(snapshotOnly, 'pg.replay_privilege')).toEqual([]);
+      const pitr = await target.preflight!({ replay: true });
+      expect(byCheck(pitr, 'pg.replay_privilege')).toEqual([
+        expect.objectContaining({
+          severity: 'error',
+          message: `Role "${role}" cannot set session_replication_role, which replaying the log needs (so the target's triggers do not fire twice).`,
+        }),
+      ]);
+    } finally {
+      await target.close();
+    }
+  });
+
   it('flags tables without a key, unlogged tables, large objects and the unlimited WAL keep size', async () => {
     const all = await findings(db.url, 'stream');
     const ident = byCheck(all, 'pg.replica_identity');
