@@ -172,4 +172,20 @@ describe('crm-backup CLI on PostgreSQL', () => {
     expect(forget.code, forget.stderr).toBe(0);
     expect(forget.stdout).toContain('Would remove 0 snapshots');
   });
+
+  it('stream --drop removes the slot and the publication from the source', async () => {
+    const before = await pgExec(
+      source.url,
+      `SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = 'crmb_cli'`,
+    );
+    expect(before.rows[0].n).toBe(1);
+    const r = await runCli(['stream', '--source', source.url, '--name', 'cli', '--drop'], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const after = await pgExec(
+      source.url,
+      `SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'crmb_cli')::int AS slots,
+              (SELECT count(*) FROM pg_publication WHERE pubname = 'crmb_cli')::int AS pubs`,
+    );
+    expect(after.rows[0]).toEqual({ slots: 0, pubs: 0 });
+  });
 });
