@@ -21,12 +21,18 @@ export interface TestDatabase {
 async function injected(key: 'pgUrl' | 'mysqlUrl'): Promise<string> {
   const { inject } = await import('vitest');
   const url = inject(key);
-  if (!url) throw new Error(`the vitest global setup provided no ${key}; run the tests through vitest with test/harness/global-setup.ts.`);
+  if (!url)
+    throw new Error(
+      `the vitest global setup provided no ${key}; run the tests through vitest with test/harness/global-setup.ts.`,
+    );
   return url;
 }
 
 function uniqueName(prefix: string): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40);
+  const clean = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 40);
   return `${clean}_${randomBytes(4).toString('hex')}`;
 }
 
@@ -47,8 +53,15 @@ export async function createPgDatabase(prefix: string, serverUrl?: string): Prom
     drop: () =>
       withPg(server, async (c) => {
         // slots pin the database: stop their walsenders, then drop them
-        await c.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL', [name]);
-        await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [name]).catch(() => undefined);
+        await c.query(
+          'SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL',
+          [name],
+        );
+        await c
+          .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [
+            name,
+          ])
+          .catch(() => undefined);
         await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       }),
   };
@@ -58,7 +71,9 @@ export async function createPgDatabase(prefix: string, serverUrl?: string): Prom
 export async function createMysqlDatabase(prefix: string, serverUrl?: string): Promise<TestDatabase> {
   const server = serverUrl ?? (await injected('mysqlUrl'));
   const name = uniqueName(prefix);
-  await withMysql(server, (c) => c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`));
+  await withMysql(server, (c) =>
+    c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`),
+  );
   return {
     url: withDatabase(server, name),
     name,

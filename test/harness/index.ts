@@ -5,4 +5,10 @@
 export type { ThrowawayServer, StartOptions } from './server.js';
 export { startPostgres, startOwnPostgres, pgBinDir } from './postgres-server.js';
 export { startMariadb, startOwnMariadb, mariadbBinDir } from './mariadb-server.js';
-export { createPgDatabase, createMysqlDatabase, pgStartOwnServer, mysqlStartOwnServer, type TestDatabase } from './databases.js';
+export {
+  createPgDatabase,
+  createMysqlDatabase,
+  pgStartOwnServer,
+  mysqlStartOwnServer,
+  type TestDatabase,
+} from './databases.js';

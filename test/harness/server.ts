@@ -32,7 +32,12 @@ export function externalServer(url: string): ThrowawayServer {
     port,
     dataDir: '',
     pid: undefined,
-    restart: () => Promise.reject(new Error('cannot restart an external server given by URL; use a harness-started server for this test.')),
+    restart: () =>
+      Promise.reject(
+        new Error(
+          'cannot restart an external server given by URL; use a harness-started server for this test.',
+        ),
+      ),
     stop: () => Promise.resolve(),
   };
 }

@@ -1,6 +1,15 @@
 /** Small helpers shared by the throwaway-server launchers. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, openSync, closeSync, readFileSync, chownSync, readdirSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  openSync,
+  closeSync,
+  readFileSync,
+  chownSync,
+  readdirSync,
+  statSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +33,9 @@ export function requireBinary(bin: string, what: string, pkg: string): void {
   try {
     accessSync(bin, constants.X_OK);
   } catch {
-    throw new Error(`${what} not found at ${bin}; install the Debian package "${pkg}" (apt-get install ${pkg}).`);
+    throw new Error(
+      `${what} not found at ${bin}; install the Debian package "${pkg}" (apt-get install ${pkg}).`,
+    );
   }
 }
 
@@ -35,7 +46,8 @@ export function runAs(user: string): { uid: number; gid: number } | undefined {
     .split('\n')
     .find((l) => l.startsWith(`${user}:`));
   const parts = line?.split(':');
-  if (parts === undefined || parts.length < 4) throw new Error(`OS user "${user}" does not exist; create it or install its server package.`);
+  if (parts === undefined || parts.length < 4)
+    throw new Error(`OS user "${user}" does not exist; create it or install its server package.`);
   return { uid: Number(parts[2]), gid: Number(parts[3]) };
 }
 
@@ -59,7 +71,8 @@ export async function runToCompletion(
       child.once('error', reject);
       child.once('exit', resolve);
     });
-    if (code !== 0) throw new Error(`${bin} exited with code ${String(code)}; log tail:\n${logTail(logFile)}`);
+    if (code !== 0)
+      throw new Error(`${bin} exited with code ${String(code)}; log tail:\n${logTail(logFile)}`);
   } finally {
     closeSync(fd);
   }
@@ -106,7 +119,9 @@ export async function waitReady(
   let last: unknown;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what} exited during startup (${String(child.exitCode ?? child.signalCode)}); log tail:\n${logTail(logFile)}`);
+      throw new Error(
+        `${what} exited during startup (${String(child.exitCode ?? child.signalCode)}); log tail:\n${logTail(logFile)}`,
+      );
     }
     try {
       await probe();
@@ -116,7 +131,9 @@ export async function waitReady(
     }
     if (Date.now() > deadline) {
       const reason = last instanceof Error ? last.message : String(last);
-      throw new Error(`${what} did not accept connections within ${timeoutMs} ms (${reason}); log tail:\n${logTail(logFile)}`);
+      throw new Error(
+        `${what} did not accept connections within ${timeoutMs} ms (${reason}); log tail:\n${logTail(logFile)}`,
+      );
     }
     await sleep(50);
   }
