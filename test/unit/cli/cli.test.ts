@@ -98,3 +98,18 @@ describe('drivers not built yet', () => {
     );
   });
 });
+
+describe('bad input gets one sentence, never a secret or a stack trace', () => {
+  it('an unreachable server', async () => {
+    const r = await runCli([
+      'doctor',
+      '--source',
+      'postgres://app:supersecret@127.0.0.1:1/crm?sslpassword=alsosecret',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: Cannot connect to PostgreSQL at postgres://app@127.0.0.1:1/crm: connection refused (is the server running and listening there?).',
+    );
+    expect(r.stderr).not.toMatch(/supersecret|alsosecret|    at /);
+  });
+});
