@@ -14,7 +14,7 @@ const FIRST_NORMAL_OID = 16384;
 /** Base types without an equality operator: compared through their text form instead. */
 const NO_EQUALITY = new Set(['json', 'xml', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle']);
 
-interface Column {
+export interface Column {
   readonly sql: string;
   readonly type: string;
   readonly isKey: boolean;
@@ -36,14 +36,21 @@ export class TargetTable {
   constructor(
     readonly oid: number,
     rel: Relation,
-    private readonly columns: readonly Column[],
+    readonly columns: readonly Column[],
+    /**
+     * No unique or exclusion index besides the replica identity's: rows of one UPDATE may then be
+     * changed in any order. With one, a single statement could collide where the source's order
+     * of row updates did not (row 1 frees a value, row 2 takes it), so apply-batch.ts keeps one
+     * statement per row.
+     */
+    readonly updatesCommute: boolean,
   ) {
     this.sqlName = quoteQualified(rel.namespace, rel.name);
     this.display = `${rel.namespace}.${rel.name}`;
     this.head = `INSERT INTO ${this.sqlName} (${columns.map((c) => c.sql).join(', ')}) OVERRIDING SYSTEM VALUE VALUES`;
   }
 
-  private value(v: PayloadValue, i: number): string {
+  value(v: PayloadValue, i: number): string {
     if (v === null) return 'NULL';
     if (typeof v !== 'string') {
       throw new SourceError(`A value of ${this.display} is ${v === false ? 'an unchanged TOAST marker' : 'binary'} where text was expected.`);
@@ -162,7 +169,13 @@ export class TargetTables {
         textCompare: NO_EQUALITY.has(t.base),
       };
     });
-    const table = new TargetTable(oid, rel, columns);
+    const other = await this.client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+        WHERE i.indrelid = $1 AND (i.indisunique OR i.indisexclusion)
+          AND NOT i.indisreplident AND NOT (i.indisprimary AND c.relreplident = 'd')`,
+      [oid],
+    );
+    const table = new TargetTable(oid, rel, columns, other.rows[0]?.n === 0);
     this.cache.set(key, table);
     return table;
   }

@@ -11,16 +11,18 @@
  *
  * SQL is generated as text with string literals (standard_conforming_strings is forced on, so
  * doubling quotes is the whole escaping) and explicit casts to the target column types, batched
- * into multi-statement simple queries (one round trip per ~1 MiB) with multi-row INSERTs. Every
- * UPDATE and DELETE must hit exactly one row, or the target does not match the source.
+ * into multi-statement simple queries (one round trip per ~1 MiB). Consecutive changes of one
+ * table and shape become one statement (apply-batch.ts). Every UPDATE and DELETE must hit exactly
+ * one row per change, or the target does not match the source.
  */
 import type pg from 'pg';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
 import { quoteIdent } from './connection.js';
 import { DDL_MESSAGE_PREFIX, parseDdlMessage, replayStatements, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
-import { decodePayload, type PayloadRecord, type Relation } from './payload.js';
+import { decodePayload, type PayloadRecord, type PayloadRow, type Relation } from './payload.js';
 import { lit, TargetTables, type TargetTable } from './apply-sql.js';
+import { deleteSlot, insertSlot, RowGroup, updateSlot, type GroupSlot } from './apply-batch.js';
 
 export interface ApplyOptions {
   /** Only changes to these tables (`schema.table` or bare `table`; a partition matches its root). */
@@ -33,7 +35,6 @@ export interface ApplyOptions {
 
 const FLUSH_BYTES = 1024 * 1024;
 const FLUSH_STATEMENTS = 2_000;
-const INSERT_ROWS_MAX = 1_000;
 /** Settings the text values were produced under (replication.ts), plus replica mode. */
 const SESSION_SETUP = [
   'SET LOCAL standard_conforming_strings = on',
@@ -62,10 +63,10 @@ export async function applyTransaction(client: pg.Client, tx: Transaction, opts:
   const s = state;
   try {
     if (s.position === undefined) {
-      await client.query('BEGIN');
       s.position = tx.position;
       try {
-        await client.query(SESSION_SETUP);
+        // one round trip: BEGIN cannot fail where the settings could
+        await client.query(`BEGIN; ${SESSION_SETUP}`);
       } catch (err) {
         throw new SourceError(
           `Replaying changes needs superuser or SET privilege on session_replication_role (so the target's triggers and foreign-key actions do not fire twice): ${firstLine(err)}.`,
@@ -99,11 +100,10 @@ class PartApplier {
   private readonly types = new Map<number, string>();
   private sql: string[] = [];
   private bytes = 0;
-  /** Statement indexes (in `sql`) that must affect exactly one row, with their table. */
-  private checks: Array<[number, string]> = [];
-  /** Pending multi-row INSERT: relation id + column signature, and its row count. */
-  private insertKey: string | undefined;
-  private insertRows = 0;
+  /** Statement indexes (in `sql`) with the number of rows each must change, and their table. */
+  private checks: Array<[number, number, string]> = [];
+  /** Consecutive changes of one table and shape, not yet in `sql` (apply-batch.ts). */
+  private group: RowGroup | undefined;
 
   constructor(
     private readonly client: pg.Client,
@@ -116,7 +116,17 @@ class PartApplier {
     await this.flush();
   }
 
+  /** Tables by relation id for this part, so a row costs no lookup; dropped on Relation and DDL. */
+  private readonly resolved = new Map<number, TargetTable | undefined>();
+
   private async table(relationId: number): Promise<TargetTable | undefined> {
+    if (this.resolved.has(relationId)) return this.resolved.get(relationId);
+    const t = await this.lookup(relationId);
+    this.resolved.set(relationId, t);
+    return t;
+  }
+
+  private async lookup(relationId: number): Promise<TargetTable | undefined> {
     const rel = this.relations.get(relationId);
     if (!rel) throw new SourceError(`pg-changes payload uses relation ${relationId} before describing it.`);
     let t = await this.targets.get(rel);
@@ -124,23 +134,49 @@ class PartApplier {
       // CREATE TABLE AS: its rows come before its DDL message (the event trigger fires after them)
       await this.flush();
       await this.targets.create(rel, this.types);
+      this.resolved.clear();
       t = await this.targets.get(rel);
     }
     if (!t) return undefined;
     return (await this.targets.allowed(t, this.opts.tables)) ? t : undefined;
   }
 
-  private push(statement: string, checkTable?: string): void {
-    if (checkTable !== undefined) this.checks.push([this.sql.length, checkTable]);
+  /** Queues a statement after the open group (order is the source's order). */
+  private push(statement: string, check?: [number, string]): void {
+    this.closeGroup();
+    this.append(statement, check);
+  }
+
+  private append(statement: string, check?: [number, string]): void {
+    if (check) this.checks.push([this.sql.length, ...check]);
     this.sql.push(statement);
     this.bytes += statement.length;
+  }
+
+  private closeGroup(): void {
+    const g = this.group;
+    if (!g) return;
+    this.group = undefined;
+    // the group's rows were counted in `bytes` as they came
+    this.bytes -= g.bytes;
+    for (const { sql, rows } of g.statements()) this.append(sql, rows === undefined ? undefined : [rows, g.table.display]);
+  }
+
+  /** Adds a change to the open group, or closes it and opens a new one. */
+  private addToGroup(relationId: number, slot: GroupSlot, row: PayloadRow): void {
+    if (!this.group?.accepts(relationId, slot)) {
+      this.closeGroup();
+      this.group = new RowGroup(relationId, slot);
+    }
+    this.bytes += this.group.add(slot, row);
   }
 
   private async record(rec: PayloadRecord): Promise<void> {
     switch (rec.kind) {
       case 'relation':
         this.relations.set(rec.relation.relationId, rec.relation);
-        this.insertKey = undefined;
+        this.resolved.delete(rec.relation.relationId);
+        this.closeGroup();
         return;
       case 'type':
         this.types.set(rec.typeOid, `${quoteIdent(rec.namespace)}.${quoteIdent(rec.name)}`);
@@ -148,32 +184,27 @@ class PartApplier {
       case 'insert': {
         const t = await this.table(rec.relationId);
         if (!t) return;
-        const key = `${rec.relationId}`;
-        const values = t.values(rec.newRow);
-        if (this.insertKey === key && this.insertRows < INSERT_ROWS_MAX) {
-          this.sql[this.sql.length - 1] += `,${values}`;
-          this.bytes += values.length + 1;
-          this.insertRows++;
-        } else {
-          this.push(`${t.insertHead()} ${values}`);
-          this.insertKey = key;
-          this.insertRows = 1;
-        }
+        this.addToGroup(rec.relationId, insertSlot(t, rec.newRow), rec.newRow);
         break;
       }
       case 'update': {
         const t = await this.table(rec.relationId);
         if (!t) return;
-        this.insertKey = undefined;
-        const stmt = t.update(rec.newRow, rec.oldKind, rec.oldRow);
-        if (stmt) this.push(stmt, t.display);
+        const slot = updateSlot(t, rec.newRow, rec.oldKind);
+        if (slot) {
+          this.addToGroup(rec.relationId, slot, rec.newRow);
+        } else {
+          const stmt = t.update(rec.newRow, rec.oldKind, rec.oldRow);
+          if (stmt) this.push(stmt, [1, t.display]);
+        }
         break;
       }
       case 'delete': {
         const t = await this.table(rec.relationId);
         if (!t) return;
-        this.insertKey = undefined;
-        this.push(t.delete(rec.oldKind, rec.oldRow), t.display);
+        const slot = deleteSlot(t, rec.oldKind, rec.oldRow);
+        if (slot) this.addToGroup(rec.relationId, slot, rec.oldRow);
+        else this.push(t.delete(rec.oldKind, rec.oldRow), [1, t.display]);
         break;
       }
       case 'truncate': {
@@ -182,14 +213,13 @@ class PartApplier {
           const t = await this.table(id);
           if (t) names.push(t.sqlName);
         }
-        this.insertKey = undefined;
         if (names.length) {
           this.push(`TRUNCATE ${names.join(', ')}${rec.restartIdentity ? ' RESTART IDENTITY' : ''}${rec.cascade ? ' CASCADE' : ''}`);
         }
         break;
       }
       case 'message':
-        this.insertKey = undefined;
+        this.closeGroup();
         await this.message(rec);
         return;
     }
@@ -233,23 +263,24 @@ class PartApplier {
       }
     }
     this.targets.invalidate();
+    this.resolved.clear();
   }
 
   private async flush(): Promise<void> {
+    this.closeGroup();
     if (!this.sql.length) return;
     const sql = this.sql;
     const checks = this.checks;
     this.sql = [];
     this.checks = [];
     this.bytes = 0;
-    this.insertKey = undefined;
     const res = (await this.client.query(sql.join(';\n'))) as pg.QueryResult | pg.QueryResult[];
     const results = Array.isArray(res) ? res : [res];
-    for (const [i, table] of checks) {
+    for (const [i, expected, table] of checks) {
       const n = results[i]?.rowCount;
-      if (n !== 1) {
+      if (n !== expected) {
         throw new SourceError(
-          `Replay expected to change exactly one row of ${table} but changed ${n ?? 0}; the target does not match the source.`,
+          `Replay expected to change ${expected === 1 ? 'exactly one row' : `${expected} rows (one per key)`} of ${table} but changed ${n ?? 0}; the target does not match the source.`,
         );
       }
     }
