@@ -85,8 +85,10 @@ export class TargetTable {
     this.columns.forEach((c, i) => {
       const v = row[i];
       if (v === false || v === undefined) return;
-      if (c.textCompare) parts.push(`${c.sql}::text IS NOT DISTINCT FROM ${typeof v === 'string' ? lit(v) : this.value(v, i)}`);
-      else parts.push(`${c.sql} IS NOT DISTINCT FROM ${this.value(v, i)}`);
+      // `=` for a non-NULL value matches exactly what IS NOT DISTINCT FROM does, and can use an index
+      if (v === null) parts.push(`${c.sql} IS NULL`);
+      else if (c.textCompare) parts.push(`${c.sql}::text = ${typeof v === 'string' ? lit(v) : this.value(v, i)}`);
+      else parts.push(`${c.sql} = ${this.value(v, i)}`);
     });
     return `ctid = (SELECT ctid FROM ${this.sqlName} WHERE ${parts.join(' AND ') || 'true'} LIMIT 1)`;
   }
