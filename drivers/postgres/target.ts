@@ -11,8 +11,9 @@ import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction } from './apply.js';
 import { connect, quoteIdent, quoteQualified, type PgTarget } from './connection.js';
 import { copyIn } from './load.js';
+import { EarlyBuilds } from './early-build.js';
 import { preflight, replayPrivilege } from './preflight.js';
-import { decodeSchema, runSection, splitPostData, type SchemaDocument, type TableColumns } from './schema.js';
+import { decodeSchema, runSection, type SchemaDocument, type TableColumns } from './schema.js';
 import { SequenceRestorer } from './sequences.js';
 import { COPY_FORMAT } from './snapshot.js';
 
@@ -28,6 +29,7 @@ export class PostgresTarget implements TargetDriver {
   private readonly open = new Set<pg.Client>();
   private applyClient: pg.Client | undefined;
   private readonly sequences = new SequenceRestorer();
+  private early: EarlyBuilds | undefined;
 
   constructor(private readonly target: PgTarget) {}
 
@@ -56,8 +58,9 @@ export class PostgresTarget implements TargetDriver {
 
   /** Index and key builds side by side (they dominate restore time), then the rest in order. */
   private async postData(dump: string): Promise<void> {
-    const { prelude, parallel, serial } = splitPostData(dump);
-    const queue = [...parallel];
+    const early = this.early ?? new EarlyBuilds(dump);
+    const { prelude, serial } = early;
+    const queue = early.remaining();
     let failed = false;
     const width = Math.min(
       queue.length,
@@ -95,6 +98,8 @@ export class PostgresTarget implements TargetDriver {
     let healthy = false;
     try {
       const stats = await copyIn(client, sql, data, { signal: opts?.signal });
+      // A split table (`name#n`) waits for all its parts: its indexes are built in post-data.
+      if (!name.includes('#')) await this.buildEarly(client, t);
       healthy = true;
       return stats;
     } catch (err) {
@@ -102,6 +107,20 @@ export class PostgresTarget implements TargetDriver {
       throw this.sqlError(`loading table ${t.schema}.${t.name}`, err);
     } finally {
       this.release(client, healthy);
+    }
+  }
+
+  /** This table's indexes and keys right after its data, then its statistics (pg_restore -j order). */
+  private async buildEarly(client: pg.Client, t: TableColumns): Promise<void> {
+    const sqls = this.early?.take(`${t.schema}.${t.name}`) ?? [];
+    try {
+      if (sqls.length > 0) {
+        await runSection(client, this.early!.prelude);
+        for (const sql of sqls) await runSection(client, sql);
+      }
+      await client.query(`ANALYZE ${quoteQualified(t.schema, t.name)}`);
+    } catch (err) {
+      throw this.sqlError(`building the indexes of table ${t.schema}.${t.name}`, err);
     }
   }
 
@@ -130,8 +149,10 @@ export class PostgresTarget implements TargetDriver {
         await this.sequences.restore(c, doc.sequences);
         // after replay, so that the views show the data as of the restore point
         await refreshMatviews(c, doc.matviews ?? []);
-        // the restored database has no statistics yet; the first queries would plan badly
-        await c.query('ANALYZE');
+        // Loaded tables were analyzed right after their load; replay changes them again, and
+        // partitioned parents only get statistics from an ANALYZE of their own.
+        if (this.applyClient) await c.query('ANALYZE');
+        else await analyzePartitionedParents(c);
       } catch (err) {
         throw this.sqlError('setting sequences, materialized views and statistics', err);
       }
@@ -148,6 +169,7 @@ export class PostgresTarget implements TargetDriver {
 
   private remember(doc: SchemaDocument): void {
     this.doc = doc;
+    this.early ??= new EarlyBuilds(doc.postData);
     for (const t of doc.tables) this.tables.set(`${t.schema}.${t.name}`, t);
   }
 
@@ -268,4 +290,12 @@ async function refreshMatviews(
     if (failed.length === todo.length) throw lastError;
     todo = failed;
   }
+}
+
+async function analyzePartitionedParents(c: pg.Client): Promise<void> {
+  const { rows } = await c.query<{ t: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+  );
+  for (const r of rows) await c.query(`ANALYZE ${r.t}`);
 }

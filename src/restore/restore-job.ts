@@ -95,11 +95,15 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
       `Loaded ${streams.length} tables, ${rows} rows, ${formatBytes(bytes)} from snapshot ${snap.id.slice(0, 12)}.`,
     );
     const loadSeconds = (Date.now() - started) / 1000;
+    const postStarted = Date.now();
     await target.createSchema(schema, snap.schemaFormat, 'post-data');
+    log.info('restore.post-data', `Built indexes and constraints in ${formatDuration(Date.now() - postStarted)}.`);
     const replayStarted = Date.now();
     const replay = plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches);
     const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;
+    const finishStarted = Date.now();
     await target.finish();
+    log.info('restore.finish', `Set sequences and refreshed statistics in ${formatDuration(Date.now() - finishStarted)}.`);
     const summary: RestoreSummary = {
       snapshot: snap.id,
       tables: streams.length,
