@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { runStream } from '../backup/stream-job.js';
 import { driverFor } from '../driver/registry.js';
 import { UsageError } from '../util/errors.js';
-import { defaultSourceName, openRepo, positiveInt } from './context.js';
+import { compressionLevel, defaultSourceName, openRepo, positiveInt } from './context.js';
 import { action } from './run-command.js';
 
 interface StreamOpts {
@@ -11,6 +11,7 @@ interface StreamOpts {
   segmentBytes: number;
   segmentSeconds: number;
   drop?: boolean;
+  compression: number;
 }
 
 export function registerStream(program: Command): void {
@@ -34,6 +35,12 @@ export function registerStream(program: Command): void {
       60,
     )
     .option('--drop', 'remove the replication slot and publication of this source, then exit')
+    .option(
+      '--compression <level>',
+      'zstd level for log segments (1 fastest … 19 smallest)',
+      compressionLevel,
+      3,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  crm-backup stream --repo /srv/backups/crm --source postgres://backup@db:5432/crm --segment-seconds 30\n',
@@ -55,7 +62,7 @@ export function registerStream(program: Command): void {
           }
           return;
         }
-        const repo = await openRepo(opts);
+        const repo = await openRepo(opts, { zstdLevel: opts.compression });
         try {
           const result = await runStream({
             repo,

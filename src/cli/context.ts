@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { openStorage } from '../storage/index.js';
-import { openRepository } from '../repository/index.js';
+import { openRepository, type RepositoryOptions } from '../repository/index.js';
 import type { Repository } from '../repository/repository-api.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
 import { ConfigError, UsageError } from '../util/errors.js';
@@ -71,9 +71,20 @@ export async function openStorageFor(opts: GlobalOptions): Promise<StorageBacken
   return openStorage(repoLocation(opts));
 }
 
-export async function openRepo(opts: GlobalOptions): Promise<Repository> {
+export async function openRepo(
+  opts: GlobalOptions,
+  repoOptions: RepositoryOptions = {},
+): Promise<Repository> {
   const storage = await openStorageFor(opts);
-  return openRepository(storage, await readPassword(opts));
+  return openRepository(storage, await readPassword(opts), repoOptions);
+}
+
+/** zstd levels the CLI accepts (`--compression`): 1 is fastest, 19 smallest. */
+export function compressionLevel(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 19)
+    throw new UsageError(`--compression takes a zstd level from 1 to 19, not "${v}".`);
+  return n;
 }
 
 /** `postgres://app:pw@db.internal:5432/crm` -> `db.internal:5432/crm` (no user, no password). */
