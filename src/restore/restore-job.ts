@@ -61,7 +61,11 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
       repo.readStream(snap.schema, { signal, context: `snapshot ${snap.id.slice(0, 12)} schema` }),
     );
     await target.createSchema(schema, snap.schemaFormat, 'pre-data');
-    const streams = snap.streams.filter((s) => !matches || matches(s.table));
+    // Largest first, as pg_restore -j does: the longest load starts at once and the workers
+    // finish together instead of one of them idling while the last big table loads.
+    const streams = snap.streams
+      .filter((s) => !matches || matches(s.table))
+      .sort((a, b) => b.data.bytes - a.data.bytes);
     if (matches && streams.length === 0)
       log.warn(
         'restore.tables',
@@ -97,13 +101,19 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     const loadSeconds = (Date.now() - started) / 1000;
     const postStarted = Date.now();
     await target.createSchema(schema, snap.schemaFormat, 'post-data');
-    log.info('restore.post-data', `Built indexes and constraints in ${formatDuration(Date.now() - postStarted)}.`);
+    log.info(
+      'restore.post-data',
+      `Built indexes and constraints in ${formatDuration(Date.now() - postStarted)}.`,
+    );
     const replayStarted = Date.now();
     const replay = plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches);
     const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;
     const finishStarted = Date.now();
     await target.finish();
-    log.info('restore.finish', `Set sequences and refreshed statistics in ${formatDuration(Date.now() - finishStarted)}.`);
+    log.info(
+      'restore.finish',
+      `Set sequences and refreshed statistics in ${formatDuration(Date.now() - finishStarted)}.`,
+    );
     const summary: RestoreSummary = {
       snapshot: snap.id,
       tables: streams.length,
