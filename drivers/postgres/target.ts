@@ -30,6 +30,8 @@ export class PostgresTarget implements TargetDriver {
   private applyClient: pg.Client | undefined;
   private readonly sequences = new SequenceRestorer();
   private early: EarlyBuilds | undefined;
+  /** Tables the replay changed (qualified, unquoted): their statistics are refreshed at the end. */
+  private readonly replayed = new Set<string>();
 
   constructor(private readonly target: PgTarget) {}
 
@@ -127,6 +129,7 @@ export class PostgresTarget implements TargetDriver {
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
     // one connection for all replay: parts of one transaction must share its BEGIN … COMMIT
     this.applyClient ??= await connect(this.target);
+    for (const t of tx.tables ?? []) this.replayed.add(t);
     await applyTransaction(this.applyClient, tx, {
       tables: opts?.tables,
       onSequence: (name, value) => this.recordSequence(name, BigInt(value)),
@@ -149,10 +152,10 @@ export class PostgresTarget implements TargetDriver {
         await this.sequences.restore(c, doc.sequences);
         // after replay, so that the views show the data as of the restore point
         await refreshMatviews(c, doc.matviews ?? []);
-        // Loaded tables were analyzed right after their load; replay changes them again, and
-        // partitioned parents only get statistics from an ANALYZE of their own.
-        if (this.applyClient) await c.query('ANALYZE');
-        else await analyzePartitionedParents(c);
+        // Loaded tables were analyzed right after their load; the ones replay changed are analyzed
+        // again, and partitioned parents only get statistics from an ANALYZE of their own.
+        await analyzeTables(c, [...this.replayed]);
+        await analyzePartitionedParents(c);
       } catch (err) {
         throw this.sqlError('setting sequences, materialized views and statistics', err);
       }
@@ -290,6 +293,16 @@ async function refreshMatviews(
     if (failed.length === todo.length) throw lastError;
     todo = failed;
   }
+}
+
+async function analyzeTables(c: pg.Client, tables: string[]): Promise<void> {
+  if (tables.length === 0) return;
+  const { rows } = await c.query<{ t: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname || '.' || c.relname = ANY($1) AND c.relkind IN ('r', 'm')`,
+    [tables],
+  );
+  for (const r of rows) await c.query(`ANALYZE ${r.t}`);
 }
 
 async function analyzePartitionedParents(c: pg.Client): Promise<void> {

@@ -93,6 +93,11 @@ export function mysqlStartOwnServer(opts?: StartOptions): Promise<ThrowawayServe
   return startOwnMariadb(opts);
 }
 
+/** One statement (or a multi-statement script without parameters) on a short-lived connection. */
+export function pgQuery(url: string, text: string, params?: unknown[]): Promise<pg.QueryResult> {
+  return withPg(url, (c) => c.query(text, params));
+}
+
 async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();

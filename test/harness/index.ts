@@ -7,6 +7,7 @@ export { startPostgres, startOwnPostgres, pgBinDir } from './postgres-server.js'
 export { startMariadb, startOwnMariadb, mariadbBinDir } from './mariadb-server.js';
 export {
   createPgDatabase,
+  pgQuery,
   createMysqlDatabase,
   pgStartOwnServer,
   mysqlStartOwnServer,

@@ -138,16 +138,6 @@ export async function serverNowMicros(url: string): Promise<bigint> {
   }
 }
 
-export async function pgExec(url: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
-
 /** Plans and runs a restore the way the CLI does; returns the summary. */
 export async function restoreInto(
   repo: Repository,
@@ -181,3 +171,6 @@ export async function takeSnapshot(
   const r = await runSnapshot({ repo, driver, sourceUrl: url, name, tags, jobs: 2, log: memoryLogger() });
   return r.id;
 }
+
+/** Kept under its old name for the PITR tests. */
+export { pgQuery as pgExec } from '../harness/index.js';

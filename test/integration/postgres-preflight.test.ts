@@ -3,27 +3,17 @@
  * REPLICATION, risky tables (no key, unlogged), large objects, and the snapshot refusal
  * that matches the finding.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createPgDatabase,
   pgStartOwnServer,
   type TestDatabase,
   type ThrowawayServer,
+  pgQuery as sql,
 } from '../harness/index.js';
 import { driver } from '../../drivers/postgres/index.js';
 import type { Finding } from '../../src/driver/finding.js';
 import { SourceError } from '../../src/util/errors.js';
-
-async function sql(url: string, text: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 async function findings(url: string, need: 'snapshot' | 'stream' | 'restore'): Promise<Finding[]> {
   const source = await driver.openSource(url, { name: 'test' });

@@ -4,9 +4,8 @@
  * uses most of what CRM schemas use.
  */
 import { execFileSync } from 'node:child_process';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgDatabase, type TestDatabase } from '../harness/index.js';
+import { createPgDatabase, type TestDatabase, pgQuery as sql } from '../harness/index.js';
 import { driver } from '../../drivers/postgres/index.js';
 
 const SCHEMA = `
@@ -60,16 +59,6 @@ const SCHEMA = `
   INSERT INTO activity (at, what) VALUES ('2024-05-05', 'call'), ('2023-01-01', 'mail');
   REFRESH MATERIALIZED VIEW invoice_totals;
 `;
-
-async function sql(url: string, text: string): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 /** `pg_dump --schema-only` without comments, psql meta-commands and blank lines. */
 function schemaDump(url: string): string {

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgDatabase, type TestDatabase } from '../harness/index.js';
+import { createPgDatabase, type TestDatabase, pgQuery as sql } from '../harness/index.js';
 import { pgTableChecksums } from '../../scripts/crm/checksums.js';
 import { driver } from '../../drivers/postgres/index.js';
 import { preparePgChangeLog } from '../../drivers/postgres/change-log.js';
@@ -30,16 +30,6 @@ const SEED = `
   INSERT INTO crm.deals (contact_id, amount) SELECT g, g * 1.5 FROM generate_series(1, 500) g;
   CREATE INDEX deals_amount ON crm.deals (amount);
 `;
-
-async function sql(url: string, text: string): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 async function snapSlots(url: string): Promise<number> {
   const r = await sql(

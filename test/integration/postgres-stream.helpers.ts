@@ -8,19 +8,17 @@ import { applyTransaction } from '../../drivers/postgres/apply.js';
 import { openPgChangeLog } from '../../drivers/postgres/change-log.js';
 import { parsePgUrl } from '../../drivers/postgres/connection.js';
 import { comparePositions, positionFromLsn } from '../../drivers/postgres/position.js';
-import type { ChangeLog, ChangeLogStatus, Position, StreamOptions, Transaction } from '../../src/driver/source-driver.js';
+import type {
+  ChangeLog,
+  ChangeLogStatus,
+  Position,
+  StreamOptions,
+  Transaction,
+} from '../../src/driver/source-driver.js';
 import { isHeartbeat } from '../../src/driver/source-driver.js';
-import { createPgDatabase, type TestDatabase } from '../harness/index.js';
+import { createPgDatabase, pgQuery, type TestDatabase } from '../harness/index.js';
 
-export async function query(url: string, sql: string, params?: unknown[]): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
+export const query = pgQuery;
 
 export interface Pair {
   readonly source: TestDatabase;
@@ -65,7 +63,15 @@ export interface Pump {
 export async function startPump(
   sourceUrl: string,
   targetUrl: string | undefined,
-  opts: { onTransaction?: (tx: Transaction) => void; name?: string; from?: Position; ack?: boolean; keep?: boolean; stream?: Partial<StreamOptions>; applyOpts?: Parameters<typeof applyTransaction>[2] } = {},
+  opts: {
+    onTransaction?: (tx: Transaction) => void;
+    name?: string;
+    from?: Position;
+    ack?: boolean;
+    keep?: boolean;
+    stream?: Partial<StreamOptions>;
+    applyOpts?: Parameters<typeof applyTransaction>[2];
+  } = {},
 ): Promise<Pump> {
   const abort = new AbortController();
   const statuses: ChangeLogStatus[] = [];
@@ -117,7 +123,10 @@ export async function startPump(
     reach: (position, timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {
         if (comparePositions(reached, position) >= 0) return resolve();
-        const t = setTimeout(() => reject(new Error(`stream did not reach ${position} (at ${reached})`)), timeoutMs);
+        const t = setTimeout(
+          () => reject(new Error(`stream did not reach ${position} (at ${reached})`)),
+          timeoutMs,
+        );
         waiters.push({ position, resolve: () => (clearTimeout(t), resolve()) });
         done.then(
           () => reject(new Error(`stream ended before ${position}`)),

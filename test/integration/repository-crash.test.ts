@@ -10,9 +10,14 @@ import { openRepository, prune, verifyRepository } from '../../src/repository/in
 import { CHEAP, newRepo, PASSWORD, tempLocal } from '../unit/repository/helpers.js';
 
 const WRITER = fileURLToPath(new URL('../unit/repository/crash-writer.ts', import.meta.url));
-const MIB = 96;
+// Large enough that no writer can finish before its random kill time (400–2900 ms) on a fast machine.
+const MIB = 768;
 
-function runWriter(dir: string, seed: number, killAfterMs?: number): Promise<{ committed: boolean; output: string }> {
+function runWriter(
+  dir: string,
+  seed: number,
+  killAfterMs?: number,
+): Promise<{ committed: boolean; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, String(MIB), String(seed)], {
       env: { ...process.env, CRMB_TEST_PASSWORD: PASSWORD.reveal() },
@@ -21,7 +26,8 @@ function runWriter(dir: string, seed: number, killAfterMs?: number): Promise<{ c
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    const timer =
+      killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('error', reject);
     child.on('exit', () => {
       clearTimeout(timer);
@@ -54,7 +60,10 @@ describe('crash safety (local folder, SIGKILL)', () => {
     expect(killedMidway).toBeGreaterThan(0);
     const done = await runWriter(dir, 99);
     expect(done.output).toContain('committed ');
-    const after = await openRepository(await LocalBackend.open(dir), PASSWORD, { workers: 0, locks: { staleMs: 0 } });
+    const after = await openRepository(await LocalBackend.open(dir), PASSWORD, {
+      workers: 0,
+      locks: { staleMs: 0 },
+    });
     expect((await after.listSnapshots({ source: 'crash' })).length).toBeGreaterThanOrEqual(1);
     // The killed writers' chunks are garbage; prune (their locks are stale by now with staleMs 0) removes them.
     const pruned = await prune(after, { graceMs: 0 });
