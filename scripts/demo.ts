@@ -17,7 +17,7 @@ import { seedCrm } from './crm/seed.js';
 import { runWorkload } from './crm/workload.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = resolve(ROOT, 'src/cli/main.ts');
+const CLI = resolve(ROOT, 'src/cli/bin.ts');
 const WORK = resolve(ROOT, '.crm-backup-demo');
 const SCALE = Number(process.env.CRMB_DEMO_SCALE ?? '0.05');
 

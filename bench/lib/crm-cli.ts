@@ -25,9 +25,9 @@ export class CrmCli {
   readonly env: NodeJS.ProcessEnv;
 
   constructor(repoDir: string, password: string, built: boolean) {
-    const dist = resolve(ROOT, 'dist/src/cli/main.js');
+    const dist = resolve(ROOT, 'dist/src/cli/bin.js');
     if (built && !existsSync(dist)) throw new Error(`--built needs ${dist}; run "npm run build" first.`);
-    this.prefix = built ? [dist] : ['--import', 'tsx', resolve(ROOT, 'src/cli/main.ts')];
+    this.prefix = built ? [dist] : ['--import', 'tsx', resolve(ROOT, 'src/cli/bin.ts')];
     // the password travels in the environment only, never on a command line
     this.env = { ...process.env, CRM_BACKUP_REPO: repoDir, CRM_BACKUP_PASSWORD: password };
   }

@@ -12,7 +12,7 @@ export interface PgBenchOptions {
   readonly loadSeconds: number;
   readonly connections: number;
   readonly segmentSeconds: number;
-  /** Run dist/src/cli/main.js instead of the TypeScript sources through tsx. */
+  /** Run dist/src/cli/bin.js instead of the TypeScript sources through tsx. */
   readonly built: boolean;
   /** No closing commit after the load: E is covered only when the stream's own idle marker lands. */
   readonly idleEnd: boolean;

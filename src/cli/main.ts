@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * crm-backup command line: commander wiring, one file per command, exit codes in one place.
  * 0 ok, 1 failure, 2 usage, 3 integrity damage found, 130 interrupted.
@@ -52,12 +51,4 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (process.env.CRMB_DEBUG && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
     return isCrmBackupError(err) ? err.exitCode : EXIT.failure;
   }
-}
-
-const invokedDirectly = process.argv[1] !== undefined && /[\\/]cli[\\/]main\.(js|ts)$/.test(process.argv[1]);
-if (invokedDirectly) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    () => process.exit(EXIT.failure),
-  );
 }
