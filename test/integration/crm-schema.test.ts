@@ -30,10 +30,16 @@ describe('reference CRM schema', () => {
   it('has the features change capture must cope with', async () => {
     const s = await logicalSchema(pgDb.url);
     expect(s.email_events?.primaryKey).toEqual([]);
-    expect(s.deals?.columns.find((c) => c.name === 'stage')?.type).toBe('enum(lead,qualified,proposal,negotiation,won,lost)');
+    expect(s.deals?.columns.find((c) => c.name === 'stage')?.type).toBe(
+      'enum(lead,qualified,proposal,negotiation,won,lost)',
+    );
     expect(s.deals?.columns.find((c) => c.name === 'amount')?.type).toBe('decimal(14,2)');
     expect(s.contacts?.columns.find((c) => c.name === 'custom_fields')?.type).toBe('json');
-    expect(s.notes?.columns.find((c) => c.name === 'deleted_at')).toEqual({ name: 'deleted_at', type: 'timestamptz(6)', nullable: true });
+    expect(s.notes?.columns.find((c) => c.name === 'deleted_at')).toEqual({
+      name: 'deleted_at',
+      type: 'timestamptz(6)',
+      nullable: true,
+    });
     expect(s.activities?.foreignKeys).toContain('deal_id -> deals.id');
   });
 
@@ -60,39 +66,75 @@ describe('seed generator', () => {
     return db;
   };
 
-  it.each(['pg', 'mysql'] as const)('is deterministic on %s: same scale and seed, same checksums', async (dialect) => {
-    const [a, b, c] = await Promise.all([fresh(dialect, 'seed_a'), fresh(dialect, 'seed_b'), fresh(dialect, 'seed_c')]);
-    await Promise.all([seedCrm(a.url, { scale: 0.02, seed: 7 }), seedCrm(b.url, { scale: 0.02, seed: 7 }), seedCrm(c.url, { scale: 0.02, seed: 8 })]);
-    const opts = { exclude: ['knex_migrations', 'knex_migrations_lock'] };
-    const [ca, cb, cc] = await Promise.all([tableChecksums(a.url, opts), tableChecksums(b.url, opts), tableChecksums(c.url, opts)]);
-    expect(Object.keys(ca).sort()).toEqual([...CRM_TABLES].sort());
-    expect(ca).toEqual(cb);
-    expect(ca.notes?.md5).not.toBe(cc.notes?.md5);
-    const counts = rowCounts(0.02);
-    for (const t of CRM_TABLES) expect(ca[t]?.rows).toBe(counts[t]);
-  });
+  it.each(['pg', 'mysql'] as const)(
+    'is deterministic on %s: same scale and seed, same checksums',
+    async (dialect) => {
+      const [a, b, c] = await Promise.all([
+        fresh(dialect, 'seed_a'),
+        fresh(dialect, 'seed_b'),
+        fresh(dialect, 'seed_c'),
+      ]);
+      await Promise.all([
+        seedCrm(a.url, { scale: 0.02, seed: 7 }),
+        seedCrm(b.url, { scale: 0.02, seed: 7 }),
+        seedCrm(c.url, { scale: 0.02, seed: 8 }),
+      ]);
+      const opts = { exclude: ['knex_migrations', 'knex_migrations_lock'] };
+      const [ca, cb, cc] = await Promise.all([
+        tableChecksums(a.url, opts),
+        tableChecksums(b.url, opts),
+        tableChecksums(c.url, opts),
+      ]);
+      expect(Object.keys(ca).sort()).toEqual([...CRM_TABLES].sort());
+      expect(ca).toEqual(cb);
+      expect(ca.notes?.md5).not.toBe(cc.notes?.md5);
+      const counts = rowCounts(0.02);
+      for (const t of CRM_TABLES) expect(ca[t]?.rows).toBe(counts[t]);
+    },
+  );
 
   it('stores long notes out of line (TOAST), non-ASCII text and JSON on PostgreSQL', async () => {
     const db = await fresh('pg', 'seed_toast');
     await seedCrm(db.url, { scale: 0.05, seed: 1 });
     await withKnex(db.url, async (knex) => {
-      const long = await knex('notes').where(knex.raw('length(body) > 6000')).count<{ count: string }[]>('* as count');
+      const long = await knex('notes')
+        .where(knex.raw('length(body) > 6000'))
+        .count<{ count: string }[]>('* as count');
       expect(Number(long[0]?.count)).toBeGreaterThan(5);
-      const toast = await knex.raw<{ rows: { b: string }[] }>(`SELECT pg_relation_size(reltoastrelid) AS b FROM pg_class WHERE relname = 'notes'`);
+      const toast = await knex.raw<{ rows: { b: string }[] }>(
+        `SELECT pg_relation_size(reltoastrelid) AS b FROM pg_class WHERE relname = 'notes'`,
+      );
       expect(Number(toast.rows[0]?.b)).toBeGreaterThan(0);
-      const nonAscii = await knex('contacts').where('last_name', 'Müller').orWhere('first_name', 'Zoë').count<{ count: string }[]>('* as count');
+      const nonAscii = await knex('contacts')
+        .where('last_name', 'Müller')
+        .orWhere('first_name', 'Zoë')
+        .count<{ count: string }[]>('* as count');
       expect(Number(nonAscii[0]?.count)).toBeGreaterThan(0);
-      const json = await knex('contacts').whereNotNull('custom_fields').first<{ custom_fields: { score: number } }>('custom_fields');
+      const json = await knex('contacts')
+        .whereNotNull('custom_fields')
+        .first<{ custom_fields: { score: number } }>('custom_fields');
       expect(typeof json?.custom_fields.score).toBe('number');
       // the sequence was moved past the explicit ids
-      const [inserted] = await knex('users').insert({ email: 'x@example.com', full_name: 'X', role: 'rep', created_at: knex.fn.now(), updated_at: knex.fn.now() }, ['id']);
+      const [inserted] = await knex('users').insert(
+        {
+          email: 'x@example.com',
+          full_name: 'X',
+          role: 'rep',
+          created_at: knex.fn.now(),
+          updated_at: knex.fn.now(),
+        },
+        ['id'],
+      );
       expect(Number((inserted as { id: string }).id)).toBe(rowCounts(0.05).users + 1);
     });
   });
 
   it('grows linearly with scale on PostgreSQL', async () => {
     const [small, large] = await Promise.all([fresh('pg', 'seed_s'), fresh('pg', 'seed_l')]);
-    await Promise.all([seedCrm(small.url, { scale: 0.05, seed: 3 }), seedCrm(large.url, { scale: 0.1, seed: 3 })]);
+    await Promise.all([
+      seedCrm(small.url, { scale: 0.05, seed: 3 }),
+      seedCrm(large.url, { scale: 0.1, seed: 3 }),
+    ]);
     const ratio = totalBytes(await tableBytes(large.url)) / totalBytes(await tableBytes(small.url));
     expect(ratio).toBeGreaterThan(1.7);
     expect(ratio).toBeLessThan(2.3);
@@ -105,18 +147,25 @@ describe('workload generator', () => {
     await Promise.all(made.map((d) => d.drop()));
   });
 
-  it.each(['pg', 'mysql'] as const)('runs every kind of write on %s and changes the data', async (dialect) => {
-    const db = dialect === 'pg' ? await createPgDatabase('workload') : await createMysqlDatabase('workload');
-    made.push(db);
-    await seedCrm(db.url, { scale: 0.02, seed: 5 });
-    const before = await tableChecksums(db.url);
-    const result = await runWorkload(db.url, { ratePerSecond: 5_000, maxOps: 800, seed: 2 });
-    expect(result.total).toBe(800);
-    for (const op of WORKLOAD_OPS) expect(result.ops[op], op).toBeGreaterThan(0);
-    expect(result.inserts + result.updates + result.deletes + result.softDeletes + result.transactions).toBe(800);
-    const after = await tableChecksums(db.url);
-    for (const t of CRM_TABLES.filter((x) => x !== 'users')) expect(after[t]?.md5, t).not.toBe(before[t]?.md5);
-  });
+  it.each(['pg', 'mysql'] as const)(
+    'runs every kind of write on %s and changes the data',
+    async (dialect) => {
+      const db =
+        dialect === 'pg' ? await createPgDatabase('workload') : await createMysqlDatabase('workload');
+      made.push(db);
+      await seedCrm(db.url, { scale: 0.02, seed: 5 });
+      const before = await tableChecksums(db.url);
+      const result = await runWorkload(db.url, { ratePerSecond: 5_000, maxOps: 800, seed: 2 });
+      expect(result.total).toBe(800);
+      for (const op of WORKLOAD_OPS) expect(result.ops[op], op).toBeGreaterThan(0);
+      expect(
+        result.inserts + result.updates + result.deletes + result.softDeletes + result.transactions,
+      ).toBe(800);
+      const after = await tableChecksums(db.url);
+      for (const t of CRM_TABLES.filter((x) => x !== 'users'))
+        expect(after[t]?.md5, t).not.toBe(before[t]?.md5);
+    },
+  );
 
   it('keeps roughly to the requested rate and stops on abort', async () => {
     const db = await createPgDatabase('workload_rate');

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
-import { createMysqlDatabase, createPgDatabase, startOwnMariadb, startOwnPostgres, type TestDatabase } from '../harness/index.js';
+import {
+  createMysqlDatabase,
+  createPgDatabase,
+  startOwnMariadb,
+  startOwnPostgres,
+  type TestDatabase,
+} from '../harness/index.js';
 
 const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 const FIXTURE = join(process.cwd(), 'test', 'harness', 'fixtures', 'start-then-fail.ts');
@@ -20,8 +26,13 @@ function processGone(pid: number): boolean {
   }
 }
 
-async function runFixture(mode: 'throw' | 'wait'): Promise<{ pids: number[]; dirs: string[]; code: number | null }> {
-  const child = spawn(TSX, [FIXTURE, mode], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CRMB_TEST_PG_URL: '' } });
+async function runFixture(
+  mode: 'throw' | 'wait',
+): Promise<{ pids: number[]; dirs: string[]; code: number | null }> {
+  const child = spawn(TSX, [FIXTURE, mode], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CRMB_TEST_PG_URL: '' },
+  });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -78,7 +89,13 @@ describe('throwaway servers', () => {
       const [rows] = await c.query(
         'SELECT @@binlog_format AS f, @@binlog_row_image AS i, @@binlog_row_metadata AS m, @@log_bin AS b, DATABASE() AS d',
       );
-      expect((rows as Record<string, unknown>[])[0]).toEqual({ f: 'ROW', i: 'FULL', m: 'FULL', b: 1, d: myDb.name });
+      expect((rows as Record<string, unknown>[])[0]).toEqual({
+        f: 'ROW',
+        i: 'FULL',
+        m: 'FULL',
+        b: 1,
+        d: myDb.name,
+      });
     } finally {
       await c.end();
     }
@@ -104,13 +121,16 @@ describe('throwaway servers', () => {
     expect(existsSync(server.dataDir)).toBe(false);
   });
 
-  it.each(['throw', 'wait'] as const)('a child that starts servers and then fails (%s) leaves nothing behind', async (mode) => {
-    const { pids, dirs, code } = await runFixture(mode);
-    expect(code).not.toBe(0);
-    expect(pids).toHaveLength(2);
-    for (const pid of pids) expect(processGone(pid)).toBe(true);
-    for (const dir of dirs) expect(existsSync(dir)).toBe(false);
-  });
+  it.each(['throw', 'wait'] as const)(
+    'a child that starts servers and then fails (%s) leaves nothing behind',
+    async (mode) => {
+      const { pids, dirs, code } = await runFixture(mode);
+      expect(code).not.toBe(0);
+      expect(pids).toHaveLength(2);
+      for (const pid of pids) expect(processGone(pid)).toBe(true);
+      for (const dir of dirs) expect(existsSync(dir)).toBe(false);
+    },
+  );
 
   it('a missing binary is one sentence naming the Debian package', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'crmb-empty-'));

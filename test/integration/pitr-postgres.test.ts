@@ -10,7 +10,15 @@ import { pgTableChecksums, type TableChecksum } from '../../scripts/crm/checksum
 import { seedCrm } from '../../scripts/crm/seed.js';
 import { runWorkload } from '../../scripts/crm/workload.js';
 import { createPgDatabase, type TestDatabase } from '../harness/index.js';
-import { pgExec, restoreInto, serverNowMicros, startStream, takeSnapshot, tempRepo, type TempRepo } from '../helpers/pitr.js';
+import {
+  pgExec,
+  restoreInto,
+  serverNowMicros,
+  startStream,
+  takeSnapshot,
+  tempRepo,
+  type TempRepo,
+} from '../helpers/pitr.js';
 
 describe('PostgreSQL point-in-time restore', () => {
   let source: TestDatabase;
@@ -65,7 +73,11 @@ describe('PostgreSQL point-in-time restore', () => {
     let deleteCommit: bigint | undefined;
     for (const seg of await tr.repo.listSegments(NAME)) {
       for await (const tx of decodeSegment(tr.repo.readStream(seg.data), seg.id)) {
-        if (tx.commitTime > beforeDelete.at && tx.changes >= deleted.rowCount! && tx.tables?.includes('public.contacts')) {
+        if (
+          tx.commitTime > beforeDelete.at &&
+          tx.changes >= deleted.rowCount! &&
+          tx.tables?.includes('public.contacts')
+        ) {
           deleteCommit ??= tx.commitTime;
         }
       }
@@ -96,8 +108,8 @@ describe('PostgreSQL point-in-time restore', () => {
   it('refuses a time the log does not cover, naming how far it reaches', async () => {
     const target = await freshTarget();
     const future = (await serverNowMicros(source.url)) + 3_600_000_000n;
-    await expect(restoreInto(tr.repo, driver, NAME, { kind: 'time', micros: future }, target.url)).rejects.toThrow(
-      /The change log of crm_pitr is complete only up to .*; .* is later/,
-    );
+    await expect(
+      restoreInto(tr.repo, driver, NAME, { kind: 'time', micros: future }, target.url),
+    ).rejects.toThrow(/The change log of crm_pitr is complete only up to .*; .* is later/);
   });
 });

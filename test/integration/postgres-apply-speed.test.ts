@@ -9,7 +9,15 @@ import { dropPgChangeLog } from '../../drivers/postgres/change-log.js';
 import { parsePgUrl } from '../../drivers/postgres/connection.js';
 import { decodePayload } from '../../drivers/postgres/payload.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
-import { checksums, createPair, currentPosition, query, startPump, streamName, type Pair } from './postgres-stream.helpers.js';
+import {
+  checksums,
+  createPair,
+  currentPosition,
+  query,
+  startPump,
+  streamName,
+  type Pair,
+} from './postgres-stream.helpers.js';
 
 const T = `"Odd ""T"" x"`;
 const SCHEMA = `
@@ -106,7 +114,10 @@ describe('PostgreSQL replay of grouped changes', () => {
 
     const counts = await applyCounting(pair.target.url, pump.transactions);
     expect(await checksums(pair.target.url)).toEqual(await checksums(pair.source.url));
-    const rows = await query(pair.target.url, `SELECT "my id" AS id, "a b" AS ab FROM ${T} WHERE "my id" IN (1, 30, 40, 5000) ORDER BY 1`);
+    const rows = await query(
+      pair.target.url,
+      `SELECT "my id" AS id, "a b" AS ab FROM ${T} WHERE "my id" IN (1, 30, 40, 5000) ORDER BY 1`,
+    );
     expect(rows.rows).toEqual([
       { id: '1', ab: 'x3' },
       { id: '30', ab: 'after' },

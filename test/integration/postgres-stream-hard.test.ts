@@ -9,7 +9,15 @@ import { comparePositions } from '../../drivers/postgres/position.js';
 import { isHeartbeat, type Position } from '../../src/driver/source-driver.js';
 import { createPgDatabase, pgStartOwnServer, type TestDatabase } from '../harness/index.js';
 import type { ThrowawayServer } from '../harness/server.js';
-import { checksums, createPair, currentPosition, query, startPump, streamName, type Pair } from './postgres-stream.helpers.js';
+import {
+  checksums,
+  createPair,
+  currentPosition,
+  query,
+  startPump,
+  streamName,
+  type Pair,
+} from './postgres-stream.helpers.js';
 
 describe('PostgreSQL change log: DDL, partitions, sequences', () => {
   let pair: Pair;
@@ -39,17 +47,29 @@ describe('PostgreSQL change log: DDL, partitions, sequences', () => {
       await query(src, `ALTER TABLE accounts DROP COLUMN name`);
       await query(src, `INSERT INTO accounts (email) VALUES ('late@x')`);
       // a table without a key, created while streaming: the trigger gives it REPLICA IDENTITY FULL
-      await query(src, `CREATE TABLE log_lines (line text, n int); INSERT INTO log_lines VALUES ('a', 1), ('a', 1), ('b', 2)`);
+      await query(
+        src,
+        `CREATE TABLE log_lines (line text, n int); INSERT INTO log_lines VALUES ('a', 1), ('a', 1), ('b', 2)`,
+      );
       await query(src, `UPDATE log_lines SET n = 5 WHERE line = 'b'`);
-      await query(src, `DELETE FROM log_lines WHERE ctid = (SELECT ctid FROM log_lines WHERE line = 'a' LIMIT 1)`);
+      await query(
+        src,
+        `DELETE FROM log_lines WHERE ctid = (SELECT ctid FROM log_lines WHERE line = 'a' LIMIT 1)`,
+      );
       await query(src, `CREATE TABLE copied AS SELECT id, email FROM accounts WHERE id < 10`);
       await query(src, `CREATE TEMP TABLE scratch (x int); DROP TABLE scratch`);
       await query(src, `BEGIN; ALTER TABLE accounts ADD COLUMN gone int; ROLLBACK`);
       // partitions: routed inserts, a row moving between partitions, truncating one partition
-      await query(src, `INSERT INTO events SELECT g, date '2024-06-01' + g, 'e' || g FROM generate_series(1, 300) g`);
+      await query(
+        src,
+        `INSERT INTO events SELECT g, date '2024-06-01' + g, 'e' || g FROM generate_series(1, 300) g`,
+      );
       await query(src, `UPDATE events SET at = date '2025-03-01' WHERE id = 3`);
       await query(src, `TRUNCATE events_2024`);
-      await query(src, `CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`);
+      await query(
+        src,
+        `CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
+      );
       await query(src, `INSERT INTO events VALUES (1000, '2026-02-02', 'new partition')`);
       await query(src, `TRUNCATE accounts RESTART IDENTITY`);
       await query(src, `INSERT INTO accounts (email) VALUES ('after truncate')`);
@@ -61,7 +81,10 @@ describe('PostgreSQL change log: DDL, partitions, sequences', () => {
       expect(Object.keys(s)).toContain('public.log_lines');
       expect(Object.keys(s)).toContain('public.events_2026');
       expect(t).toEqual(s);
-      const cols = await query(pair.target.url, `SELECT string_agg(attname, ',' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attnum > 0 AND NOT attisdropped`);
+      const cols = await query(
+        pair.target.url,
+        `SELECT string_agg(attname, ',' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attnum > 0 AND NOT attisdropped`,
+      );
       expect(cols.rows[0].c).toBe('id,email');
     } finally {
       await pump.stop();
@@ -107,7 +130,10 @@ describe('PostgreSQL change log: restarts', () => {
     await first.stop();
     expect(seen).toHaveLength(10);
     // reopened from the acknowledged position, the server resends 6..10 and they are yielded again
-    const second = await startPump(src, undefined, { from: acked, onTransaction: (tx) => seen.push(tx.position) });
+    const second = await startPump(src, undefined, {
+      from: acked,
+      onTransaction: (tx) => seen.push(tx.position),
+    });
     for (let i = 11; i <= 12; i++) await query(src, `INSERT INTO t VALUES (${i}, 'x')`);
     await second.reach(await currentPosition(src));
     expect(second.log.from).toBe(acked);
@@ -116,7 +142,10 @@ describe('PostgreSQL change log: restarts', () => {
     expect(seen).toHaveLength(17);
     // reopened from the last position: only new transactions
     const last = seen.at(-1) as Position;
-    const third = await startPump(src, undefined, { from: last, onTransaction: (tx) => seen.push(tx.position) });
+    const third = await startPump(src, undefined, {
+      from: last,
+      onTransaction: (tx) => seen.push(tx.position),
+    });
     await query(src, `INSERT INTO t VALUES (13, 'x')`);
     await third.reach(await currentPosition(src));
     await third.stop();
@@ -131,19 +160,32 @@ describe('PostgreSQL change log: restarts', () => {
     await pump.reach(await currentPosition(pair.source.url));
     const slot = changeLogNames(busy).slot;
     await expect(openPgChangeLog(target, busy, undefined, {})).rejects.toThrow(
-      new RegExp(`^Replication slot "${slot}" is active for PID \\d+; another stream for this source is running\\.$`),
+      new RegExp(
+        `^Replication slot "${slot}" is active for PID \\d+; another stream for this source is running\\.$`,
+      ),
     );
     await expect(dropPgChangeLog(target, busy)).rejects.toThrow(/is active for PID/);
     await pump.stop();
     await dropPgChangeLog(target, busy);
-    const slots = await query(pair.source.url, `SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
-    const pubs = await query(pair.source.url, `SELECT count(*)::int AS n FROM pg_publication WHERE pubname = $1`, [slot]);
+    const slots = await query(
+      pair.source.url,
+      `SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = $1`,
+      [slot],
+    );
+    const pubs = await query(
+      pair.source.url,
+      `SELECT count(*)::int AS n FROM pg_publication WHERE pubname = $1`,
+      [slot],
+    );
     expect([slots.rows[0].n, pubs.rows[0].n]).toEqual([0, 0]);
   });
 
   it('yields heartbeats while idle, ends cleanly on abort and on break', async () => {
     const abort = new AbortController();
-    const log = await openPgChangeLog(parsePgUrl(pair.source.url), streamName(pair.source.url), undefined, { signal: abort.signal, heartbeatMs: 100 });
+    const log = await openPgChangeLog(parsePgUrl(pair.source.url), streamName(pair.source.url), undefined, {
+      signal: abort.signal,
+      heartbeatMs: 100,
+    });
     const started = Date.now();
     let beats = 0;
     for await (const item of log) {
@@ -151,9 +193,15 @@ describe('PostgreSQL change log: restarts', () => {
       if (beats === 5) abort.abort();
     }
     expect(Date.now() - started).toBeLessThan(5_000);
-    const log2 = await openPgChangeLog(parsePgUrl(pair.source.url), streamName(pair.source.url), undefined, { heartbeatMs: 100 });
+    const log2 = await openPgChangeLog(parsePgUrl(pair.source.url), streamName(pair.source.url), undefined, {
+      heartbeatMs: 100,
+    });
     for await (const item of log2) if (isHeartbeat(item)) break;
-    const active = await query(pair.source.url, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [changeLogNames(streamName(pair.source.url)).slot]);
+    const active = await query(
+      pair.source.url,
+      `SELECT active FROM pg_replication_slots WHERE slot_name = $1`,
+      [changeLogNames(streamName(pair.source.url)).slot],
+    );
     expect(active.rows[0].active).toBe(false);
   });
 });
@@ -223,7 +271,10 @@ describe('PostgreSQL change log: server restart and a 1-million-row transaction'
     });
     try {
       const baseRss = process.memoryUsage().rss;
-      await query(src, `INSERT INTO big SELECT g, md5(g::text), g / 7.0, now() FROM generate_series(1, 1000000) g`);
+      await query(
+        src,
+        `INSERT INTO big SELECT g, md5(g::text), g / 7.0, now() FROM generate_series(1, 1000000) g`,
+      );
       const inserted = Date.now();
       await pump.reach(await currentPosition(src), 300_000);
       applyMs = Date.now() - t0;

@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePgUrl } from '../../drivers/postgres/connection.js';
 import { changeLogNames, dropPgChangeLog } from '../../drivers/postgres/change-log.js';
 import { decodePayload } from '../../drivers/postgres/payload.js';
-import { checksums, createPair, currentPosition, query, startPump, streamName, type Pair } from './postgres-stream.helpers.js';
+import {
+  checksums,
+  createPair,
+  currentPosition,
+  query,
+  startPump,
+  streamName,
+  type Pair,
+} from './postgres-stream.helpers.js';
 
 const SCHEMA = `
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -47,13 +55,22 @@ describe('PostgreSQL change log round trip', () => {
       await query(pair.source.url, `INSERT INTO notes VALUES (1, 'x'), (1, 'x'), (2, NULL), (3, 'y')`);
       await query(pair.source.url, `INSERT INTO "Odd ""Name"" ünï" VALUES ('it''s here', 1), ('ñ', 2)`);
       // TOASTed big/doc stay untouched: pgoutput sends them as unchanged, apply must keep them
-      await query(pair.source.url, `UPDATE contacts SET name = name || '!', amount = amount * 2 WHERE id % 3 = 0`);
+      await query(
+        pair.source.url,
+        `UPDATE contacts SET name = name || '!', amount = amount * 2 WHERE id % 3 = 0`,
+      );
       await query(pair.source.url, `UPDATE contacts SET big = big || 'tail' WHERE id = 5`);
       await query(pair.source.url, `DELETE FROM contacts WHERE id IN (7, 8)`);
       // no primary key: replica identity full, one of two identical rows
-      await query(pair.source.url, `UPDATE notes SET b = 'z' WHERE ctid = (SELECT ctid FROM notes WHERE a = 1 LIMIT 1)`);
+      await query(
+        pair.source.url,
+        `UPDATE notes SET b = 'z' WHERE ctid = (SELECT ctid FROM notes WHERE a = 1 LIMIT 1)`,
+      );
       await query(pair.source.url, `DELETE FROM notes WHERE b IS NULL`);
-      await query(pair.source.url, `UPDATE "Odd ""Name"" ünï" SET "weird col" = 'moved', "Ünï" = 3 WHERE "Ünï" = 1`);
+      await query(
+        pair.source.url,
+        `UPDATE "Odd ""Name"" ünï" SET "weird col" = 'moved', "Ünï" = 3 WHERE "Ünï" = 1`,
+      );
       // rolled back: never appears
       await query(pair.source.url, `BEGIN; INSERT INTO notes VALUES (99, 'rollback'); ROLLBACK`);
       await pump.reach(await currentPosition(pair.source.url));
