@@ -10,7 +10,6 @@ import type { Transaction } from '../driver/source-driver.js';
 import { IntegrityError } from '../util/errors.js';
 
 export const SEGMENT_MAGIC = Buffer.from('CRMBLOG1', 'ascii');
-export const LOG_FORMAT = 'crmb-log/1';
 const U32 = 4;
 const FLAG_MORE = 0x01;
 /** Parts are bounded by drivers (a few MiB); anything far larger is damage, not data. */

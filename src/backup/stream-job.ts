@@ -124,7 +124,8 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
     for await (const item of changeLog) {
       if (isHeartbeat(item)) {
         if (driver.comparePositions(item.position, position) < 0) continue;
-        // An idle source still proves coverage: commit an empty segment once per segment period.
+        // No commit for a whole segment period (marker commits failing, e.g. a read-only role):
+        // an empty segment still moves the acknowledged position, so the server can drop WAL.
         if (!segment && Date.now() - lastCommitAt >= opts.segmentSeconds * 1000) {
           segment = new OpenSegment(repo, identity(opts), position, lock.signal);
         }

@@ -38,7 +38,3 @@ export function formatMicros(us: bigint): string {
 export function dateToMicros(d: Date): bigint {
   return BigInt(d.getTime()) * 1000n;
 }
-
-export function nowMicros(): bigint {
-  return BigInt(Date.now()) * 1000n;
-}
