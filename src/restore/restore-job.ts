@@ -165,11 +165,13 @@ async function replayLog(
         // the restored state is then a prefix of the commit order, never a mix.
         if (!skipping && tx.commitTime > until) return { transactions, changes, last };
       }
+      const multiPart = inTransaction || tx.more === true;
       inTransaction = tx.more === true;
       if (skipping) continue;
-      if (!matches || !tx.tables || tx.tables.length === 0 || tx.tables.some(matches)) {
-        await target.apply(tx, { tables });
-      }
+      // Only a whole single-part transaction may be skipped here: every part of a multi-part one
+      // goes to the driver (which filters its rows by `tables`), or its COMMIT would never come.
+      const unrelated = matches && tx.tables && tx.tables.length > 0 && !tx.tables.some(matches);
+      if (!unrelated || multiPart) await target.apply(tx, { tables });
       changes += tx.changes;
       if (!inTransaction) {
         transactions++;
