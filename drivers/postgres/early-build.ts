@@ -1,49 +1,94 @@
 /**
- * Index and key builds that can start as soon as one table's data is in, the way pg_restore -j
- * schedules them: the worker that loaded a table goes on to build that table's indexes while the
- * other workers still load. What no loaded table claims (partitioned parents, tables restored
- * without data) is left for the post-data phase.
+ * Post-data work scheduled the way pg_restore -j does it. Index and key builds start as soon as
+ * one table's data is in: the worker that loaded a table goes on to build that table's indexes
+ * while the other workers still load. A foreign key starts as soon as both of its tables are
+ * loaded and indexed, on whichever session is free, never beside another key check on one of
+ * its two tables (each takes SHARE ROW EXCLUSIVE on both, which conflicts with itself: two
+ * sessions would wait for each other, or deadlock on a pair of keys pointing both ways).
+ * What no loaded table claims (partitioned parents and their attachments, tables restored
+ * without data, keys to them) stays for the post-data phase, in dump order.
  */
-import { splitPostData } from './schema.js';
+import { dumpEntries, sqlOf } from './schema.js';
 
 /** `public."Kunden Übersicht"` -> `public.Kunden Übersicht` (the form stream names use). */
 const QUALIFIED = /^((?:"(?:[^"]|"")*"|[^\s."]+))\.((?:"(?:[^"]|"")*"|[^\s."(]+))/;
 const CREATE_INDEX = /CREATE (?:UNIQUE )?INDEX \S+ ON (?!ONLY )(.+)$/m;
 const ALTER_TABLE = /ALTER TABLE ONLY (.+)$/m;
+const REFERENCES = /\bFOREIGN KEY \(.*?\) REFERENCES (.+)$/m;
+
+/** Entry types built side by side; the others run in dump order (pg_restore's post-data split). */
+const PARALLEL_TYPES = new Set(['INDEX', 'CONSTRAINT']);
 
 function unquote(id: string): string {
   return id.startsWith('"') ? id.slice(1, -1).replace(/""/g, '"') : id;
 }
 
+function qualified(text: string | undefined): string | undefined {
+  const m = text ? QUALIFIED.exec(text) : null;
+  return m?.[1] && m[2] ? `${unquote(m[1])}.${unquote(m[2])}` : undefined;
+}
+
 /** The table a CREATE INDEX / ADD CONSTRAINT entry builds on, or undefined when it cannot run early. */
 export function tableOfEntry(sql: string): string | undefined {
-  const target = (CREATE_INDEX.exec(sql) ?? ALTER_TABLE.exec(sql))?.[1];
-  const m = target ? QUALIFIED.exec(target) : null;
-  return m?.[1] && m[2] ? `${unquote(m[1])}.${unquote(m[2])}` : undefined;
+  return qualified((CREATE_INDEX.exec(sql) ?? ALTER_TABLE.exec(sql))?.[1]);
+}
+
+export interface ForeignKey {
+  readonly sql: string;
+  /** The referencing table and the referenced one (`schema.name`, unquoted). */
+  readonly child: string;
+  readonly parent: string;
+}
+
+/** A foreign-key entry on a plain table (`ALTER TABLE ONLY … REFERENCES …`), or undefined. */
+export function foreignKeyOf(sql: string): ForeignKey | undefined {
+  const child = qualified(ALTER_TABLE.exec(sql)?.[1]);
+  const parent = qualified(REFERENCES.exec(sql)?.[1]);
+  return child && parent ? { sql, child, parent } : undefined;
 }
 
 export class EarlyBuilds {
   readonly prelude: string;
   readonly #byTable = new Map<string, string[]>();
   readonly #rest: string[] = [];
-  readonly serial: string;
+  /** Every entry that is not an index or key build, in dump order; keys run early are dropped. */
+  readonly #ordered: { sql: string; fk?: ForeignKey }[] = [];
+  readonly #loaded = new Set<string>();
+  readonly #ready = new Set<string>();
+  readonly #busy = new Set<string>();
+  #wake: (() => void) | undefined;
 
   constructor(postData: string) {
-    const { prelude, parallel, serial } = splitPostData(postData);
-    this.prelude = prelude;
-    this.serial = serial;
-    for (const sql of parallel) {
+    const [first, ...entries] = dumpEntries(sqlOf(postData));
+    this.prelude = first?.type === '' ? first.sql : '';
+    for (const { type, sql } of entries) {
+      if (!PARALLEL_TYPES.has(type)) {
+        this.#ordered.push({ sql, fk: type === 'FK CONSTRAINT' ? foreignKeyOf(sql) : undefined });
+        continue;
+      }
       const table = tableOfEntry(sql);
       if (table === undefined) this.#rest.push(sql);
       else this.#byTable.set(table, [...(this.#byTable.get(table) ?? []), sql]);
     }
   }
 
+  /** Data went into this table (a whole table, or one part of a split one). */
+  loaded(table: string): void {
+    this.#loaded.add(table);
+  }
+
   /** Takes the builds of one loaded table (each is handed out once). */
   take(table: string): string[] {
+    this.#loaded.add(table);
     const sqls = this.#byTable.get(table) ?? [];
     this.#byTable.delete(table);
     return sqls;
+  }
+
+  /** This table's data and indexes are complete: keys on it may be checked. */
+  ready(table: string): void {
+    this.#ready.add(table);
+    this.#notify();
   }
 
   /** Everything not taken yet, for the post-data phase. */
@@ -52,5 +97,72 @@ export class EarlyBuilds {
     this.#rest.length = 0;
     this.#byTable.clear();
     return out;
+  }
+
+  /** After the post-data builds: every loaded table is complete. */
+  allLoadedReady(): void {
+    for (const t of this.#loaded) this.#ready.add(t);
+    this.#notify();
+  }
+
+  /**
+   * A foreign key whose two tables are ready and free, marked busy until `finished`; undefined
+   * when none can start now.
+   */
+  nextForeignKey(): ForeignKey | undefined {
+    const i = this.#ordered.findIndex(({ fk }) => fk !== undefined && this.#startable(fk));
+    if (i < 0) return undefined;
+    const fk = this.#ordered[i]!.fk!;
+    this.#ordered.splice(i, 1);
+    this.#busy.add(fk.child).add(fk.parent);
+    return fk;
+  }
+
+  finished(fk: ForeignKey): void {
+    this.#busy.delete(fk.child);
+    this.#busy.delete(fk.parent);
+    this.#notify();
+  }
+
+  /** Foreign keys not started yet whose two tables are ready. */
+  pendingForeignKeys(): number {
+    return this.#ordered.filter(({ fk }) => fk && this.#ready.has(fk.child) && this.#ready.has(fk.parent))
+      .length;
+  }
+
+  /** Like nextForeignKey, but waits while the keys left that can run are blocked by running ones. */
+  async waitForeignKey(): Promise<ForeignKey | undefined> {
+    for (;;) {
+      const fk = this.nextForeignKey();
+      if (fk) return fk;
+      if (this.pendingForeignKeys() === 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const previous = this.#wake;
+        this.#wake = () => {
+          previous?.();
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** What is left in dump order: attachments, triggers, rules, comments, keys not run early. */
+  serial(): string {
+    return this.#ordered.map((e) => e.sql).join('');
+  }
+
+  #startable(fk: ForeignKey): boolean {
+    return (
+      this.#ready.has(fk.child) &&
+      this.#ready.has(fk.parent) &&
+      !this.#busy.has(fk.child) &&
+      !this.#busy.has(fk.parent)
+    );
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 }

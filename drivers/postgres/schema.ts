@@ -176,25 +176,6 @@ export function sqlOf(dump: string): string {
 }
 
 /** Entry types that build one index each and depend on nothing else in post-data. */
-const PARALLEL_TYPES = new Set(['INDEX', 'CONSTRAINT']);
-
-/**
- * Post-data split for a parallel build the way pg_restore -j does it: the session prelude (SET
- * statements), the index and key builds that can run side by side, then the rest in dump order
- * (index attachments, foreign keys, triggers, rules, comments), which needs the keys to exist.
- */
-export function splitPostData(dump: string): { prelude: string; parallel: string[]; serial: string } {
-  const [first, ...entries] = dumpEntries(sqlOf(dump));
-  return {
-    prelude: first?.type === '' ? first.sql : '',
-    parallel: entries.filter((e) => PARALLEL_TYPES.has(e.type)).map((e) => e.sql),
-    serial: entries
-      .filter((e) => !PARALLEL_TYPES.has(e.type))
-      .map((e) => e.sql)
-      .join(''),
-  };
-}
-
 /** Runs a whole section as one simple-protocol query: one implicit transaction, all or nothing. */
 export async function runSection(client: pg.Client, sql: string): Promise<void> {
   const text = sqlOf(sql);

@@ -58,29 +58,47 @@ export class PostgresTarget implements TargetDriver {
     }
   }
 
-  /** Index and key builds side by side (they dominate restore time), then the rest in order. */
+  /**
+   * Index and key builds side by side (they dominate restore time), then foreign keys side by side
+   * (never two on one table at once), then the rest in dump order.
+   */
   private async postData(dump: string): Promise<void> {
     const early = this.early ?? new EarlyBuilds(dump);
-    const { prelude, serial } = early;
+    const { prelude } = early;
     const queue = early.remaining();
     let failed = false;
-    const width = Math.min(
-      queue.length,
-      Math.max(POST_DATA_MIN_JOBS, Math.min(POST_DATA_MAX_JOBS, this.open.size)),
-    );
+    const width = Math.max(POST_DATA_MIN_JOBS, Math.min(POST_DATA_MAX_JOBS, this.open.size));
     const worker = (): Promise<void> =>
       // fresh sessions: pg_dump's prelude empties search_path and sets session options
       this.withClient(async (c) => {
         await runSection(c, prelude);
-        for (let sql = queue.shift(); sql !== undefined && !failed; sql = queue.shift()) {
-          await runSection(c, sql).catch((err: unknown) => {
-            failed = true;
-            throw err;
-          });
+        try {
+          for (let sql = queue.shift(); sql !== undefined && !failed; sql = queue.shift())
+            await runSection(c, sql);
+        } catch (err) {
+          failed = true;
+          throw err;
         }
       });
-    await Promise.all(Array.from({ length: width }, worker));
-    await this.withClient((c) => runSection(c, prelude + serial));
+    if (queue.length > 0) await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
+    early.allLoadedReady();
+    const keys = (): Promise<void> =>
+      this.withClient(async (c) => {
+        await runSection(c, prelude);
+        for (let fk = await early.waitForeignKey(); fk && !failed; fk = await early.waitForeignKey()) {
+          try {
+            await runSection(c, fk.sql);
+          } catch (err) {
+            failed = true;
+            throw err;
+          } finally {
+            early.finished(fk);
+          }
+        }
+      });
+    const pending = early.pendingForeignKeys();
+    if (pending > 0) await Promise.all(Array.from({ length: Math.min(width, pending) }, keys));
+    await this.withClient((c) => runSection(c, prelude + early.serial()));
   }
 
   async load(
@@ -95,13 +113,21 @@ export class PostgresTarget implements TargetDriver {
     throwIfAborted(opts?.signal);
     const t = this.tableOf(name);
     const cols = t.columns.length ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
-    const sql = `COPY ${quoteQualified(t.schema, t.name)}${cols} FROM STDIN`;
+    const whole = !name.includes('#');
+    const table = quoteQualified(t.schema, t.name);
+    // A whole table is emptied in the loading transaction so that COPY may FREEZE: rows land
+    // frozen with hint bits set, and the index builds, ANALYZE and key checks that read them
+    // next do not dirty and rewrite every page. Parts of a split table load side by side.
+    const sql = `COPY ${table}${cols} FROM STDIN${whole ? ' WITH (FREEZE)' : ''}`;
     const client = await this.acquire();
     let healthy = false;
     try {
+      if (whole) await client.query(`BEGIN; TRUNCATE ONLY ${table}`);
       const stats = await copyIn(client, sql, data, { signal: opts?.signal });
+      if (whole) await client.query('COMMIT');
       // A split table (`name#n`) waits for all its parts: its indexes are built in post-data.
-      if (!name.includes('#')) await this.buildEarly(client, t);
+      if (whole) await this.buildEarly(client, t);
+      else this.early?.loaded(`${t.schema}.${t.name}`);
       healthy = true;
       return stats;
     } catch (err) {
@@ -123,6 +149,26 @@ export class PostgresTarget implements TargetDriver {
       await client.query(`ANALYZE ${quoteQualified(t.schema, t.name)}`);
     } catch (err) {
       throw this.sqlError(`building the indexes of table ${t.schema}.${t.name}`, err);
+    }
+    this.early?.ready(`${t.schema}.${t.name}`);
+    await this.checkForeignKeys(client);
+  }
+
+  /** Foreign keys whose two tables are now complete, on this session while it is free. */
+  private async checkForeignKeys(client: pg.Client): Promise<void> {
+    const early = this.early;
+    if (!early) return;
+    let prelude = false;
+    for (let fk = early.nextForeignKey(); fk; fk = early.nextForeignKey()) {
+      try {
+        if (!prelude) await runSection(client, early.prelude);
+        prelude = true;
+        await runSection(client, fk.sql);
+      } catch (err) {
+        throw this.sqlError(`adding a foreign key from ${fk.child} to ${fk.parent}`, err);
+      } finally {
+        early.finished(fk);
+      }
     }
   }
 

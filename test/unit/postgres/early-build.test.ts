@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EarlyBuilds, tableOfEntry } from '../../../drivers/postgres/early-build.js';
+import { EarlyBuilds, foreignKeyOf, tableOfEntry } from '../../../drivers/postgres/early-build.js';
 
 const entry = (name: string, type: string, sql: string): string =>
   `--\n-- Name: ${name}; Type: ${type}; Schema: public; Owner: -\n--\n\n${sql}\n\n`;
@@ -42,6 +42,58 @@ describe('early index builds', () => {
     expect(b.take('public.contacts')).toHaveLength(2);
     expect(b.take('public.contacts')).toEqual([]);
     expect(b.remaining().map((s) => /Name: (\S+)/.exec(s)?.[1])).toEqual(['p_idx;']);
-    expect(b.serial).toContain('deals_contact_fk');
+    // deals was never loaded here: its key stays for the post-data script, in dump order
+    b.allLoadedReady();
+    expect(b.nextForeignKey()).toBeUndefined();
+    expect(b.serial()).toContain('deals_contact_fk');
+  });
+
+  it('reads the two tables of a foreign key, quoted identifiers included', () => {
+    expect(
+      foreignKeyOf(
+        'ALTER TABLE ONLY "my crm"."Deals ""2"""\n    ADD CONSTRAINT d_fk FOREIGN KEY ("Contact Id", x) REFERENCES "my crm"."Kontakte"(id, x) ON DELETE CASCADE;',
+      ),
+    ).toMatchObject({ child: 'my crm.Deals "2"', parent: 'my crm.Kontakte' });
+    expect(
+      foreignKeyOf(
+        'ALTER TABLE public.parted\n    ADD CONSTRAINT p_fk FOREIGN KEY (a) REFERENCES public.t(a);',
+      ),
+    ).toBeUndefined();
+  });
+
+  it('starts a foreign key once both tables are ready, never two on one table at once', async () => {
+    const fk = (name: string, child: string, parent: string): string =>
+      entry(
+        `${child} ${name}`,
+        'FK CONSTRAINT',
+        `ALTER TABLE ONLY public.${child}\n    ADD CONSTRAINT ${name} FOREIGN KEY (x) REFERENCES public.${parent}(id);`,
+      );
+    const b = new EarlyBuilds(
+      "SET search_path = '';\n" +
+        fk('notes_contact', 'notes', 'contacts') +
+        fk('notes_user', 'notes', 'users') +
+        fk('deals_user', 'deals', 'users') +
+        entry(
+          'notes trg',
+          'TRIGGER',
+          'CREATE TRIGGER trg AFTER INSERT ON public.notes EXECUTE FUNCTION f();',
+        ),
+    );
+    for (const t of ['public.notes', 'public.contacts', 'public.users']) b.take(t);
+    b.ready('public.notes');
+    b.ready('public.contacts');
+    const first = b.nextForeignKey();
+    expect(first?.sql).toContain('notes_contact');
+    b.ready('public.users');
+    // notes is busy with the first key, and deals is not loaded
+    expect(b.nextForeignKey()).toBeUndefined();
+    const waiting = b.waitForeignKey();
+    b.finished(first!);
+    expect((await waiting)?.sql).toContain('notes_user');
+    const serial = b.serial();
+    expect(serial).toContain('deals_user');
+    expect(serial).toContain('CREATE TRIGGER');
+    expect(serial).not.toContain('notes_contact');
+    expect(serial).not.toContain('ADD CONSTRAINT notes_user');
   });
 });
