@@ -15,10 +15,14 @@ const MAX_READY = 4;
 
 interface PgConnection {
   query(text: string): void;
-  sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
   sendCopyFail(msg: string): void;
-  stream: NodeJS.ReadWriteStream & { writableNeedDrain?: boolean; destroyed?: boolean };
+  stream: NodeJS.ReadWriteStream & {
+    writableNeedDrain?: boolean;
+    destroyed?: boolean;
+    cork(): void;
+    uncork(): void;
+  };
 }
 
 /** Rows reported by a `COPY n` command tag. */
@@ -166,6 +170,22 @@ class CopyInQuery extends CopyQuery {
   }
 }
 
+/**
+ * One CopyData message ('d', Int32 length, bytes), written as header and payload in one corked
+ * write: node-postgres's sendCopyFromChunk copies every payload into a fresh frame first, which
+ * for a restore is a second memcpy and allocation of every byte loaded.
+ */
+function writeCopyData(conn: PgConnection, chunk: Uint8Array): void {
+  if (!conn.stream.writable) return;
+  const header = Buffer.allocUnsafe(5);
+  header[0] = 0x64;
+  header.writeUInt32BE(chunk.byteLength + 4, 1);
+  conn.stream.cork();
+  conn.stream.write(header);
+  conn.stream.write(chunk);
+  conn.stream.uncork();
+}
+
 /** Runs `COPY … FROM STDIN`, feeding it `data` with backpressure; resolves with rows and bytes. */
 export async function copyIn(
   client: pg.Client,
@@ -184,7 +204,7 @@ export async function copyIn(
         if (opts.signal?.aborted) throw new AbortError('interrupted', { cause: opts.signal.reason });
         if (q.failed) break; // the server refused a row; its error is the one worth reporting
         bytes += chunk.byteLength;
-        conn.sendCopyFromChunk(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        writeCopyData(conn, chunk);
         if (conn.stream.writableNeedDrain) {
           // a server error or a dead socket must end the wait too, not only 'drain'
           await Promise.race([once(conn.stream, 'drain'), q.result.catch(() => {})]);

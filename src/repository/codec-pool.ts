@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { decodeAddressed, encodeObject } from './codec.js';
+import { decodeAddressed, decodeObject, encodeObject } from './codec.js';
 import { ObjectDamage, type MasterKeys } from './crypto.js';
 import { CODEC_WORKER_SOURCE } from './codec-worker-source.js';
 import {
@@ -22,8 +22,12 @@ import {
 export interface ChunkCodec {
   /** Compresses and seals a chunk. May take ownership of (detach) `data`. */
   encode(id: string, data: Uint8Array): Promise<Uint8Array>;
-  /** Unseals, decompresses and checks the id; rejects with ObjectDamage. May take ownership of `object`. */
-  decode(id: string, object: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Unseals and decompresses; rejects with ObjectDamage. May take ownership of `object`. The GCM
+   * tag covers the id (AAD), so a modified object or one stored under another id always fails;
+   * `checkId` also recomputes the id from the plaintext (verify does, restores need not).
+   */
+  decode(id: string, object: Uint8Array, opts?: { checkId?: boolean }): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -41,8 +45,10 @@ class InlineCodec implements ChunkCodec {
   async encode(id: string, data: Uint8Array): Promise<Uint8Array> {
     return encodeObject(this.keys, 'chunk', id, data, this.level);
   }
-  async decode(id: string, object: Uint8Array): Promise<Uint8Array> {
-    return decodeAddressed(this.keys, 'chunk', id, object);
+  async decode(id: string, object: Uint8Array, opts?: { checkId?: boolean }): Promise<Uint8Array> {
+    return opts?.checkId === false
+      ? decodeObject(this.keys, 'chunk', id, object)
+      : decodeAddressed(this.keys, 'chunk', id, object);
   }
   async close(): Promise<void> {}
 }
@@ -103,8 +109,8 @@ class WorkerCodec implements ChunkCodec {
   encode(id: string, data: Uint8Array): Promise<Uint8Array> {
     return this.run('encode', id, data);
   }
-  decode(id: string, object: Uint8Array): Promise<Uint8Array> {
-    return this.run('decode', id, object);
+  decode(id: string, object: Uint8Array, opts?: { checkId?: boolean }): Promise<Uint8Array> {
+    return this.run(opts?.checkId === false ? 'decode' : 'decode-check', id, object);
   }
 
   async close(): Promise<void> {
@@ -112,7 +118,7 @@ class WorkerCodec implements ChunkCodec {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private run(op: 'encode' | 'decode', id: string, data: Uint8Array): Promise<Uint8Array> {
+  private run(op: 'encode' | 'decode' | 'decode-check', id: string, data: Uint8Array): Promise<Uint8Array> {
     if (this.broken) return Promise.reject(this.broken);
     let slot = this.slots[0] as Slot;
     for (const s of this.slots) if (s.jobs.size < slot.jobs.size) slot = s;

@@ -109,7 +109,7 @@ export class CrmRepository implements Repository {
     opts: { signal?: AbortSignal; context?: string } = {},
   ): AsyncIterable<Uint8Array> {
     return readChunkedStream(
-      { storage: this.storage, codec: this.codec(), readAhead: this.opts.readAhead ?? 4 },
+      { storage: this.storage, codec: this.codec(), readAhead: this.opts.readAhead ?? 4, checkIds: false },
       ref,
       opts,
     );

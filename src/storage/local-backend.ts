@@ -16,7 +16,8 @@ import type { ObjectInfo, PutOptions, StorageBackend } from './storage-backend.j
 
 /** Repository files hold ciphertext, but their names and sizes are still nobody else's business. */
 const FILE_MODE = 0o600;
-const READ_CHUNK = 256 * 1024;
+/** Reads are at most this big: a chunk object (≤ 8 MiB of plaintext) is read in one system call. */
+const READ_CHUNK = 8 * 1024 * 1024;
 
 export class LocalBackend implements StorageBackend {
   readonly location: string;

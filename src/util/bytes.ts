@@ -1,6 +1,9 @@
 /** Byte-stream helpers shared by every layer. */
 
-/** Reads a whole stream into one buffer. For small objects (manifests, schemas, keys) only: memory grows with the object. */
+/**
+ * Reads a whole stream into one buffer that owns its memory (it may be transferred to a worker).
+ * For objects of bounded size only (chunks, manifests, keys): memory grows with the object.
+ */
 export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -8,6 +11,9 @@ export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<U
     parts.push(c);
     total += c.length;
   }
+  // One part that is a whole buffer of its own (a local file read in one go) needs no copy.
+  const only = parts.length === 1 ? parts[0]! : undefined;
+  if (only && only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return only;
   const out = new Uint8Array(total);
   let at = 0;
   for (const p of parts) {
