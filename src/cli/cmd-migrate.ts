@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import knex, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { runSnapshot } from '../backup/snapshot-job.js';
 import { driverFor } from '../driver/registry.js';
 import { ConfigError, UsageError } from '../util/errors.js';
@@ -75,6 +75,7 @@ export function registerMigrate(program: Command): void {
         const driver = await driverFor(opts.source);
         const config = await loadKnexfile(opts.knexfile);
         // The snapshot and the migration must touch the same database: --source wins.
+        const { default: knex } = await import('knex');
         const db = knex({ ...config, connection: opts.source });
         try {
           const [, pending] = (await db.migrate.list(config.migrations)) as [

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../util/errors.js';
 import { LocalBackend } from './local-backend.js';
 import { RetryBackend, type RetryBackendOptions } from './retry-backend.js';
-import { S3Backend, type S3BackendOptions } from './s3-backend.js';
+import type { S3BackendOptions } from './s3-backend.js';
 import type { StorageBackend } from './storage-backend.js';
 
 export interface OpenStorageOptions {
@@ -40,6 +40,8 @@ export async function openStorage(location: string, opts: OpenStorageOptions = {
     return LocalBackend.open(path);
   }
   if (scheme === 's3') {
+    // loaded on demand: the AWS SDK is a tenth of a second of start-up for every local command
+    const { S3Backend } = await import('./s3-backend.js');
     const s3 = new S3Backend(location, opts.s3);
     return opts.retry === false ? s3 : new RetryBackend(s3, opts.retry ?? {});
   }
