@@ -19,4 +19,6 @@ export interface BenchContext {
   sourceBefore?: Record<string, TableChecksum>;
   /** Restore --snapshot timing from its log: seconds from `restore.loaded` to `restore.done`. */
   snapshotRestoreTail?: number;
+  /** The pg_dump -Fc file, kept until the paired restore rounds are done. */
+  nativeDump?: string;
 }

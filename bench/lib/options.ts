@@ -16,10 +16,13 @@ export interface PgBenchOptions {
   readonly built: boolean;
   /** No closing commit after the load: E is covered only when the stream's own idle marker lands. */
   readonly idleEnd: boolean;
+  /** Restores timed per tool (pg_restore and crm-backup alternating); the figures are medians. */
+  readonly restoreRounds: number;
 }
 
 export const USAGE = `usage: npx tsx bench/postgres.ts [--scale 22] [--jobs 2] [--rate 4000] [--load-seconds 30]
-                                  [--connections 4] [--segment-seconds 2] [--seed 1] [--built] [--idle-end]`;
+                                  [--connections 4] [--segment-seconds 2] [--seed 1] [--built] [--idle-end]
+                                  [--restore-rounds 3]`;
 
 function positive(name: string, text: string, integer: boolean): number {
   const n = Number(text);
@@ -40,6 +43,7 @@ export function parsePgBenchArgs(argv: readonly string[]): PgBenchOptions {
       'segment-seconds': { type: 'string', default: '2' },
       built: { type: 'boolean', default: false },
       'idle-end': { type: 'boolean', default: false },
+      'restore-rounds': { type: 'string', default: '3' },
     },
     strict: true,
   });
@@ -53,5 +57,6 @@ export function parsePgBenchArgs(argv: readonly string[]): PgBenchOptions {
     segmentSeconds: positive('segment-seconds', values['segment-seconds'], true),
     built: values.built,
     idleEnd: values['idle-end'],
+    restoreRounds: positive('restore-rounds', values['restore-rounds'], true),
   };
 }

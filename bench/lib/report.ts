@@ -69,7 +69,7 @@ export function figureRows(r: PgBenchResults): Row[] {
   return [
     ratioRow('snapshot --jobs 2, wall time', r.snapshot?.seconds, r.native.dump?.seconds, 0.6, fmtSec, 'pg_dump -Fc'),
     ratioRow('repository bytes after snapshot', r.snapshot?.repoBytes, r.native.dump?.bytes, 1, fmtBytes, 'pg_dump -Fc'),
-    ratioRow('restore --snapshot --jobs 2, wall time', r.restore?.seconds, r.native.restoreSeconds, 1, fmtSec, 'pg_restore -j2'),
+    ratioRow(`restore --snapshot --jobs 2, wall time${(r.restore?.runs?.length ?? 1) > 1 ? ` (median of ${r.restore!.runs!.length})` : ''}`, r.restore?.seconds, r.native.restoreSeconds, 1, fmtSec, 'pg_restore -j2'),
     checksumRow('restore --snapshot checksums', r.restore?.checksums),
     mem('snapshot', r.snapshot?.peakRssBytes),
     mem('restore --snapshot', r.restore?.peakRssBytes),

@@ -15,11 +15,13 @@ export interface PgBenchResults {
   readonly options: Readonly<Record<string, string | number | boolean>>;
   readonly environment: Readonly<Record<string, string | number | readonly number[]>>;
   seed?: { seconds: number; rows: number; size: DbSize };
-  native: { dumpZ0?: DumpFigures; dump?: DumpFigures; restoreSeconds?: number };
+  /** restoreSeconds: the median of restoreRuns (one per round). */
+  native: { dumpZ0?: DumpFigures; dump?: DumpFigures; restoreSeconds?: number; restoreRuns?: number[] };
   /** The CLI doing nothing (`--version`) and only opening the repository (`list`): the floor under every figure. */
   cliBaseline?: { version: CliRun; list: CliRun };
   snapshot?: CliRun & { id: string; repoBytes: number; tables: number; rows: number };
-  restore?: CliRun & { summarySeconds?: number; checksums?: ChecksumVerdict };
+  /** seconds: the median of runs; the first run is the one judged by checksums. */
+  restore?: CliRun & { summarySeconds?: number; checksums?: ChecksumVerdict; runs?: number[] };
   stream?: {
     peakRssBytes: number;
     load?: LoadResult;
