@@ -28,7 +28,7 @@ import { SourceError } from '../../src/util/errors.js';
 import { connect, type PgTarget } from './connection.js';
 import { PgChangeLog, type PgChangeLogNames } from './change-log-stream.js';
 import { fixReplicaIdentity, installDdlCapture, markInternal, removeDdlCapture } from './ddl-capture.js';
-import { decodePosition, lsnToBigInt } from './position.js';
+import { bigIntToLsn, decodePosition, encodePosition, lsnToBigInt } from './position.js';
 
 export { PART_MAX_BYTES, PART_MAX_CHANGES, type PgChangeLogNames } from './change-log-stream.js';
 
@@ -49,7 +49,10 @@ export function changeLogNames(sourceName: string): PgChangeLogNames {
 }
 
 /** Publication, REPLICA IDENTITY FULL where needed (first, so no UPDATE ever fails), DDL capture. */
-export async function preparePgChangeLog(client: pg.Client, sourceName: string): Promise<{ ddlCapture: boolean; identityFailures: string[] }> {
+export async function preparePgChangeLog(
+  client: pg.Client,
+  sourceName: string,
+): Promise<{ ddlCapture: boolean; identityFailures: string[] }> {
   const { publication } = changeLogNames(sourceName);
   await markInternal(client);
   const identityFailures = await fixReplicaIdentity(client);
@@ -66,7 +69,12 @@ interface SlotRow {
   active_pid: number | null;
 }
 
-async function ensureSlot(client: pg.Client, target: PgTarget, slot: string): Promise<bigint> {
+/** The slot's confirmed position, and whether it had to be created (a new slot starts at `lsn`). */
+async function ensureSlot(
+  client: pg.Client,
+  target: PgTarget,
+  slot: string,
+): Promise<{ lsn: bigint; created: boolean }> {
   const deadline = Date.now() + ACTIVE_SLOT_WAIT_MS;
   for (;;) {
     const res = await client.query<SlotRow>(
@@ -79,7 +87,7 @@ async function ensureSlot(client: pg.Client, target: PgTarget, slot: string): Pr
         `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
         [slot],
       );
-      return lsnToBigInt(created.rows[0]?.lsn ?? '0/0');
+      return { lsn: lsnToBigInt(created.rows[0]?.lsn ?? '0/0'), created: true };
     }
     if (row.plugin !== 'pgoutput' || row.database !== target.database) {
       throw new SourceError(
@@ -88,7 +96,7 @@ async function ensureSlot(client: pg.Client, target: PgTarget, slot: string): Pr
       );
     }
     // a stream that just died may hold the slot for a moment until its walsender notices
-    if (row.active_pid === null) return lsnToBigInt(row.confirmed ?? '0/0');
+    if (row.active_pid === null) return { lsn: lsnToBigInt(row.confirmed ?? '0/0'), created: false };
     if (Date.now() > deadline) {
       throw new SourceError(
         `Replication slot "${slot}" is active for PID ${row.active_pid}; another stream for this source is running.`,
@@ -102,7 +110,10 @@ async function ensureSlot(client: pg.Client, target: PgTarget, slot: string): Pr
 function setupError(err: unknown, target: PgTarget): SourceError {
   if (err instanceof SourceError) return err;
   const msg = ((err as Error).message ?? String(err)).split('\n')[0]?.replace(/\.$/, '');
-  return new SourceError(`Cannot prepare logical replication on ${target.display}: ${msg}.`, { cause: err, source: target.display });
+  return new SourceError(`Cannot prepare logical replication on ${target.display}: ${msg}.`, {
+    cause: err,
+    source: target.display,
+  });
 }
 
 /** Opens (creating on first use) the change log of `sourceName`; iteration connects. */
@@ -116,15 +127,33 @@ export async function openPgChangeLog(
   const admin = await connect(target);
   try {
     const prep = await preparePgChangeLog(admin, sourceName);
-    for (const f of prep.identityFailures) opts.onStatus?.({ message: `Could not set REPLICA IDENTITY FULL on ${f}` });
+    for (const f of prep.identityFailures)
+      opts.onStatus?.({ message: `Could not set REPLICA IDENTITY FULL on ${f}` });
     if (!prep.ddlCapture) {
       opts.onStatus?.({
         message: `DDL capture is off (needs superuser): schema changes made while streaming are not in the log.`,
       });
     }
-    const confirmed = await ensureSlot(admin, target, names.slot);
+    const slot = await ensureSlot(admin, target, names.slot);
     const requested = from === undefined ? 0n : decodePosition(from);
-    const start = requested > confirmed ? requested : confirmed;
+    if (slot.created && from !== undefined) {
+      // The repository holds a log up to `from` but the slot is gone (dropped, or a failover to a
+      // server without it): the new slot starts at its own position, never at `from`.
+      if (slot.lsn < requested) {
+        await admin.query(`SELECT pg_drop_replication_slot($1)`, [names.slot]).catch(() => {});
+        throw new SourceError(
+          `Replication slot "${names.slot}" was missing on ${target.display} and the server's WAL (${bigIntToLsn(slot.lsn)}) is behind what the repository holds (${bigIntToLsn(requested)}), so this is a different server or WAL history (point --source at the server this repository streamed from, or stream this one under a new --name after a new snapshot).`,
+          { source: target.display },
+        );
+      }
+      if (slot.lsn > requested) {
+        opts.onStatus?.({
+          message: `Replication slot "${names.slot}" was missing on ${target.display} and was created again at position ${encodePosition(slot.lsn)}, so changes between position ${from} and ${encodePosition(slot.lsn)} are not in the log; take a new snapshot.`,
+        });
+      }
+      return new PgChangeLog({ target, names, admin, opts, start: slot.lsn, ddlCapture: prep.ddlCapture });
+    }
+    const start = requested > slot.lsn ? requested : slot.lsn;
     return new PgChangeLog({ target, names, admin, opts, start, ddlCapture: prep.ddlCapture });
   } catch (err) {
     await admin.end().catch(() => {});
@@ -137,7 +166,10 @@ export async function dropPgChangeLog(target: PgTarget, sourceName: string): Pro
   const { slot, publication } = changeLogNames(sourceName);
   const admin = await connect(target);
   try {
-    const res = await admin.query<{ active_pid: number | null }>(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    const res = await admin.query<{ active_pid: number | null }>(
+      `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`,
+      [slot],
+    );
     const pid = res.rows[0]?.active_pid;
     if (pid) {
       throw new SourceError(
