@@ -61,7 +61,11 @@ function keyOf(table: TargetTable, row: PayloadRow): { key: number[]; keyText: s
   return key.length ? { key, keyText: texts.join('\u0000') } : undefined;
 }
 
-export function updateSlot(table: TargetTable, newRow: PayloadRow, oldKind: 'K' | 'O' | null): GroupSlot | undefined {
+export function updateSlot(
+  table: TargetTable,
+  newRow: PayloadRow,
+  oldKind: 'K' | 'O' | null,
+): GroupSlot | undefined {
   if (oldKind !== null || !table.updatesCommute) return undefined;
   const k = keyOf(table, newRow);
   if (!k) return undefined;
@@ -74,7 +78,11 @@ export function updateSlot(table: TargetTable, newRow: PayloadRow, oldKind: 'K' 
   return { kind: 'update', table, write, key: k.key, shape: `U${write.join(',')}`, keyText: k.keyText };
 }
 
-export function deleteSlot(table: TargetTable, oldKind: 'K' | 'O', oldRow: PayloadRow): GroupSlot | undefined {
+export function deleteSlot(
+  table: TargetTable,
+  oldKind: 'K' | 'O',
+  oldRow: PayloadRow,
+): GroupSlot | undefined {
   if (oldKind !== 'K') return undefined;
   const k = keyOf(table, oldRow);
   return k && { kind: 'delete', table, write: [], key: k.key, shape: 'D', keyText: k.keyText };
@@ -130,7 +138,9 @@ export class RowGroup {
     }
     const t = slot.table;
     const first = s.tuples.length === 0 || slot.kind === 'insert';
-    const values = s.cols.map((i) => (first ? typed(row[i] as PayloadValue, t, i) : plain(row[i] as PayloadValue, t, i)));
+    const values = s.cols.map((i) =>
+      first ? typed(row[i] as PayloadValue, t, i) : plain(row[i] as PayloadValue, t, i),
+    );
     const tuple = `(${values.join(',')})`;
     s.tuples.push(tuple);
     this.rows++;
@@ -155,10 +165,16 @@ function statement({ slot, cols, tuples }: ShapeRows): { sql: string; rows: numb
       return { sql: `${t.insertHead()} ${rows}`, rows: undefined };
     case 'update': {
       const set = slot.write.map((i) => `${name(i)} = ${V}.c${i}`).join(', ');
-      return { sql: `UPDATE ${t.sqlName} AS ${T} SET ${set} FROM (VALUES ${rows}) AS ${vcols} WHERE ${on}`, rows: tuples.length };
+      return {
+        sql: `UPDATE ${t.target} AS ${T} SET ${set} FROM (VALUES ${rows}) AS ${vcols} WHERE ${on}`,
+        rows: tuples.length,
+      };
     }
     case 'delete':
-      return { sql: `DELETE FROM ${t.sqlName} AS ${T} USING (VALUES ${rows}) AS ${vcols} WHERE ${on}`, rows: tuples.length };
+      return {
+        sql: `DELETE FROM ${t.target} AS ${T} USING (VALUES ${rows}) AS ${vcols} WHERE ${on}`,
+        rows: tuples.length,
+      };
   }
 }
 

@@ -30,11 +30,21 @@ export function lit(v: string): string {
 
 export class TargetTable {
   readonly sqlName: string;
+  /**
+   * The table as UPDATE, DELETE, SELECT and TRUNCATE must name it: `ONLY name` for a plain table,
+   * since a change (or a TRUNCATE ONLY) of an inheritance parent on the source is sent for the
+   * parent alone, and children's rows arrive under their own relation. A partitioned table has no
+   * rows of its own (and refuses TRUNCATE ONLY): when the publication sends changes through the
+   * root, they are meant to reach its partitions.
+   */
+  readonly target: string;
   readonly display: string;
   private readonly head: string;
 
   constructor(
     readonly oid: number,
+    /** pg_class.relkind on the target: 'r' plain table, 'p' partitioned table. */
+    readonly relkind: string,
     rel: Relation,
     readonly columns: readonly Column[],
     /**
@@ -46,6 +56,7 @@ export class TargetTable {
     readonly updatesCommute: boolean,
   ) {
     this.sqlName = quoteQualified(rel.namespace, rel.name);
+    this.target = relkind === 'p' ? this.sqlName : `ONLY ${this.sqlName}`;
     this.display = `${rel.namespace}.${rel.name}`;
     this.head = `INSERT INTO ${this.sqlName} (${columns.map((c) => c.sql).join(', ')}) OVERRIDING SYSTEM VALUE VALUES`;
   }
@@ -53,7 +64,9 @@ export class TargetTable {
   value(v: PayloadValue, i: number): string {
     if (v === null) return 'NULL';
     if (typeof v !== 'string') {
-      throw new SourceError(`A value of ${this.display} is ${v === false ? 'an unchanged TOAST marker' : 'binary'} where text was expected.`);
+      throw new SourceError(
+        `A value of ${this.display} is ${v === false ? 'an unchanged TOAST marker' : 'binary'} where text was expected.`,
+      );
     }
     return `${lit(v)}::${this.columns[i]?.type ?? 'text'}`;
   }
@@ -75,7 +88,8 @@ export class TargetTable {
       if (v === false || v === undefined) return;
       parts.push(v === null ? `${c.sql} IS NULL` : `${c.sql} = ${this.value(v, i)}`);
     });
-    if (!parts.length) throw new SourceError(`${this.display} has no replica identity columns to find rows by.`);
+    if (!parts.length)
+      throw new SourceError(`${this.display} has no replica identity columns to find rows by.`);
     return parts.join(' AND ');
   }
 
@@ -87,10 +101,13 @@ export class TargetTable {
       if (v === false || v === undefined) return;
       // `=` for a non-NULL value matches exactly what IS NOT DISTINCT FROM does, and can use an index
       if (v === null) parts.push(`${c.sql} IS NULL`);
-      else if (c.textCompare) parts.push(`${c.sql}::text = ${typeof v === 'string' ? lit(v) : this.value(v, i)}`);
+      else if (c.textCompare)
+        parts.push(`${c.sql}::text = ${typeof v === 'string' ? lit(v) : this.value(v, i)}`);
       else parts.push(`${c.sql} = ${this.value(v, i)}`);
     });
-    return `ctid = (SELECT ctid FROM ${this.sqlName} WHERE ${parts.join(' AND ') || 'true'} LIMIT 1)`;
+    // a ctid names a row within one table only: under a partitioned root, say which partition
+    const [id, cols] = this.relkind === 'p' ? ['(tableoid, ctid)', 'tableoid, ctid'] : ['ctid', 'ctid'];
+    return `${id} = (SELECT ${cols} FROM ${this.target} WHERE ${parts.join(' AND ') || 'true'} LIMIT 1)`;
   }
 
   private where(oldKind: 'K' | 'O' | null, oldRow: PayloadRow | null, newRow: PayloadRow): string {
@@ -107,11 +124,11 @@ export class TargetTable {
       set.push(`${c.sql} = ${this.value(v, i)}`);
     });
     if (!set.length) return undefined;
-    return `UPDATE ${this.sqlName} SET ${set.join(', ')} WHERE ${this.where(oldKind, oldRow, newRow)}`;
+    return `UPDATE ${this.target} SET ${set.join(', ')} WHERE ${this.where(oldKind, oldRow, newRow)}`;
   }
 
   delete(oldKind: 'K' | 'O', oldRow: PayloadRow): string {
-    return `DELETE FROM ${this.sqlName} WHERE ${this.where(oldKind, oldRow, oldRow)}`;
+    return `DELETE FROM ${this.target} WHERE ${this.where(oldKind, oldRow, oldRow)}`;
   }
 }
 
@@ -140,9 +157,13 @@ export class TargetTables {
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit ?? undefined;
     const name = quoteQualified(rel.namespace, rel.name);
-    const oidRes = await this.client.query<{ oid: number | null }>(`SELECT to_regclass($1)::oid AS oid`, [name]);
-    const oid = oidRes.rows[0]?.oid ?? null;
-    if (oid === null) {
+    // relkind decides ONLY (TargetTable.target); the payload does not carry it
+    const oidRes = await this.client.query<{ oid: number; relkind: string }>(
+      `SELECT c.oid, c.relkind FROM pg_class c WHERE c.oid = to_regclass($1)`,
+      [name],
+    );
+    const found = oidRes.rows[0];
+    if (!found) {
       this.cache.set(key, null);
       return undefined;
     }
@@ -153,7 +174,7 @@ export class TargetTables {
          JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
          LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`,
-      [oid],
+      [found.oid],
     );
     const byName = new Map(res.rows.map((r) => [r.name, r]));
     const columns = rel.columns.map((c): Column => {
@@ -175,9 +196,9 @@ export class TargetTables {
       `SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
         WHERE i.indrelid = $1 AND (i.indisunique OR i.indisexclusion)
           AND NOT i.indisreplident AND NOT (i.indisprimary AND c.relreplident = 'd')`,
-      [oid],
+      [found.oid],
     );
-    const table = new TargetTable(oid, rel, columns, other.rows[0]?.n === 0);
+    const table = new TargetTable(found.oid, found.relkind, rel, columns, other.rows[0]?.n === 0);
     this.cache.set(key, table);
     return table;
   }
@@ -191,7 +212,10 @@ export class TargetTables {
     for (const c of rel.columns) {
       let type = types.get(c.typeOid);
       if (!type && c.typeOid < FIRST_NORMAL_OID) {
-        const r = await this.client.query<{ t: string }>(`SELECT pg_catalog.format_type($1, $2) AS t`, [c.typeOid, c.typmod]);
+        const r = await this.client.query<{ t: string }>(`SELECT pg_catalog.format_type($1, $2) AS t`, [
+          c.typeOid,
+          c.typmod,
+        ]);
         type = r.rows[0]?.t;
       }
       if (!type) {
@@ -201,7 +225,9 @@ export class TargetTables {
       }
       cols.push(`${quoteIdent(c.name)} ${type}`);
     }
-    await this.client.query(`CREATE TABLE IF NOT EXISTS ${quoteQualified(rel.namespace, rel.name)} (${cols.join(', ')})`);
+    await this.client.query(
+      `CREATE TABLE IF NOT EXISTS ${quoteQualified(rel.namespace, rel.name)} (${cols.join(', ')})`,
+    );
     this.invalidate();
   }
 

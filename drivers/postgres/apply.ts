@@ -19,7 +19,12 @@ import type pg from 'pg';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
 import { quoteIdent } from './connection.js';
-import { DDL_MESSAGE_PREFIX, parseDdlMessage, replayStatements, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
+import {
+  DDL_MESSAGE_PREFIX,
+  parseDdlMessage,
+  replayStatements,
+  SEQUENCES_MESSAGE_PREFIX,
+} from './ddl-capture.js';
 import { decodePayload, type PayloadRecord, type PayloadRow, type Relation } from './payload.js';
 import { lit, TargetTables, type TargetTable } from './apply-sql.js';
 import { deleteSlot, insertSlot, RowGroup, updateSlot, type GroupSlot } from './apply-batch.js';
@@ -39,7 +44,7 @@ const FLUSH_STATEMENTS = 2_000;
 const SESSION_SETUP = [
   'SET LOCAL standard_conforming_strings = on',
   'SET LOCAL session_replication_role = replica',
-  "SET LOCAL search_path = pg_catalog, pg_temp",
+  'SET LOCAL search_path = pg_catalog, pg_temp',
   "SET LOCAL DateStyle = 'ISO'",
   "SET LOCAL IntervalStyle = 'postgres'",
   "SET LOCAL TimeZone = 'UTC'",
@@ -54,7 +59,11 @@ interface ClientState {
 const states = new WeakMap<pg.Client, ClientState>();
 
 /** Applies one transaction part; see the contract above. */
-export async function applyTransaction(client: pg.Client, tx: Transaction, opts: ApplyOptions = {}): Promise<void> {
+export async function applyTransaction(
+  client: pg.Client,
+  tx: Transaction,
+  opts: ApplyOptions = {},
+): Promise<void> {
   let state = states.get(client);
   if (!state) {
     state = { position: undefined, tables: new TargetTables(client) };
@@ -74,7 +83,9 @@ export async function applyTransaction(client: pg.Client, tx: Transaction, opts:
         );
       }
     } else if (s.position !== tx.position) {
-      throw new SourceError(`Transaction part at position ${tx.position} arrived while ${s.position} was still open; parts must come in order.`);
+      throw new SourceError(
+        `Transaction part at position ${tx.position} arrived while ${s.position} was still open; parts must come in order.`,
+      );
     }
     await new PartApplier(client, s.tables, opts).run(tx);
     if (!tx.more) {
@@ -86,7 +97,9 @@ export async function applyTransaction(client: pg.Client, tx: Transaction, opts:
     await client.query('ROLLBACK').catch(() => {});
     s.tables.invalidate();
     if (err instanceof SourceError) throw err;
-    throw new SourceError(`Replaying the transaction at position ${tx.position} failed: ${firstLine(err)}.`, { cause: err });
+    throw new SourceError(`Replaying the transaction at position ${tx.position} failed: ${firstLine(err)}.`, {
+      cause: err,
+    });
   }
 }
 
@@ -159,7 +172,8 @@ class PartApplier {
     this.group = undefined;
     // the group's rows were counted in `bytes` as they came
     this.bytes -= g.bytes;
-    for (const { sql, rows } of g.statements()) this.append(sql, rows === undefined ? undefined : [rows, g.table.display]);
+    for (const { sql, rows } of g.statements())
+      this.append(sql, rows === undefined ? undefined : [rows, g.table.display]);
   }
 
   /** Adds a change to the open group, or closes it and opens a new one. */
@@ -211,10 +225,13 @@ class PartApplier {
         const names: string[] = [];
         for (const id of rec.relationIds) {
           const t = await this.table(id);
-          if (t) names.push(t.sqlName);
+          // ONLY: the source sends every table it truncated, inheritance children included
+          if (t) names.push(t.target);
         }
         if (names.length) {
-          this.push(`TRUNCATE ${names.join(', ')}${rec.restartIdentity ? ' RESTART IDENTITY' : ''}${rec.cascade ? ' CASCADE' : ''}`);
+          this.push(
+            `TRUNCATE ${names.join(', ')}${rec.restartIdentity ? ' RESTART IDENTITY' : ''}${rec.cascade ? ' CASCADE' : ''}`,
+          );
         }
         break;
       }
@@ -231,7 +248,10 @@ class PartApplier {
       const values = JSON.parse(rec.text) as Record<string, string>;
       for (const [name, value] of Object.entries(values)) {
         if (this.opts.onSequence) this.opts.onSequence(name, value);
-        else this.push(`SELECT setval(to_regclass(${lit(name)}), ${lit(value)}::bigint) WHERE to_regclass(${lit(name)}) IS NOT NULL`);
+        else
+          this.push(
+            `SELECT setval(to_regclass(${lit(name)}), ${lit(value)}::bigint) WHERE to_regclass(${lit(name)}) IS NOT NULL`,
+          );
       }
       return;
     }
@@ -245,7 +265,9 @@ class PartApplier {
       try {
         for (const statement of replayStatements(ddl.sql)) await this.client.query(statement);
       } catch (err) {
-        throw new SourceError(`Replaying ${ddl.tag || 'DDL'} failed on the target: ${firstLine(err)}.`, { cause: err });
+        throw new SourceError(`Replaying ${ddl.tag || 'DDL'} failed on the target: ${firstLine(err)}.`, {
+          cause: err,
+        });
       }
       await this.client.query(`SET LOCAL search_path = pg_catalog, pg_temp`);
     };
