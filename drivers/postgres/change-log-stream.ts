@@ -96,6 +96,7 @@ export class PgChangeLog implements ChangeLog {
   private readonly markerTimer: NodeJS.Timeout;
   private lastCommitAt = Date.now();
   private markerInFlight = false;
+  private housekeepingRun: Promise<void> | undefined;
   private readonly onAbort = (): void => void this.session?.close();
 
   constructor(
@@ -310,11 +311,22 @@ export class PgChangeLog implements ChangeLog {
 
   /**
    * Every 10 s: record sequence values in the stream (a transactional `crmb.sequences` message in a
-   * transaction of its own, only when they changed) and, without DDL capture, fix replica identity.
+   * transaction of its own, only when they changed) and give tables without a usable replica
+   * identity REPLICA IDENTITY FULL (new keyless tables without DDL capture, a dropped identity index,
+   * a table that was locked at start). One run at a time: a busy table makes a run slow.
    * The admin connection is re-opened after a failure (a server restart takes it down too).
    */
-  private async housekeeping(final = false): Promise<void> {
-    if (this.closed && !final) return;
+  private housekeeping(final = false): Promise<void> {
+    if (this.closed && !final) return Promise.resolve();
+    // the final run (sequence values at close) must not be skipped: it waits for a running one
+    if (this.housekeepingRun)
+      return final ? this.housekeepingRun.then(() => this.housekeeping(true)) : this.housekeepingRun;
+    const run = this.housekeepingOnce(final).finally(() => (this.housekeepingRun = undefined));
+    this.housekeepingRun = run;
+    return run;
+  }
+
+  private async housekeepingOnce(final: boolean): Promise<void> {
     try {
       if (!this.admin) {
         this.admin = await connect(this.c.target);
@@ -330,10 +342,11 @@ export class PgChangeLog implements ChangeLog {
         await admin.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [SEQUENCES_MESSAGE_PREFIX, values]);
         this.lastSequences = values;
       }
-      if (!this.c.ddlCapture) {
-        for (const f of await fixReplicaIdentity(admin)) {
-          this.c.opts.onStatus?.({ message: `Could not set REPLICA IDENTITY FULL on ${f}` });
-        }
+      // even with DDL capture: a dropped replica identity index is not seen by the trigger
+      for (const f of final ? [] : await fixReplicaIdentity(admin, { attempts: 3 })) {
+        this.c.opts.onStatus?.({
+          message: `Table ${f.table} has no usable replica identity and could not be given REPLICA IDENTITY FULL (${f.reason}), so the application's UPDATE and DELETE on it fail: run ALTER TABLE ${f.table} REPLICA IDENTITY FULL (retrying every ${SEQUENCE_INTERVAL_MS / 1000} s).`,
+        });
       }
     } catch (err) {
       const dead = this.admin;

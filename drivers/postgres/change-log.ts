@@ -48,18 +48,33 @@ export function changeLogNames(sourceName: string): PgChangeLogNames {
   return { slot: name, publication: name };
 }
 
-/** Publication, REPLICA IDENTITY FULL where needed (first, so no UPDATE ever fails), DDL capture. */
+/**
+ * Publication, REPLICA IDENTITY FULL where needed (first, so no UPDATE ever fails), DDL capture.
+ * A FOR ALL TABLES publication makes every UPDATE/DELETE on a table without a usable replica
+ * identity fail, so it is not created while such a table cannot be fixed (a lock held by a long
+ * transaction): that refuses with the table and the fix. An existing publication is kept (dropping
+ * it would lose the slot's changes silently); its failures are returned and retried by the stream.
+ */
 export async function preparePgChangeLog(
   client: pg.Client,
   sourceName: string,
 ): Promise<{ ddlCapture: boolean; identityFailures: string[] }> {
   const { publication } = changeLogNames(sourceName);
   await markInternal(client);
-  const identityFailures = await fixReplicaIdentity(client);
-  const exists = await client.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [publication]);
-  if (!exists.rowCount) await client.query(`CREATE PUBLICATION ${publication} FOR ALL TABLES`);
+  // capture first: from then on a new keyless table gets its identity in its own transaction
   const ddlCapture = await installDdlCapture(client);
-  return { ddlCapture, identityFailures };
+  const failures = await fixReplicaIdentity(client);
+  const exists = await client.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [publication]);
+  if (!exists.rowCount) {
+    const first = failures[0];
+    if (first) {
+      throw new SourceError(
+        `Table ${first.table}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''} has no primary key and could not be given REPLICA IDENTITY FULL (${first.reason}), so publication "${publication}" was not created, since the application's UPDATE and DELETE on it would fail: run ALTER TABLE ${first.table} REPLICA IDENTITY FULL (or add a primary key) once no transaction holds a lock on it, then start again.`,
+      );
+    }
+    await client.query(`CREATE PUBLICATION ${publication} FOR ALL TABLES`);
+  }
+  return { ddlCapture, identityFailures: failures.map((f) => `${f.table}: ${f.reason}`) };
 }
 
 interface SlotRow {

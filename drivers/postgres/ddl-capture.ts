@@ -31,9 +31,14 @@ export interface DdlMessage {
   readonly tag: string;
 }
 
+// 'i' whose index was dropped (or is invalid) behaves like NOTHING: the application's UPDATE/DELETE fail
 const NEEDS_FULL_IDENTITY = `c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
-  AND (c.relreplident = 'n' OR (c.relreplident = 'd'
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))`;
+  AND (c.relreplident = 'n'
+       OR (c.relreplident = 'd'
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+       OR (c.relreplident = 'i'
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                            WHERE i.indrelid = c.oid AND i.indisreplident AND i.indisvalid)))`;
 
 const INSTALL_SQL = `
 CREATE SCHEMA IF NOT EXISTS ${CAPTURE_SCHEMA};
@@ -107,16 +112,30 @@ export async function markInternal(client: pg.Client): Promise<void> {
   await client.query(`SELECT set_config('crmb.internal', 'on', false)`);
 }
 
-/** Installs (idempotently) the capture triggers; false when the user is not a superuser. */
+/**
+ * Installs (idempotently) the capture triggers; false when the user is not a superuser. They are
+ * ENABLE ALWAYS: in a session with session_replication_role = replica (a replication tool, a
+ * restore, pg_restore --disable-triggers) they would otherwise not fire, so its DDL would be missing
+ * from the log and its new keyless tables would break the application's UPDATE/DELETE.
+ */
 export async function installDdlCapture(client: pg.Client): Promise<boolean> {
-  const su = await client.query<{ rolsuper: boolean }>(`SELECT rolsuper FROM pg_roles WHERE rolname = current_user`);
+  const su = await client.query<{ rolsuper: boolean }>(
+    `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`,
+  );
   if (!su.rows[0]?.rolsuper) return false;
   await markInternal(client);
   await client.query(INSTALL_SQL);
   for (const [name, event, fn] of TRIGGERS) {
-    const exists = await client.query(`SELECT 1 FROM pg_event_trigger WHERE evtname = $1`, [name]);
-    if (exists.rowCount) continue;
-    await client.query(`CREATE EVENT TRIGGER ${name} ON ${event} EXECUTE FUNCTION ${CAPTURE_SCHEMA}.${fn}()`);
+    const exists = await client.query<{ enabled: string }>(
+      `SELECT evtenabled AS enabled FROM pg_event_trigger WHERE evtname = $1`,
+      [name],
+    );
+    if (!exists.rowCount) {
+      await client.query(
+        `CREATE EVENT TRIGGER ${name} ON ${event} EXECUTE FUNCTION ${CAPTURE_SCHEMA}.${fn}()`,
+      );
+    }
+    if (exists.rows[0]?.enabled !== 'A') await client.query(`ALTER EVENT TRIGGER ${name} ENABLE ALWAYS`);
   }
   return true;
 }
@@ -128,26 +147,61 @@ export async function removeDdlCapture(client: pg.Client): Promise<void> {
   await client.query(`DROP SCHEMA IF EXISTS ${CAPTURE_SCHEMA} CASCADE`);
 }
 
+/** A table whose replica identity could not be fixed, and why. */
+export interface IdentityFailure {
+  /** Qualified and quoted, ready for SQL. */
+  readonly table: string;
+  readonly reason: string;
+}
+
+export interface FixIdentityOptions {
+  /** Attempts per table (default 6); between them waits double from 250 ms. */
+  readonly attempts?: number;
+  /** lock_timeout of each attempt in ms (default 500): a waiting ALTER queues the application behind it. */
+  readonly lockTimeoutMs?: number;
+}
+
+const FIX_BACKOFF_FIRST_MS = 250;
+
 /**
- * Gives every published table without a primary key or replica identity index REPLICA IDENTITY
- * FULL (with a short lock timeout). Returns the tables it could not change, with the reason.
+ * Gives every table without a primary key or usable replica identity index REPLICA IDENTITY FULL.
+ * Each attempt waits at most a short lock_timeout (the ALTER's lock request blocks the
+ * application's queries on the table while it waits); a busy table is retried with backoff.
+ * Returns the tables it could not change.
  */
-export async function fixReplicaIdentity(client: pg.Client): Promise<string[]> {
+export async function fixReplicaIdentity(
+  client: pg.Client,
+  opts: FixIdentityOptions = {},
+): Promise<IdentityFailure[]> {
+  const attempts = opts.attempts ?? 6;
   const res = await client.query<{ name: string }>(
-    `SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '${CAPTURE_SCHEMA}')
         AND n.nspname NOT LIKE 'pg\\_%' AND ${NEEDS_FULL_IDENTITY}`,
   );
-  const failed: string[] = [];
+  const failed: IdentityFailure[] = [];
   for (const { name } of res.rows) {
-    try {
-      await client.query(`SET lock_timeout = '5s'`);
-      await client.query(`ALTER TABLE ${name} REPLICA IDENTITY FULL`);
-    } catch (err) {
-      failed.push(`${name}: ${(err as Error).message}`);
-    } finally {
-      await client.query(`RESET lock_timeout`).catch(() => {});
+    let reason = '';
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, FIX_BACKOFF_FIRST_MS * 2 ** (attempt - 1)));
+      try {
+        await client.query(`SELECT set_config('lock_timeout', $1, false)`, [
+          `${opts.lockTimeoutMs ?? 500}ms`,
+        ]);
+        await client.query(`ALTER TABLE ${name} REPLICA IDENTITY FULL`);
+        reason = '';
+        break;
+      } catch (err) {
+        reason = ((err as Error).message ?? String(err)).split('\n')[0] ?? 'unknown error';
+        const code = (err as { code?: unknown }).code;
+        if (code === '42P01') reason = ''; // dropped meanwhile: nothing to fix
+        // only a lock wait is worth another attempt (a missing privilege is not)
+        if (code !== '55P03') break;
+      } finally {
+        await client.query(`RESET lock_timeout`).catch(() => {});
+      }
     }
+    if (reason) failed.push({ table: name, reason });
   }
   return failed;
 }
@@ -161,7 +215,8 @@ export function parseDdlMessage(text: string): DdlMessage {
 /** Statements of a captured query string whose row effects arrive through the stream anyway. */
 const ROW_STATEMENT = /^(insert|update|delete|merge|copy|values|table|with|select(?![\s\S]*\binto\b))\b/i;
 /** Transaction control: replay runs inside its own transaction. Role changes would stick. */
-const SKIPPED_STATEMENT = /^(begin|commit|rollback|abort|end|start\s+transaction|savepoint|release|prepare\s+transaction|set\s+(session\s+)?role|set\s+session\s+authorization|reset\s+(role|session|all))\b/i;
+const SKIPPED_STATEMENT =
+  /^(begin|commit|rollback|abort|end|start\s+transaction|savepoint|release|prepare\s+transaction|set\s+(session\s+)?role|set\s+session\s+authorization|reset\s+(role|session|all))\b/i;
 
 /**
  * The statements of a captured query string to execute on replay, in order: the DDL and settings,

@@ -183,7 +183,10 @@ async function tableFindings(c: pg.Client, need: Need): Promise<Finding[]> {
       schema: string;
       name: string;
     }>(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE ${USER_TABLES} AND c.relpersistence = 'p' AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) ORDER BY 1, 2`);
+      WHERE ${USER_TABLES} AND c.relpersistence = 'p' AND (c.relreplident = 'n'
+        OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+        OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident AND i.indisvalid)))
+      ORDER BY 1, 2`);
     for (const t of noKey.rows) {
       const q = quoteQualified(t.schema, t.name);
       out.push({

@@ -4,11 +4,13 @@
  * the application's UPDATE/DELETE fail, a synchronous_standby_names that would make every commit
  * wait for the stream is refused by doctor, and a silent network drop ends the session.
  */
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPgChangeLog, changeLogNames } from '../../drivers/postgres/change-log.js';
 import { parsePgUrl } from '../../drivers/postgres/connection.js';
 import { driver } from '../../drivers/postgres/index.js';
 import { encodePosition, lsnToBigInt } from '../../drivers/postgres/position.js';
+import { isHeartbeat } from '../../src/driver/source-driver.js';
 import { runStream, type StreamResult } from '../../src/backup/stream-job.js';
 import type { Repository } from '../../src/repository/repository-api.js';
 import { planRestore } from '../../src/restore/plan.js';
@@ -159,5 +161,108 @@ describe('PostgreSQL stream safety', () => {
     const { slot } = changeLogNames(name);
     const left = await pgExec(source.url, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
     expect(left.rowCount).toBe(0);
+  });
+  it('a keyless table locked at first start: the stream refuses, the application never fails', async () => {
+    const source = await db('keyless_src');
+    const name = nameOf(source.url);
+    await pgExec(
+      source.url,
+      `CREATE TABLE loose (a int, b text);
+       INSERT INTO loose SELECT g, 'x' FROM generate_series(1, 20) g;
+       CREATE TABLE lost_idx (a int NOT NULL, b text);
+       CREATE UNIQUE INDEX lost_idx_a ON lost_idx (a);
+       ALTER TABLE lost_idx REPLICA IDENTITY USING INDEX lost_idx_a;
+       DROP INDEX lost_idx_a;
+       INSERT INTO lost_idx SELECT g, 'x' FROM generate_series(1, 20) g;`,
+    );
+    const holder = new pg.Client({ connectionString: source.url });
+    await holder.connect();
+    cleanups.push(() => holder.end());
+    await holder.query(`BEGIN; UPDATE loose SET b = 'held' WHERE a = 1`);
+
+    // the application keeps updating and deleting in both tables throughout
+    const app = new pg.Client({ connectionString: source.url });
+    await app.connect();
+    cleanups.push(() => app.end());
+    const appErrors: string[] = [];
+    let appRuns = 0;
+    let appStop = false;
+    const appLoop = (async () => {
+      for (let i = 0; !appStop; i++) {
+        for (const sql of [
+          `UPDATE loose SET b = 'app' WHERE a = ${2 + (i % 10)}`,
+          `DELETE FROM loose WHERE a = ${1000 + i}`,
+          `UPDATE lost_idx SET b = 'app' WHERE a = ${1 + (i % 10)}`,
+          `DELETE FROM lost_idx WHERE a = ${1000 + i}`,
+        ]) {
+          await app.query(sql).catch((e: Error) => appErrors.push(e.message));
+        }
+        appRuns++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    const target = parsePgUrl(source.url);
+    const refused = await openPgChangeLog(target, name, undefined, {}).then(
+      async (log) => {
+        await log.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(SourceError);
+    expect((refused as Error).message).toMatch(
+      /^Table public\.loose has no primary key .*ALTER TABLE public\.loose REPLICA IDENTITY FULL/,
+    );
+    const pub = await pgExec(source.url, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [
+      changeLogNames(name).publication,
+    ]);
+    expect(pub.rowCount).toBe(0);
+    expect(appErrors).toEqual([]);
+
+    await holder.query('COMMIT');
+    const abort = new AbortController();
+    const log = await openPgChangeLog(target, name, undefined, { signal: abort.signal, heartbeatMs: 200 });
+    const tables = new Set<string>();
+    const reading = (async () => {
+      for await (const item of log) if (!isHeartbeat(item)) for (const t of item.tables ?? []) tables.add(t);
+    })();
+    cleanups.push(async () => {
+      abort.abort();
+      await reading.catch(() => {});
+      await log.close();
+    });
+    const idents = await pgExec(
+      source.url,
+      `SELECT relname, relreplident FROM pg_class WHERE relname IN ('loose', 'lost_idx') ORDER BY 1`,
+    );
+    expect(idents.rows).toEqual([
+      { relname: 'loose', relreplident: 'f' },
+      { relname: 'lost_idx', relreplident: 'f' },
+    ]);
+    const runsAtStart = appRuns;
+    for (let i = 0; i < 100 && (appRuns < runsAtStart + 5 || tables.size < 2); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect([...tables].sort()).toEqual(['public.loose', 'public.lost_idx']);
+
+    // DDL capture fires for sessions with session_replication_role = replica too
+    const triggers = await pgExec(
+      source.url,
+      `SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'crmb\\_%' ORDER BY 1`,
+    );
+    expect(triggers.rows.map((r) => r.evtenabled)).toEqual(['A', 'A']);
+    await pgExec(
+      source.url,
+      `SET session_replication_role = replica; CREATE TABLE replica_made (a int); RESET session_replication_role`,
+    );
+    await pgExec(
+      source.url,
+      `INSERT INTO replica_made VALUES (1); UPDATE replica_made SET a = 2; DELETE FROM replica_made`,
+    );
+
+    appStop = true;
+    await appLoop;
+    expect(appErrors).toEqual([]);
   });
 });
