@@ -176,7 +176,8 @@ class CopyInQuery extends CopyQuery {
  * for a restore is a second memcpy and allocation of every byte loaded.
  */
 function writeCopyData(conn: PgConnection, chunk: Uint8Array): void {
-  if (!conn.stream.writable) return;
+  // never drop data in silence: the COPY would then commit without it
+  if (!conn.stream.writable) throw new Error('the connection closed during COPY');
   const header = Buffer.allocUnsafe(5);
   header[0] = 0x64;
   header.writeUInt32BE(chunk.byteLength + 4, 1);

@@ -106,7 +106,14 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
     throw err;
   } finally {
     await source?.close().catch(() => {});
-    await lock.release().catch(() => {});
+    await lock
+      .release()
+      .catch((err: unknown) =>
+        log.warn(
+          'repository.lock',
+          `Could not remove this job's repository lock (${err instanceof Error ? err.message : String(err)}); prune treats it as held until it is 5 minutes old.`,
+        ),
+      );
   }
 }
 

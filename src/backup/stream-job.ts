@@ -166,7 +166,14 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
     opts.signal.removeEventListener('abort', userStop);
     await changeLog?.close().catch(() => {});
     await source?.close().catch(() => {});
-    await lock.release().catch(() => {});
+    await lock
+      .release()
+      .catch((err: unknown) =>
+        log.warn(
+          'repository.lock',
+          `Could not remove this job's repository lock (${err instanceof Error ? err.message : String(err)}); prune treats it as held until it is 5 minutes old.`,
+        ),
+      );
   }
 }
 

@@ -55,6 +55,8 @@ export function registerRestore(program: Command): void {
         const targetDriver = await driverFor(opts.target);
         const repo = await openRepo(opts);
         try {
+          // shared: a prune (exclusive) cannot delete chunks this restore is about to read
+          await repo.lock('shared', { purpose: 'restore', signal: ctx.signal });
           const source = await pickSource(repo, opts.name);
           const snapshots = await repo.listSnapshots({ source });
           const segments = target.kind === 'time' ? await repo.listSegments(source) : [];

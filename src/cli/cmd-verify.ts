@@ -23,6 +23,8 @@ export function registerVerify(program: Command): void {
       action<VerifyOpts>(async (opts, ctx) => {
         const repo = await openRepo(opts);
         try {
+          // shared: a prune (exclusive) cannot delete what verify is reading and make it look damaged
+          await repo.lock('shared', { purpose: 'verify', signal: ctx.signal });
           const report = await verifyRepository(repo, {
             readData: opts.readData === true,
             signal: ctx.signal,

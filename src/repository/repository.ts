@@ -150,8 +150,11 @@ export class CrmRepository implements Repository {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.locks.releaseAll();
-    await this.codecInstance?.close();
+    try {
+      await this.locks.releaseAll();
+    } finally {
+      await this.codecInstance?.close();
+    }
   }
 
   private ensureWriteLock(): Promise<RepositoryLock> {

@@ -1,21 +1,25 @@
-/** Runs `fn` over `items` with at most `limit` at once; the first failure stops new work and is thrown. */
+/**
+ * Runs `fn` over `items` with at most `limit` at once. The first failure stops new work; the
+ * items already running are waited for (a caller that then closes connections or the repository
+ * must not pull them from under work still in flight), and the first error is thrown.
+ */
 export async function forEachConcurrent<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number) => Promise<void>,
 ): Promise<void> {
   let next = 0;
-  let failed = false;
+  let failure: { err: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
+    while (!failure && next < items.length) {
       const i = next++;
       try {
         await fn(items[i]!, i);
       } catch (err) {
-        failed = true;
-        throw err;
+        failure ??= { err };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.err;
 }

@@ -138,13 +138,14 @@ describe('crm-backup CLI on PostgreSQL', () => {
     await writeFile(file, bytes);
 
     const verify = await runCli(['verify', '--read-data'], { env: env() });
-    expect(verify.code).toBe(3);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(3);
     expect(verify.stdout).toContain(`damaged: data/${chunk.slice(0, 2)}/${chunk}`);
     expect(verify.stdout).toContain(`snapshot ${snap.id.slice(0, 12)} table ${stream.table}`);
 
     const d = await target();
     const r = await runCli(['restore', '--target', d.url, '--snapshot', snap.id], { env: env() });
-    expect(r.code).toBe(3);
+    // (exited 0 once in many runs on a clean clone, never reproduced: keep what it said)
+    expect(r.code, `restore said:\n${r.stdout}\n${r.stderr}`).toBe(3);
     expect(r.stderr).toContain(chunk.slice(0, 12));
 
     bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0x01; // repair, so later tests see a sound repository
