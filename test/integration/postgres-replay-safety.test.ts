@@ -1,7 +1,9 @@
 /**
  * Replay must change exactly what the source changed: inheritance parents (TRUNCATE ONLY, and
  * UPDATE/DELETE of a parent's own rows, by key and by REPLICA IDENTITY FULL), end to end through
- * stream → snapshot → restore --at → checksums of every table's own rows.
+ * stream → snapshot → restore --at → checksums of every table's own rows. And a restored database
+ * must go on safely: every sequence hands out values no restored row holds, also when no column
+ * owns it or it counts down.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,5 +188,99 @@ describe('PostgreSQL replay of changes sent through a partitioned root', () => {
     } finally {
       await c.end();
     }
+  });
+});
+
+describe('PostgreSQL restore of sequences no column owns', () => {
+  let source: TestDatabase;
+  let tr: TempRepo;
+  let target: TestDatabase | undefined;
+  const NAME = 'replay_sequences';
+
+  beforeAll(async () => {
+    source = await createPgDatabase('seq_src');
+    tr = await tempRepo();
+    await pgExec(
+      source.url,
+      `-- hand-made, owned by nothing, shared by two tables
+       CREATE SEQUENCE invoice_seq;
+       CREATE TABLE invoices (id bigint PRIMARY KEY DEFAULT nextval('invoice_seq'), note text);
+       CREATE TABLE invoice_drafts (id int PRIMARY KEY DEFAULT nextval('invoice_seq'), note text);
+       -- descending, owned by nothing: -1, -2, …
+       CREATE SEQUENCE credit_seq INCREMENT BY -1;
+       CREATE TABLE credits (id bigint PRIMARY KEY DEFAULT nextval('credit_seq'), note text);
+       -- descending and OWNED BY its column: the column's max is the wrong end
+       CREATE TABLE refunds (id int PRIMARY KEY, note text);
+       CREATE SEQUENCE refund_seq INCREMENT BY -1 OWNED BY refunds.id;
+       ALTER TABLE refunds ALTER id SET DEFAULT nextval('refund_seq');
+       -- a text column: its values cannot say which numbers were handed out; must not break restore
+       CREATE SEQUENCE note_seq;
+       CREATE TABLE notes (ref text PRIMARY KEY DEFAULT 'N-' || nextval('note_seq'), body text);
+       -- serial on a partitioned table: the partitions' copies of the default are covered by it
+       CREATE TABLE orders (id serial, at date NOT NULL, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+       CREATE TABLE orders_1 PARTITION OF orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+       CREATE TABLE orders_2 PARTITION OF orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+       INSERT INTO orders (at, note) VALUES ('2024-05-05', 'o'), ('2025-05-05', 'o');
+       INSERT INTO invoices (note) SELECT 'i' FROM generate_series(1, 3);
+       INSERT INTO credits (note) SELECT 'c' FROM generate_series(1, 3);
+       INSERT INTO refunds (note) SELECT 'r' FROM generate_series(1, 3);
+       INSERT INTO notes (body) VALUES ('n');`,
+    );
+  });
+  afterAll(async () => {
+    await target?.drop().catch(() => {});
+    await source?.drop().catch(() => {});
+    await tr?.dispose();
+  });
+
+  it('hands out fresh values after restore --at the last commit, for default-only and descending sequences', async () => {
+    const stream = startStream(tr.repo, driver, source.url, NAME);
+    await stream.started;
+    await takeSnapshot(tr.repo, driver, source.url, NAME);
+    let at: bigint;
+    try {
+      // well within the stream's 10 s between sequence samples
+      for (let i = 0; i < 5; i++) {
+        await pgExec(
+          source.url,
+          `INSERT INTO invoices (note) VALUES ('i${i}');
+           INSERT INTO invoice_drafts (note) SELECT 'd${i}' FROM generate_series(1, 4);
+           INSERT INTO credits (note) SELECT 'c${i}' FROM generate_series(1, 3);
+           INSERT INTO refunds (note) SELECT 'r${i}' FROM generate_series(1, 3);
+           INSERT INTO notes (body) VALUES ('n${i}');
+           INSERT INTO orders (at, note) SELECT date '2024-11-29' + g, 'o${i}' FROM generate_series(1, 4) g;`,
+        );
+      }
+      // a sequence created while streaming (replayed DDL creates it at its start on the target)
+      await pgExec(
+        source.url,
+        `CREATE SEQUENCE late_seq;
+         CREATE TABLE late (id int PRIMARY KEY DEFAULT nextval('late_seq'), note text)`,
+      );
+      await pgExec(source.url, `INSERT INTO late (note) SELECT 'l' FROM generate_series(1, 5)`);
+      at = await serverNowMicros(source.url);
+      await stream.waitCovered(at);
+    } finally {
+      await stream.stop();
+    }
+    const sums = await pgTableChecksums(source.url);
+
+    target = await createPgDatabase('seq_dst');
+    await restoreInto(tr.repo, driver, NAME, { kind: 'time', micros: at }, target.url);
+    expect(await pgTableChecksums(target.url)).toEqual(sums);
+    const next = async (table: string): Promise<number> => {
+      const r = await pgExec(
+        target!.url,
+        `INSERT INTO ${table} (note) VALUES ('after restore') RETURNING id`,
+      );
+      return Number(r.rows[0].id);
+    };
+    expect(await next('invoice_drafts')).toBe(29);
+    expect(await next('invoices')).toBe(30);
+    expect(await next('credits')).toBe(-19);
+    expect(await next('refunds')).toBe(-19);
+    expect(await next('late')).toBe(6);
+    const order = await pgExec(target.url, `INSERT INTO orders (at) VALUES ('2025-12-01') RETURNING id`);
+    expect(order.rows[0].id).toBe(23);
   });
 });
