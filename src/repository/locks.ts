@@ -61,7 +61,9 @@ export class LockManager {
         if (isNotFound(e)) continue; // released while we listed
         body = undefined;
       }
-      const last = body ? Date.parse(body.refreshed) : o.modified.getTime();
+      // The later of the holder's own clock and the store's: a holder whose clock runs behind the
+      // pruning host's must not look stale while it still refreshes (stale only if both agree).
+      const last = Math.max(body ? Date.parse(body.refreshed) || 0 : 0, o.modified.getTime());
       out.push({ id, body, modified: o.modified, stale: now - last > this.timing.staleMs });
     }
     return out;

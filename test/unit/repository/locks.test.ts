@@ -9,7 +9,9 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
 
-async function two(locks = { refreshMs: 20, staleMs: 200 }): Promise<{ a: Repository; b: Repository; storage: MemoryBackend }> {
+async function two(
+  locks = { refreshMs: 20, staleMs: 200 },
+): Promise<{ a: Repository; b: Repository; storage: MemoryBackend }> {
   const { repo: a, storage } = await newRepo({ locks });
   const b = await reopen(storage, { locks });
   open.push(a, b);
@@ -23,7 +25,11 @@ describe('locks', () => {
     const s2 = await b.lock('shared');
     const e = await b.lock('exclusive', { purpose: 'prune' }).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(LockedError);
-    expect((e as Error).message).toMatch(new RegExp(`^The repository at memory://test is locked shared by host .+ pid ${process.pid} since \\d+ s ago;`));
+    expect((e as Error).message).toMatch(
+      new RegExp(
+        `^The repository at memory://test is locked shared by host .+ pid ${process.pid} since \\d+ s ago;`,
+      ),
+    );
     await s1.release();
     await s2.release();
     const x = await a.lock('exclusive', { purpose: 'prune' });
@@ -42,6 +48,16 @@ describe('locks', () => {
     const result = await prune(b, { graceMs: 0 });
     expect(result.removedStaleLocks).toBe(1);
     expect(storage.keys('locks/')).toEqual([]);
+  });
+
+  it('does not judge a lock stale by a holder clock that runs behind while the store saw it just now', async () => {
+    const { a, b, storage } = await two({ refreshMs: 60_000, staleMs: 100 });
+    await a.lock('exclusive');
+    await new Promise((r) => setTimeout(r, 150));
+    // the holder's own timestamp is now older than staleMs; the store's modified time is fresh
+    for (const [k, o] of storage.objects)
+      if (k.startsWith('locks/')) storage.objects.set(k, { ...o, modified: new Date() });
+    await expect(b.lock('shared')).rejects.toBeInstanceOf(LockedError);
   });
 
   it('keeps a refreshed lock alive past the stale age', async () => {
