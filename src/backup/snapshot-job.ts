@@ -3,6 +3,7 @@
  * stored concurrently (up to `jobs`); the manifest is committed last, so an interrupted run
  * leaves only unreferenced chunks and no snapshot.
  */
+import { releaseLock } from './release-lock.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import type { SourceDriver, TableStream } from '../driver/source-driver.js';
 import type { Repository, StoredTableStream } from '../repository/repository-api.js';
@@ -106,14 +107,7 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
     throw err;
   } finally {
     await source?.close().catch(() => {});
-    await lock
-      .release()
-      .catch((err: unknown) =>
-        log.warn(
-          'repository.lock',
-          `Could not remove this job's repository lock (${err instanceof Error ? err.message : String(err)}); prune treats it as held until it is 5 minutes old.`,
-        ),
-      );
+    await releaseLock(lock, log);
   }
 }
 

@@ -4,6 +4,7 @@
  * committed (manifest stored). A crash anywhere loses nothing: the database re-sends what was
  * not acknowledged, and the driver drops what the repository already has (positions <= from).
  */
+import { releaseLock } from './release-lock.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import { isHeartbeat, type ChangeLog, type Position, type SourceDriver } from '../driver/source-driver.js';
 import type { Repository } from '../repository/repository-api.js';
@@ -166,14 +167,7 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
     opts.signal.removeEventListener('abort', userStop);
     await changeLog?.close().catch(() => {});
     await source?.close().catch(() => {});
-    await lock
-      .release()
-      .catch((err: unknown) =>
-        log.warn(
-          'repository.lock',
-          `Could not remove this job's repository lock (${err instanceof Error ? err.message : String(err)}); prune treats it as held until it is 5 minutes old.`,
-        ),
-      );
+    await releaseLock(lock, log);
   }
 }
 
