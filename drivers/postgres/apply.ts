@@ -18,7 +18,7 @@
 import type pg from 'pg';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
-import { quoteIdent } from './connection.js';
+import { quoteIdent, textSettingsSql } from './connection.js';
 import {
   DDL_MESSAGE_PREFIX,
   parseDdlMessage,
@@ -45,11 +45,7 @@ const SESSION_SETUP = [
   'SET LOCAL standard_conforming_strings = on',
   'SET LOCAL session_replication_role = replica',
   'SET LOCAL search_path = pg_catalog, pg_temp',
-  "SET LOCAL DateStyle = 'ISO'",
-  "SET LOCAL IntervalStyle = 'postgres'",
-  "SET LOCAL TimeZone = 'UTC'",
-  'SET LOCAL extra_float_digits = 3',
-  "SET LOCAL bytea_output = 'hex'",
+  textSettingsSql({ local: true }),
 ].join('; ');
 
 interface ClientState {

@@ -102,6 +102,40 @@ export async function connect(target: PgTarget, opts?: { replication?: boolean }
   return client;
 }
 
+/**
+ * The settings every value crosses the wire as text under: the snapshot's COPY OUT, the
+ * restore's COPY IN and replay (replication.ts gives the walsender the same styles as startup
+ * options). Pinned on each session, because database and role defaults change the text: under
+ * `ALTER DATABASE … SET DateStyle = 'SQL, DMY'` COPY writes 2024-03-05 as 05/03/2024, which an
+ * MDY session reads as 3 May, and extra_float_digits = 0 rounds every float8.
+ */
+export const TEXT_SETTINGS = {
+  client_encoding: 'UTF8',
+  DateStyle: 'ISO, MDY',
+  IntervalStyle: 'postgres',
+  TimeZone: 'UTC',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+} as const;
+
+/**
+ * The TEXT_SETTINGS that change how text is parsed. The others only shape output; a session that
+ * only reads our text leaves them (TimeZone above all) to the database, because generated columns
+ * and expression indexes computed there must see the zone the application's sessions see.
+ */
+const PARSE_SETTINGS: ReadonlySet<string> = new Set(['client_encoding', 'DateStyle', 'IntervalStyle']);
+
+/**
+ * `SET name = 'value'; …` pinning TEXT_SETTINGS, for one multi-statement query: all of them for a
+ * session that writes text, `parse` for one that only reads it; `local` for this transaction only.
+ */
+export function textSettingsSql(opts: { only?: 'parse'; local?: boolean } = {}): string {
+  return Object.entries(TEXT_SETTINGS)
+    .filter(([name]) => opts.only !== 'parse' || PARSE_SETTINGS.has(name))
+    .map(([name, value]) => `SET ${opts.local ? 'LOCAL ' : ''}${name} = '${value}'`)
+    .join('; ');
+}
+
 /** Double-quotes an identifier for SQL (quotes inside are doubled). */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
-import { connect, quoteIdent, quoteQualified, type PgTarget } from './connection.js';
+import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgTarget } from './connection.js';
 import { copyOut } from './load.js';
 import { positionFromLsn } from './position.js';
 import { captureSequences } from './sequences.js';
@@ -205,9 +205,10 @@ class WorkerPool {
   }
 
   private async importSnapshot(client: pg.Client): Promise<void> {
-    // row_security off: a policy must make COPY fail loudly, never silently drop rows
+    // row_security off: a policy must make COPY fail loudly, never silently drop rows; the text
+    // settings make COPY write values the restore parses back identically (connection.ts)
     await client.query(
-      'SET row_security = off; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0',
+      `SET row_security = off; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; ${textSettingsSql()}`,
     );
     await client.query(
       `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${this.snapshot.replace(/'/g, "''")}'`,

@@ -9,7 +9,7 @@ import type { LoadStats, TargetDriver } from '../../src/driver/target-driver.js'
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction } from './apply.js';
-import { connect, quoteIdent, quoteQualified, type PgTarget } from './connection.js';
+import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgTarget } from './connection.js';
 import { copyIn } from './load.js';
 import { EarlyBuilds } from './early-build.js';
 import { preflight, replayPrivilege } from './preflight.js';
@@ -238,8 +238,9 @@ export class PostgresTarget implements TargetDriver {
     if (c) return c;
     const client = await connect(this.target);
     this.open.add(client);
-    // a crash mid-restore means starting over anyway, so per-commit WAL flushes buy nothing
-    await client.query('SET synchronous_commit = off');
+    // a crash mid-restore means starting over anyway, so per-commit WAL flushes buy nothing;
+    // COPY parses the snapshot's text under the settings it was written in, not the database's
+    await client.query(`SET synchronous_commit = off; ${textSettingsSql({ only: 'parse' })}`);
     return client;
   }
 
@@ -254,6 +255,8 @@ export class PostgresTarget implements TargetDriver {
   private async withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
     const c = await connect(this.target);
     try {
+      // the dump's SQL is parsed under the same settings as the data (connection.ts)
+      await c.query(textSettingsSql({ only: 'parse' }));
       return await fn(c);
     } finally {
       await c.end().catch(() => {});
