@@ -18,6 +18,50 @@ const one = async <T extends pg.QueryResultRow>(c: pg.Client, sql: string): Prom
 const list = (names: readonly string[], max = 5): string =>
   names.slice(0, max).join(', ') + (names.length > max ? ` and ${names.length - max} more` : '');
 
+/**
+ * Whether `synchronous_standby_names` names a walsender with `applicationName` as a candidate
+ * synchronous standby: `*`, or the name among the list of `FIRST n (...)`, `ANY n (...)`,
+ * `n (...)` or a plain list. PostgreSQL compares names case-insensitively, quoted or not.
+ */
+export function syncStandbyMatches(setting: string, applicationName: string): boolean {
+  const tokens: Array<{ kind: 'name' | 'star' | 'punct'; text: string }> = [];
+  for (let i = 0; i < setting.length;) {
+    const ch = setting[i] as string;
+    if (/\s/.test(ch)) {
+      i++;
+    } else if (ch === '"') {
+      let text = '';
+      for (i++; i < setting.length; i++) {
+        if (setting[i] === '"' && setting[i + 1] === '"') text += setting[i++];
+        else if (setting[i] === '"') break;
+        else text += setting[i];
+      }
+      i++;
+      tokens.push({ kind: 'name', text });
+    } else if (ch === '*') {
+      tokens.push({ kind: 'star', text: ch });
+      i++;
+    } else if (ch === ',' || ch === '(' || ch === ')') {
+      tokens.push({ kind: 'punct', text: ch });
+      i++;
+    } else {
+      const m = /^[^\s",()*]+/.exec(setting.slice(i));
+      const text = m?.[0] ?? ch;
+      tokens.push({ kind: 'name', text });
+      i += text.length;
+    }
+  }
+  // `FIRST n (` / `ANY n (` / `n (`: the keyword and the count are not standby names
+  let list = tokens;
+  const open = tokens.findIndex((t) => t.kind === 'punct' && t.text === '(');
+  if (open >= 0) list = tokens.slice(open + 1);
+  const wanted = applicationName.toLowerCase();
+  // a quoted "*" is a wildcard too (PostgreSQL compares the parsed name with "*")
+  return list.some(
+    (t) => t.kind === 'star' || (t.kind === 'name' && (t.text === '*' || t.text.toLowerCase() === wanted)),
+  );
+}
+
 export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
   const out: Finding[] = [];
   const s = await one<{
@@ -34,6 +78,8 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
     rolrepl: boolean;
     can_create: boolean;
     db: string;
+    sync_names: string;
+    app_name: string;
   }>(
     c,
     `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
@@ -43,7 +89,8 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
       (SELECT count(*) FROM pg_stat_replication)::text AS used_senders,
       coalesce(current_setting('max_slot_wal_keep_size', true), '') AS keep,
       r.rolname AS role, r.rolsuper, r.rolreplication AS rolrepl,
-      has_database_privilege(current_database(), 'CREATE') AS can_create, current_database() AS db
+      has_database_privilege(current_database(), 'CREATE') AS can_create, current_database() AS db,
+      current_setting('synchronous_standby_names') AS sync_names, current_setting('application_name') AS app_name
     FROM pg_roles r WHERE r.rolname = current_user`,
   );
   const num = Number(s.num);
@@ -158,6 +205,16 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
       subject: s.db,
       message: `Role ${role} lacks CREATE on database ${quoteIdent(s.db)}; a restore creates schemas and tables there.`,
       fix: `GRANT CREATE ON DATABASE ${quoteIdent(s.db)} TO ${role};`,
+    });
+  }
+  if (need === 'stream' && syncStandbyMatches(s.sync_names, s.app_name)) {
+    // a logical walsender reports as flushed only what the repository stored: every commit would wait for a segment
+    out.push({
+      check: 'pg.synchronous_standby_names',
+      severity: 'error',
+      subject: 'synchronous_standby_names',
+      message: `synchronous_standby_names ('${s.sync_names}') matches the stream's application_name "${s.app_name}", so every commit on this server would wait until the stream stores a segment; name only the real standbys there.`,
+      fix: `ALTER SYSTEM SET synchronous_standby_names = '<your standbys, without "*" or "${s.app_name}">'; SELECT pg_reload_conf();`,
     });
   }
   if (need === 'stream' && s.keep === '-1') {

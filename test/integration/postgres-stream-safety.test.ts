@@ -16,7 +16,7 @@ import type { Repository } from '../../src/repository/repository-api.js';
 import { planRestore } from '../../src/restore/plan.js';
 import { RestoreRefusedError, SourceError } from '../../src/util/errors.js';
 import { memoryLogger } from '../../src/util/log.js';
-import { createPgDatabase, type TestDatabase } from '../harness/index.js';
+import { createPgDatabase, pgStartOwnServer, type TestDatabase } from '../harness/index.js';
 import { pgExec, serverNowMicros, takeSnapshot, tempRepo } from '../helpers/pitr.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -264,5 +264,52 @@ describe('PostgreSQL stream safety', () => {
     appStop = true;
     await appLoop;
     expect(appErrors).toEqual([]);
+  });
+  it('doctor reports synchronous_standby_names matching the stream as an error', async () => {
+    // a server of its own: '*' would make every commit on a shared one wait for a standby
+    const server = await pgStartOwnServer();
+    cleanups.push(() => server.stop());
+    const source = await createPgDatabase('syncrep', server.url);
+    const setSync = async (value: string | undefined): Promise<void> => {
+      await pgExec(
+        server.url,
+        value === undefined
+          ? `ALTER SYSTEM RESET synchronous_standby_names`
+          : `ALTER SYSTEM SET synchronous_standby_names = '${value.replace(/'/g, "''")}'`,
+      );
+      await pgExec(server.url, 'SELECT pg_reload_conf()');
+      for (let i = 0; i < 50; i++) {
+        const r = await pgExec(source.url, `SELECT current_setting('synchronous_standby_names') AS v`);
+        if (r.rows[0].v === (value ?? '')) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`synchronous_standby_names never became ${value}`);
+    };
+    const findings = async () => {
+      const src = await driver.openSource(source.url, { name: 'syncrep' });
+      try {
+        return (await src.preflight('stream')).filter((f) => f.check === 'pg.synchronous_standby_names');
+      } finally {
+        await src.close();
+      }
+    };
+    try {
+      await setSync('*');
+      const star = await findings();
+      expect(star).toHaveLength(1);
+      expect(star[0]!.severity).toBe('error');
+      expect(star[0]!.message).toMatch(
+        /^synchronous_standby_names \('\*'\) matches the stream's application_name "crm-backup", so every commit .* wait/,
+      );
+      expect(star[0]!.fix).toContain('pg_reload_conf()');
+      await setSync('FIRST 1 (standby1, "crm-backup")');
+      expect(await findings()).toHaveLength(1);
+      await setSync('FIRST 1 (standby1, standby2)');
+      expect(await findings()).toEqual([]);
+    } finally {
+      await setSync(undefined);
+    }
+    expect(await findings()).toEqual([]);
+    await source.drop();
   });
 });
