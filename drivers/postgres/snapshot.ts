@@ -43,7 +43,26 @@ async function exportSnapshot(repl: pg.Client, serverVersion: number): Promise<E
   return { slot, lsn: row.consistent_point, name: row.snapshot_name };
 }
 
+/** For tests only: runs after the snapshot is exported and its tables listed, before they are locked. */
+export const snapshotTestHooks: { beforeLock?: () => Promise<void> } = {};
+
+/** A table's file changed between the export and the lock: the snapshot cannot read its rows. */
+class TableRewrittenError extends SourceError {}
+
+/**
+ * Opens the snapshot, and once more when a table was rewritten in the moment between the export
+ * and the table locks (the first attempt's slot is gone with its session; nothing was read yet).
+ */
 export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Promise<SnapshotReader> {
+  try {
+    return await openSnapshotOnce(target, opts);
+  } catch (err) {
+    if (!(err instanceof TableRewrittenError)) throw err;
+    return openSnapshotOnce(target, opts);
+  }
+}
+
+async function openSnapshotOnce(target: PgTarget, opts: SnapshotOptions): Promise<SnapshotReader> {
   const signal = opts.signal;
   throwIfAborted(signal);
   const jobs = Math.max(1, Math.floor(opts.jobs || 1));
@@ -83,11 +102,13 @@ export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Pro
 
     const meta = await pool.use(async (c) => {
       const tables = await listTables(c, version, opts);
+      await snapshotTestHooks.beforeLock?.();
       // ACCESS SHARE locks keep DDL (DROP, ALTER … TYPE) off the tables until the data is read
       for (let i = 0; i < tables.length; i += 500) {
         const names = tables.slice(i, i + 500).map((t) => quoteQualified(t.schema, t.name));
         await c.query(`LOCK TABLE ${names.join(', ')} IN ACCESS SHARE MODE`);
       }
+      await assertNotRewritten(c, tables, target);
       return { tables, sequences: await captureSequences(c), matviews: await listMatviews(c) };
     });
     const dump = (section: 'pre-data' | 'post-data'): Promise<string> =>
@@ -145,6 +166,34 @@ function slotError(err: unknown, target: PgTarget): SourceError {
     cause: err,
     source: target.display,
   });
+}
+
+/**
+ * A rewrite (ALTER … TYPE, TRUNCATE, VACUUM FULL, CLUSTER) committed after the export but before
+ * the lock is not MVCC-safe: the new file holds no row the snapshot can see, so COPY would read
+ * the table as empty. pg_class read in the snapshot gives the table and file the snapshot knows;
+ * to_regclass and pg_relation_filenode go through the caches, which the lock brought up to date.
+ */
+async function assertNotRewritten(
+  c: pg.Client,
+  tables: readonly SnapshotTable[],
+  target: PgTarget,
+): Promise<void> {
+  const { rows } = await c.query<{ t: string }>(
+    `SELECT s.schema || '.' || s.name AS t
+       FROM unnest($1::text[], $2::text[]) AS s(schema, name)
+       LEFT JOIN pg_namespace n ON n.nspname = s.schema
+       LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.name
+      WHERE to_regclass(format('%I.%I', s.schema, s.name))::oid IS DISTINCT FROM c.oid
+         OR pg_relation_filenode(c.oid) IS DISTINCT FROM c.relfilenode`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  if (rows.length === 0) return;
+  const more = rows.length > 1 ? ` (and ${rows.length - 1} more)` : '';
+  throw new TableRewrittenError(
+    `Table ${rows[0]?.t ?? ''}${more} was rewritten or replaced (ALTER TABLE … TYPE, TRUNCATE, VACUUM FULL, CLUSTER or a rename) while the snapshot was being taken, so its rows cannot be read consistently; run the backup again.`,
+    { source: target.display },
+  );
 }
 
 function copySql(t: SnapshotTable): string {

@@ -1,13 +1,15 @@
 /**
- * Snapshot correctness against what the server's configuration can do to it: database defaults
- * that change how values are written or read as text (DateStyle, IntervalStyle,
- * extra_float_digits).
+ * Snapshot correctness against what the server's configuration and concurrent DDL can do to it:
+ * database defaults that change how values are written or read as text (DateStyle,
+ * IntervalStyle, extra_float_digits), and a table rewritten in the moment
+ * between the snapshot's export and its table locks, whose rows the snapshot cannot see.
  */
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPgDatabase, type TestDatabase, pgQuery as sql } from '../harness/index.js';
 import { pgTableChecksums } from '../../scripts/crm/checksums.js';
 import { driver } from '../../drivers/postgres/index.js';
+import { snapshotTestHooks } from '../../drivers/postgres/snapshot.js';
 import type { TableStream } from '../../src/driver/source-driver.js';
 
 /** The restore sequence the engine runs, minus the repository (as in postgres-snapshot.test.ts). */
@@ -34,6 +36,14 @@ async function roundTrip(from: string, to: string): Promise<TableStream[]> {
     await source.close();
   }
   return streams;
+}
+
+async function snapSlots(url: string): Promise<number> {
+  const r = await sql(
+    url,
+    "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE 'crmb\\_snap\\_%'",
+  );
+  return (r.rows[0] as { n: number }).n;
 }
 
 /** The rows of `query` as text under fixed settings, whatever the database's defaults are. */
@@ -113,6 +123,92 @@ describe('postgres snapshot safety', () => {
         txt: 'café ü € 😀',
       });
       expect(want[1]).toMatchObject({ i: '-1 days -02:00:00', f: '123456.78901234567', d: '2024-12-11' });
+    });
+  });
+
+  describe('a table rewritten between the export and the lock', () => {
+    let src: TestDatabase;
+    beforeAll(async () => {
+      src = await db('safety_rw_src');
+    });
+    afterEach(() => {
+      delete snapshotTestHooks.beforeLock;
+    });
+
+    /** Each rewrite leaves a file whose rows the exported snapshot cannot see. */
+    const rewrites: Array<[string, (url: string, table: string) => Promise<void>]> = [
+      [
+        'ALTER COLUMN TYPE committed while the snapshot waits for its lock',
+        async (url, table) => {
+          // the rewriter holds the table first; the snapshot's LOCK TABLE queues behind it
+          const x = new pg.Client({ connectionString: url });
+          await x.connect();
+          await x.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+          const waiting = `SELECT 1 FROM pg_locks WHERE relation = '${table}'::regclass AND NOT granted`;
+          void (async () => {
+            while ((await x.query(waiting)).rowCount === 0) await new Promise((r) => setTimeout(r, 20));
+            await x.query(`ALTER TABLE ${table} ALTER COLUMN v TYPE bigint; COMMIT`);
+            await x.end();
+          })();
+        },
+      ],
+      [
+        'TRUNCATE and refill',
+        (url, table) =>
+          sql(
+            url,
+            `BEGIN; TRUNCATE ${table}; INSERT INTO ${table} SELECT g, g FROM generate_series(1, 1000) g; COMMIT`,
+          ).then(() => undefined),
+      ],
+      [
+        'rename and replace',
+        (url, table) =>
+          sql(
+            url,
+            `BEGIN; ALTER TABLE ${table} RENAME TO ${table}_old; CREATE TABLE ${table} (id int PRIMARY KEY, v int);
+             INSERT INTO ${table} SELECT g, -g FROM generate_series(1, 1000) g; COMMIT`,
+          ).then(() => undefined),
+      ],
+    ];
+
+    it.each(rewrites)('%s: the snapshot is retried and stores every row', async (_what, rewrite) => {
+      const table = `rw_${Math.random().toString(36).slice(2, 8)}`;
+      await sql(
+        src.url,
+        `CREATE TABLE ${table} (id int PRIMARY KEY, v int); INSERT INTO ${table} SELECT g, g FROM generate_series(1, 1000) g`,
+      );
+      let attempts = 0;
+      snapshotTestHooks.beforeLock = async () => {
+        if (attempts++ === 0) await rewrite(src.url, table);
+      };
+      const dst = await db('safety_rw_dst');
+      const streams = await roundTrip(src.url, dst.url);
+      expect(streams.find((s) => s.name === `public.${table}`)?.rows).toBe(1000);
+      expect(await pgTableChecksums(dst.url)).toEqual(await pgTableChecksums(src.url));
+      expect(attempts).toBe(2);
+      await expect.poll(() => snapSlots(src.url), { timeout: 10_000 }).toBe(0);
+    });
+
+    it('refuses, naming the table, when the rewrite happens again on the retry', async () => {
+      await sql(
+        src.url,
+        'CREATE TABLE churn (id int PRIMARY KEY, v int); INSERT INTO churn SELECT g, g FROM generate_series(1, 100) g',
+      );
+      let attempts = 0;
+      snapshotTestHooks.beforeLock = async () => {
+        attempts++;
+        await sql(src.url, `ALTER TABLE churn ALTER COLUMN v TYPE ${attempts % 2 ? 'bigint' : 'int'}`);
+      };
+      const source = await driver.openSource(src.url, { name: 'test' });
+      try {
+        await expect(source.openSnapshot({ jobs: 1 })).rejects.toThrow(
+          /^Table public\.churn was rewritten or replaced .* run the backup again\.$/,
+        );
+      } finally {
+        await source.close();
+      }
+      expect(attempts).toBe(2);
+      await expect.poll(() => snapSlots(src.url), { timeout: 10_000 }).toBe(0);
     });
   });
 });
