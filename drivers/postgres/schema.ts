@@ -102,7 +102,8 @@ export async function checkPgDump(bin: string, serverMajor: number): Promise<voi
 /** Connection settings go through the environment so that no secret is on a command line. */
 function dumpEnv(target: PgTarget): NodeJS.ProcessEnv {
   const c = target.config;
-  const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'crm-backup' };
+  // UTF8 whatever the database's or role's client_encoding: the schema text is read as UTF-8
+  const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'crm-backup', PGCLIENTENCODING: 'UTF8' };
   env.PGHOST = String(c.host ?? 'localhost');
   env.PGPORT = String(c.port ?? 5432);
   env.PGUSER = String(c.user ?? 'postgres');

@@ -45,7 +45,7 @@ export async function pgTableChecksums(url: string, opts?: ChecksumOptions): Pro
       const rel = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`;
       // row hashes are 32 bytes each, so string_agg stays small even for large tables
       const r = await c.query<{ n: string; md5: string }>(
-        `SELECT count(*) AS n, md5(coalesce(string_agg(h, '' ORDER BY h COLLATE "C"), '')) AS md5 FROM (SELECT md5(t::text) AS h FROM ONLY ${rel} t) x`,
+        `SELECT count(*) AS n, md5(coalesce(string_agg(h, '' ORDER BY h COLLATE "C"), '')) AS md5 FROM (SELECT md5((t.*)::text) AS h FROM ONLY ${rel} t) x`,
       );
       const row = r.rows[0];
       out[table] = { rows: Number(row?.n ?? 0), md5: row?.md5 ?? EMPTY_MD5 };
