@@ -184,7 +184,8 @@ export class PostgresTarget implements TargetDriver {
 
   /**
    * A sequence value seen during replay (`name` as `format('%I.%I', schema, sequence)`); `finish`
-   * sets each sequence to the largest of this, its snapshot value and its owning column's max.
+   * sets each sequence past this, its snapshot value and the values already in the columns whose
+   * default or ownership ties them to it (the furthest of them in the sequence's direction).
    */
   recordSequence(name: string, value: bigint): void {
     this.sequences.record(name, value);
