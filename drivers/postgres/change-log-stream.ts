@@ -24,7 +24,7 @@ import { connect, type PgTarget } from './connection.js';
 import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
 import { PartSpool, PayloadBuilder, type Relation } from './payload.js';
 import { bigIntToLsn, decodePosition, encodePosition } from './position.js';
-import { ReplicationSession } from './replication.js';
+import { ReplicationDecodeError, ReplicationSession } from './replication.js';
 
 export const PART_MAX_BYTES = 8 * 1024 * 1024;
 export const PART_MAX_CHANGES = 10_000;
@@ -52,15 +52,23 @@ interface OpenTx {
   part: number;
 }
 
-/** Errors worth a reconnect: the connection went away or the server is (re)starting. */
-function retryable(err: unknown): boolean {
+/**
+ * Errors worth a reconnect: the connection went away or the server is (re)starting. Decided by
+ * where an error came from and its code, never by its text:
+ * - SQLSTATE 08 connection exception, 57 operator intervention (shutdown, starting up),
+ *   53 resources, 55006 slot still held by the previous walsender, and socket errno codes (E...):
+ *   retry; any other code (a missing slot or publication, a rejected login): fatal.
+ * - Without a code: what the server sent could not be decoded (ReplicationDecodeError), or a
+ *   SourceError of ours about the stream's content: fatal, since the same bytes come again;
+ *   everything else arrived through the connection ("Connection terminated unexpectedly", a
+ *   closed socket, a failed connect): retry.
+ */
+export function retryable(err: unknown): boolean {
   if (err === undefined) return true;
-  if (err instanceof SourceError && !(err.cause as { code?: unknown } | undefined)?.code) return false;
+  if (err instanceof ReplicationDecodeError) return false;
   const e = err as { code?: unknown; cause?: { code?: unknown } };
   const code = typeof e.code === 'string' && e.code !== 'SOURCE' ? e.code : e.cause?.code;
-  if (typeof code !== 'string') return true; // socket closed: "Connection terminated unexpectedly"
-  // 08 connection exception, 57 operator intervention (shutdown, starting up), 53 resources,
-  // 55006 slot still held by the previous walsender, E* socket errno codes
+  if (typeof code !== 'string') return !(err instanceof SourceError && err.cause === undefined);
   return /^(08|57|53)/.test(code) || code === '55006' || /^E[A-Z]+$/.test(code);
 }
 
@@ -107,6 +115,8 @@ export class PgChangeLog implements ChangeLog {
       opts: StreamOptions;
       start: bigint;
       ddlCapture: boolean;
+      /** Replication session receive timeout (default RECEIVE_TIMEOUT_MS); tests shorten it. */
+      receiveTimeoutMs?: number;
     },
   ) {
     this.admin = c.admin;
@@ -153,6 +163,7 @@ export class PgChangeLog implements ChangeLog {
             publication: names.publication,
             startLsn: this.acked,
             flushed: () => this.acked,
+            ...(this.c.receiveTimeoutMs === undefined ? {} : { receiveTimeoutMs: this.c.receiveTimeoutMs }),
           });
           opts.onStatus?.({ event: 'connected', received: encodePosition(this.acked) });
           for await (const item of this.consume(this.session, () => (received = true))) {
@@ -288,7 +299,10 @@ export class PgChangeLog implements ChangeLog {
         }
       }
     } catch (err) {
-      this.endError = err;
+      // spool I/O keeps its errno code (ENOSPC: retried); anything else turning messages into
+      // parts is a decoding bug that would repeat on the same bytes
+      const errno = typeof (err as { code?: unknown }).code === 'string';
+      this.endError = errno || err instanceof SourceError ? err : new ReplicationDecodeError(err);
     } finally {
       await spool.clear();
     }

@@ -137,6 +137,7 @@ export async function openPgChangeLog(
   sourceName: string,
   from: Position | undefined,
   opts: StreamOptions,
+  tuning: { receiveTimeoutMs?: number } = {},
 ): Promise<ChangeLog> {
   const names = changeLogNames(sourceName);
   const admin = await connect(target);
@@ -166,10 +167,18 @@ export async function openPgChangeLog(
           message: `Replication slot "${names.slot}" was missing on ${target.display} and was created again at position ${encodePosition(slot.lsn)}, so changes between position ${from} and ${encodePosition(slot.lsn)} are not in the log; take a new snapshot.`,
         });
       }
-      return new PgChangeLog({ target, names, admin, opts, start: slot.lsn, ddlCapture: prep.ddlCapture });
+      return new PgChangeLog({
+        target,
+        names,
+        admin,
+        opts,
+        start: slot.lsn,
+        ddlCapture: prep.ddlCapture,
+        ...tuning,
+      });
     }
     const start = requested > slot.lsn ? requested : slot.lsn;
-    return new PgChangeLog({ target, names, admin, opts, start, ddlCapture: prep.ddlCapture });
+    return new PgChangeLog({ target, names, admin, opts, start, ddlCapture: prep.ddlCapture, ...tuning });
   } catch (err) {
     await admin.end().catch(() => {});
     throw setupError(err, target);

@@ -12,7 +12,12 @@
  */
 import type pg from 'pg';
 import { connect, quoteIdent, type PgTarget } from './connection.js';
-import { decodePgOutput, pgMicrosToUnixMicros, PG_EPOCH_OFFSET_MICROS, type PgOutputMessage } from './pgoutput.js';
+import {
+  decodePgOutput,
+  pgMicrosToUnixMicros,
+  PG_EPOCH_OFFSET_MICROS,
+  type PgOutputMessage,
+} from './pgoutput.js';
 import { bigIntToLsn } from './position.js';
 
 const XLOG_DATA = 0x77; // 'w'
@@ -30,13 +35,32 @@ const STATUS_LENGTH = TYPE_LENGTH + 3 * LSN_LENGTH + TIMESTAMP_LENGTH + 1;
 
 /** Standby status cadence; well under the default wal_sender_timeout of 60 s. */
 export const STATUS_INTERVAL_MS = 10_000;
+/**
+ * Like wal_receiver_timeout: a session that receives nothing, not even a keepalive, for this long
+ * is presumed dead (a silent network drop would otherwise wait for TCP, ~15 min) and ends.
+ * We ask for a keepalive at least every heartbeat while idle, so silence this long is no load.
+ */
+export const RECEIVE_TIMEOUT_MS = 6 * STATUS_INTERVAL_MS;
+/** TCP keepalive probes start after this much idleness (the kernel then gives up after its probes). */
+const TCP_KEEPALIVE_DELAY_MS = 10_000;
 /** Decoded-but-unconsumed bytes at which the socket is paused, and resumed again. */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const LOW_WATER_BYTES = 1024 * 1024;
 
 export type ReplicationFrame =
-  | { readonly kind: 'xlog'; readonly walStart: bigint; readonly walEnd: bigint; readonly serverTime: bigint; readonly data: Buffer }
-  | { readonly kind: 'keepalive'; readonly walEnd: bigint; readonly serverTime: bigint; readonly replyRequested: boolean };
+  | {
+      readonly kind: 'xlog';
+      readonly walStart: bigint;
+      readonly walEnd: bigint;
+      readonly serverTime: bigint;
+      readonly data: Buffer;
+    }
+  | {
+      readonly kind: 'keepalive';
+      readonly walEnd: bigint;
+      readonly serverTime: bigint;
+      readonly replyRequested: boolean;
+    };
 
 /** Parses the payload of one CopyData frame of the replication stream; times become Unix µs. */
 export function parseReplicationFrame(chunk: Buffer): ReplicationFrame {
@@ -64,7 +88,12 @@ export function parseReplicationFrame(chunk: Buffer): ReplicationFrame {
 }
 
 /** Standby status update: PostgreSQL moves the slot's confirmed_flush_lsn to `flush`. */
-export function encodeStandbyStatus(write: bigint, flush: bigint, nowUnixMicros: bigint, replyRequested: boolean): Buffer {
+export function encodeStandbyStatus(
+  write: bigint,
+  flush: bigint,
+  nowUnixMicros: bigint,
+  replyRequested: boolean,
+): Buffer {
   const b = Buffer.alloc(STATUS_LENGTH);
   let o = b.writeUInt8(STANDBY_STATUS_UPDATE, 0);
   o = b.writeBigUInt64BE(write, o);
@@ -73,6 +102,26 @@ export function encodeStandbyStatus(write: bigint, flush: bigint, nowUnixMicros:
   o = b.writeBigInt64BE(nowUnixMicros - PG_EPOCH_OFFSET_MICROS, o);
   b.writeUInt8(replyRequested ? 1 : 0, o);
   return b;
+}
+
+/**
+ * What the server sent could not be parsed or decoded: a bug (ours or a protocol change), not a
+ * connection problem, so reconnecting would only fail the same way again.
+ */
+export class ReplicationDecodeError extends Error {
+  override readonly name = 'ReplicationDecodeError';
+  constructor(err: unknown) {
+    super((err as Error)?.message ?? String(err), { cause: err });
+  }
+}
+
+/** The session received nothing for `RECEIVE_TIMEOUT_MS`; `code` makes it retryable like a socket timeout. */
+export class ReceiveTimeoutError extends Error {
+  override readonly name = 'ReceiveTimeoutError';
+  readonly code = 'ETIMEDOUT';
+  constructor(ms: number) {
+    super(`nothing received from the server for ${ms / 1000} s, not even a keepalive`);
+  }
 }
 
 export type SessionEvent =
@@ -93,6 +142,8 @@ export interface SessionOptions {
   readonly startLsn: bigint;
   /** The position we may report as flushed; read at every status update. */
   readonly flushed: () => bigint;
+  /** Default RECEIVE_TIMEOUT_MS. */
+  readonly receiveTimeoutMs?: number;
 }
 
 /** Settings for the walsender: the text form of every value must parse back identically elsewhere. */
@@ -100,7 +151,7 @@ const WALSENDER_OPTIONS =
   '-c client_encoding=UTF8 -c DateStyle=ISO -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3 -c bytea_output=hex';
 
 interface RawConnection {
-  stream: { pause(): void; resume(): void; writable: boolean };
+  stream: { pause(): void; resume(): void; destroy(): void; writable: boolean };
   sendCopyFromChunk(chunk: Buffer): void;
   on(event: string, fn: (msg: { chunk: Buffer }) => void): void;
 }
@@ -114,6 +165,8 @@ export class ReplicationSession {
   private ended = false;
   private written = 0n;
   private readonly timer: NodeJS.Timeout;
+  private readonly receiveTimer: NodeJS.Timeout;
+  private lastReceivedAt = Date.now();
 
   private constructor(
     private readonly client: pg.Client,
@@ -123,11 +176,30 @@ export class ReplicationSession {
     this.written = opts.startLsn;
     this.timer = setInterval(() => this.sendStatus(false), STATUS_INTERVAL_MS);
     this.timer.unref();
+    const receiveTimeoutMs = opts.receiveTimeoutMs ?? RECEIVE_TIMEOUT_MS;
+    this.receiveTimer = setInterval(
+      () => this.checkReceived(receiveTimeoutMs),
+      Math.max(10, receiveTimeoutMs / 4),
+    );
+    this.receiveTimer.unref();
+  }
+
+  /** Ends the session after silence; not while we paused the socket ourselves (backpressure). */
+  private checkReceived(timeoutMs: number): void {
+    if (this.ended || this.paused || Date.now() - this.lastReceivedAt < timeoutMs) return;
+    this.finish(new ReceiveTimeoutError(timeoutMs));
+    // end() would wait for a dead peer: drop the socket, so neither side lingers
+    this.raw.stream.destroy();
   }
 
   /** Connects and starts streaming; rejects with the server's error (slot active, missing, ...). */
   static async start(target: PgTarget, opts: SessionOptions): Promise<ReplicationSession> {
-    const config = { ...target.config, options: WALSENDER_OPTIONS };
+    const config = {
+      ...target.config,
+      options: WALSENDER_OPTIONS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: TCP_KEEPALIVE_DELAY_MS,
+    };
     const client = await connect({ ...target, config }, { replication: true });
     const raw = client.connection as unknown as RawConnection;
     const session = new ReplicationSession(client, raw, opts);
@@ -164,6 +236,7 @@ export class ReplicationSession {
 
   private onCopyData(chunk: Buffer): void {
     if (this.ended) return;
+    this.lastReceivedAt = Date.now();
     try {
       const frame = parseReplicationFrame(chunk);
       if (frame.kind === 'keepalive') {
@@ -176,9 +249,12 @@ export class ReplicationSession {
       const message = decodePgOutput(frame.data);
       if (message.tag === 'commit' && message.endLsn > this.written) this.written = message.endLsn;
       const size = frame.data.length;
-      this.push({ kind: 'change', message, walStart: frame.walStart, serverTime: frame.serverTime, size }, size);
+      this.push(
+        { kind: 'change', message, walStart: frame.walStart, serverTime: frame.serverTime, size },
+        size,
+      );
     } catch (err) {
-      this.finish(err);
+      this.finish(new ReplicationDecodeError(err));
     }
   }
 
@@ -221,6 +297,7 @@ export class ReplicationSession {
     if (ev.kind === 'change') this.queuedBytes -= ev.size;
     if (this.paused && this.queuedBytes < LOW_WATER_BYTES) {
       this.paused = false;
+      this.lastReceivedAt = Date.now(); // silence while paused was ours
       this.raw.stream.resume();
     }
     return ev;
@@ -242,6 +319,7 @@ export class ReplicationSession {
   /** Sends a last status update and terminates the connection (the walsender exits on Terminate). */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.receiveTimer);
     this.sendStatus(false);
     this.finish(undefined);
     if (this.paused) this.raw.stream.resume();

@@ -4,6 +4,7 @@
  * the application's UPDATE/DELETE fail, a synchronous_standby_names that would make every commit
  * wait for the stream is refused by doctor, and a silent network drop ends the session.
  */
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPgChangeLog, changeLogNames } from '../../drivers/postgres/change-log.js';
@@ -81,6 +82,44 @@ async function waitCovered(repo: Repository, name: string, micros: bigint): Prom
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`the log of ${name} never covered ${micros}`);
+}
+
+/** A TCP proxy whose current connections can be frozen: nothing more is forwarded, nothing is closed. */
+async function freezableProxy(host: string, port: number) {
+  const pairs: Array<[net.Socket, net.Socket]> = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, host);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const kill = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) s.on('error', kill).on('close', kill);
+    pairs.push([client, upstream]);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const frozen: Array<[net.Socket, net.Socket]> = [];
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    /** A silent network drop of every connection open now; new ones still work. */
+    freeze(): void {
+      for (const [client, upstream] of pairs.splice(0)) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+        frozen.push([client, upstream]);
+      }
+    },
+    async close(): Promise<void> {
+      for (const [a, b] of [...pairs, ...frozen]) {
+        a.destroy();
+        b.destroy();
+      }
+      await new Promise((r) => server.close(r));
+    },
+  };
 }
 
 describe('PostgreSQL stream safety', () => {
@@ -311,5 +350,60 @@ describe('PostgreSQL stream safety', () => {
     }
     expect(await findings()).toEqual([]);
     await source.drop();
+  });
+  it('a silent network drop ends the replication session after the receive timeout, and it reconnects', async () => {
+    const source = await db('silent_src');
+    const name = nameOf(source.url);
+    await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY)');
+    // the server's side of the dropped connection holds the slot until wal_sender_timeout
+    await pgExec(source.url, `ALTER DATABASE ${name} SET wal_sender_timeout = '2s'`);
+    const u = new URL(source.url);
+    const proxy = await freezableProxy(u.hostname, Number(u.port || 5432));
+    cleanups.push(() => proxy.close());
+    u.hostname = '127.0.0.1';
+    u.port = String(proxy.port);
+
+    const abort = new AbortController();
+    const events: string[] = [];
+    const messages: string[] = [];
+    const log = await openPgChangeLog(
+      parsePgUrl(u.toString()),
+      name,
+      undefined,
+      {
+        signal: abort.signal,
+        heartbeatMs: 200,
+        onStatus: (st) => {
+          if (st.event) events.push(st.event);
+          if (st.message) messages.push(st.message);
+        },
+      },
+      { receiveTimeoutMs: 1500 },
+    );
+    let rows = 0;
+    const reading = (async () => {
+      for await (const item of log) if (!isHeartbeat(item)) rows += item.changes;
+    })();
+    const waitRows = async (n: number, ms: number): Promise<void> => {
+      for (let i = 0; i < ms / 100 && rows < n; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(rows).toBeGreaterThanOrEqual(n);
+    };
+    try {
+      await pgExec(source.url, 'INSERT INTO t VALUES (1)');
+      await waitRows(1, 10_000);
+      proxy.freeze();
+      await pgExec(source.url, 'INSERT INTO t VALUES (2)');
+      // 1.5 s of silence, then a new session through the proxy (whose new connections still work)
+      await waitRows(2, 15_000);
+      expect(messages.find((m) => / interrupted \(/.test(m))).toMatch(
+        /interrupted \(nothing received from the server for 1\.5 s, not even a keepalive\); reconnecting/,
+      );
+      expect(events.filter((e) => e === 'connected').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      abort.abort();
+      await proxy.close(); // the admin connection was frozen too
+      await reading.catch(() => {});
+      await log.close();
+    }
   });
 });
