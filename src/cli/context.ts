@@ -3,7 +3,7 @@
  * interrupt signal. Options are validated here, once, so commands stay thin.
  */
 import { readFile } from 'node:fs/promises';
-import { openStorage } from '../storage/index.js';
+import { openStorage } from '../storage/open-storage.js';
 import { openRepository, type RepositoryOptions } from '../repository/index.js';
 import type { Repository } from '../repository/repository-api.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
