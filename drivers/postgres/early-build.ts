@@ -2,9 +2,9 @@
  * Post-data work scheduled the way pg_restore -j does it. Index and key builds start as soon as
  * one table's data is in: the worker that loaded a table goes on to build that table's indexes
  * while the other workers still load. A foreign key starts as soon as both of its tables are
- * loaded and indexed, on whichever session is free, never beside another key check on one of
- * its two tables (each takes SHARE ROW EXCLUSIVE on both, which conflicts with itself: two
- * sessions would wait for each other, or deadlock on a pair of keys pointing both ways).
+ * loaded and indexed, on whichever session is free: added NOT VALID, then validated, so that
+ * checks of keys from different tables to one parent run side by side, while two checks on
+ * one referencing table never do (see ForeignKey.run and #startable for the locks).
  * What no loaded table claims (partitioned parents and their attachments, tables restored
  * without data, keys to them) stays for the post-data phase, in dump order.
  */
@@ -15,6 +15,7 @@ const QUALIFIED = /^((?:"(?:[^"]|"")*"|[^\s."]+))\.((?:"(?:[^"]|"")*"|[^\s."(]+)
 const CREATE_INDEX = /CREATE (?:UNIQUE )?INDEX \S+ ON (?!ONLY )(.+)$/m;
 const ALTER_TABLE = /ALTER TABLE ONLY (.+)$/m;
 const REFERENCES = /\bFOREIGN KEY \(.*?\) REFERENCES (.+)$/m;
+const ADD_CONSTRAINT = /\bADD CONSTRAINT ("(?:[^"]|"")*"|[^\s"]+) FOREIGN KEY /;
 
 /** Entry types built side by side; the others run in dump order (pg_restore's post-data split). */
 const PARALLEL_TYPES = new Set(['INDEX', 'CONSTRAINT']);
@@ -34,7 +35,17 @@ export function tableOfEntry(sql: string): string | undefined {
 }
 
 export interface ForeignKey {
+  /** The dump's entry, as the post-data script would run it. */
   readonly sql: string;
+  /**
+   * What a scheduled run executes: the key added NOT VALID (a catalog change), then VALIDATE
+   * CONSTRAINT, whose scan holds SHARE UPDATE EXCLUSIVE on the referencing table but only ROW
+   * SHARE on the referenced one, so checks of keys from different tables to one parent (nearly
+   * every key in a CRM points to users) run side by side, where a plain ADD (SHARE ROW EXCLUSIVE
+   * on both, self-conflicting) would check them one at a time. The result is the same valid key.
+   * Two statements, each its own transaction: the add's locks must be gone before the scan.
+   */
+  readonly run: readonly string[];
   /** The referencing table and the referenced one (`schema.name`, unquoted). */
   readonly child: string;
   readonly parent: string;
@@ -44,7 +55,24 @@ export interface ForeignKey {
 export function foreignKeyOf(sql: string): ForeignKey | undefined {
   const child = qualified(ALTER_TABLE.exec(sql)?.[1]);
   const parent = qualified(REFERENCES.exec(sql)?.[1]);
-  return child && parent ? { sql, child, parent } : undefined;
+  if (!child || !parent) return undefined;
+  return { sql, child, parent, run: addThenValidate(sql) ?? [sql] };
+}
+
+/** [`ALTER … ADD CONSTRAINT c FOREIGN KEY … NOT VALID;`, `ALTER … VALIDATE CONSTRAINT c;`], or undefined. */
+function addThenValidate(sql: string): string[] | undefined {
+  // the statement without pg_dump's comment header (whose "Name: …; Type: …;" has semicolons)
+  const text = sqlOf(sql)
+    .split('\n')
+    .filter((line) => !line.startsWith('--'))
+    .join('\n')
+    .trim();
+  const name = ADD_CONSTRAINT.exec(text)?.[1];
+  const table = ALTER_TABLE.exec(text)?.[1]?.trim();
+  const statements = text.split(';').filter((s) => s.trim() !== '');
+  // a key dumped NOT VALID stays unvalidated; anything but one plain statement runs as dumped
+  if (!name || !table || statements.length !== 1 || /\bNOT VALID\b/.test(text)) return undefined;
+  return [text.replace(/;$/, ' NOT VALID;'), `ALTER TABLE ONLY ${table} VALIDATE CONSTRAINT ${name};`];
 }
 
 export class EarlyBuilds {
@@ -55,6 +83,7 @@ export class EarlyBuilds {
   readonly #ordered: { sql: string; fk?: ForeignKey }[] = [];
   readonly #loaded = new Set<string>();
   readonly #ready = new Set<string>();
+  /** Tables a running key check works on as the referencing side (they hold its scan's lock). */
   readonly #busy = new Set<string>();
   #wake: (() => void) | undefined;
 
@@ -114,13 +143,12 @@ export class EarlyBuilds {
     if (i < 0) return undefined;
     const fk = this.#ordered[i]!.fk!;
     this.#ordered.splice(i, 1);
-    this.#busy.add(fk.child).add(fk.parent);
+    this.#busy.add(fk.child);
     return fk;
   }
 
   finished(fk: ForeignKey): void {
     this.#busy.delete(fk.child);
-    this.#busy.delete(fk.parent);
     this.#notify();
   }
 
@@ -151,6 +179,13 @@ export class EarlyBuilds {
     return this.#ordered.map((e) => e.sql).join('');
   }
 
+  /**
+   * Both tables complete; no other check on the referencing table (its scan lock conflicts with
+   * itself) and none with the referenced table as its referencing side (the brief NOT VALID add
+   * needs SHARE ROW EXCLUSIVE there). Other checks that merely reference the same parent hold
+   * ROW SHARE on it, which conflicts with neither, so no session waits on another and no pair of
+   * keys can deadlock.
+   */
   #startable(fk: ForeignKey): boolean {
     return (
       this.#ready.has(fk.child) &&

@@ -87,7 +87,7 @@ export class PostgresTarget implements TargetDriver {
         await runSection(c, prelude);
         for (let fk = await early.waitForeignKey(); fk && !failed; fk = await early.waitForeignKey()) {
           try {
-            await runSection(c, fk.sql);
+            for (const sql of fk.run) await runSection(c, sql);
           } catch (err) {
             failed = true;
             throw err;
@@ -163,7 +163,7 @@ export class PostgresTarget implements TargetDriver {
       try {
         if (!prelude) await runSection(client, early.prelude);
         prelude = true;
-        await runSection(client, fk.sql);
+        for (const sql of fk.run) await runSection(client, sql);
       } catch (err) {
         throw this.sqlError(`adding a foreign key from ${fk.child} to ${fk.parent}`, err);
       } finally {

@@ -61,6 +61,69 @@ describe('early index builds', () => {
     ).toBeUndefined();
   });
 
+  it('checks keys from different tables to one parent side by side, added NOT VALID then validated', () => {
+    const fk = (name: string, child: string, parent: string, extra = ''): string =>
+      entry(
+        `${child} ${name}`,
+        'FK CONSTRAINT',
+        `ALTER TABLE ONLY public.${child}\n    ADD CONSTRAINT ${name} FOREIGN KEY (x) REFERENCES public.${parent}(id)${extra};`,
+      );
+    const b = new EarlyBuilds(
+      "SET search_path = '';\n" +
+        fk('notes_user', 'notes', 'users', ' ON DELETE SET NULL') +
+        fk('deals_user', 'deals', 'users') +
+        fk('users_team', 'users', 'teams') +
+        fk('old_user', 'old', 'users', ' NOT VALID'),
+    );
+    for (const t of ['notes', 'deals', 'users', 'teams', 'old']) {
+      b.take(`public.${t}`);
+      b.ready(`public.${t}`);
+    }
+    const first = b.nextForeignKey()!;
+    expect(first.run).toEqual([
+      'ALTER TABLE ONLY public.notes\n    ADD CONSTRAINT notes_user FOREIGN KEY (x) REFERENCES public.users(id) ON DELETE SET NULL NOT VALID;',
+      'ALTER TABLE ONLY public.notes VALIDATE CONSTRAINT notes_user;',
+    ]);
+    // users is only referenced by the running check (ROW SHARE): a second check to it may start
+    expect(b.nextForeignKey()?.child).toBe('public.deals');
+    // users as the referencing side: the checks referencing it hold only ROW SHARE on it
+    const usersKey = b.nextForeignKey()!;
+    expect(usersKey.child).toBe('public.users');
+    // old -> users must wait: its add needs SHARE ROW EXCLUSIVE on users, now under a scan lock
+    expect(b.nextForeignKey()).toBeUndefined();
+    b.finished(usersKey);
+    // a key dumped NOT VALID is added as dumped, never validated
+    const old = b.nextForeignKey()!;
+    expect(old.child).toBe('public.old');
+    expect(old.run).toEqual([old.sql]);
+    b.finished(first);
+  });
+
+  it('never starts a key whose referenced table is being checked as the referencing side', () => {
+    const b = new EarlyBuilds(
+      "SET search_path = '';\n" +
+        entry(
+          'users users_team',
+          'FK CONSTRAINT',
+          'ALTER TABLE ONLY public.users\n    ADD CONSTRAINT users_team FOREIGN KEY (t) REFERENCES public.teams(id);',
+        ) +
+        entry(
+          'notes notes_user',
+          'FK CONSTRAINT',
+          'ALTER TABLE ONLY public.notes\n    ADD CONSTRAINT notes_user FOREIGN KEY (u) REFERENCES public.users(id);',
+        ),
+    );
+    for (const t of ['notes', 'users', 'teams']) {
+      b.take(`public.${t}`);
+      b.ready(`public.${t}`);
+    }
+    const usersKey = b.nextForeignKey()!;
+    expect(usersKey.child).toBe('public.users');
+    expect(b.nextForeignKey()).toBeUndefined();
+    b.finished(usersKey);
+    expect(b.nextForeignKey()?.child).toBe('public.notes');
+  });
+
   it('starts a foreign key once both tables are ready, never two on one table at once', async () => {
     const fk = (name: string, child: string, parent: string): string =>
       entry(
