@@ -42,7 +42,12 @@ export function registerRestore(program: Command): void {
     .option('--tag <tag>', 'restore the newest snapshot with this tag')
     .option('--latest', 'restore the newest snapshot')
     .option('--tables <list>', 'only these tables (comma-separated; the log replay is limited to them)', list)
-    .option('--jobs <n>', 'tables loaded in parallel', positiveInt('--jobs'), 2)
+    .option(
+      '--jobs <n>',
+      'sessions loading tables and building indexes in parallel (about the target CPU cores to use)',
+      positiveInt('--jobs'),
+      2,
+    )
     .option('--clean', 'drop existing objects in the target first')
     .addHelpText(
       'after',
