@@ -38,10 +38,26 @@ export interface KeyFile {
   readonly data: string;
 }
 
+/** What one derivation holds in memory: the N-block table and the p lanes (OpenSSL's layout). */
+export function scryptMemoryBytes(params: ScryptParams): number {
+  return 128 * params.r * (params.N + params.p + 2);
+}
+
+/**
+ * Largest cost a key file may ask for: a derivation's memory stays under 1 GiB and its work
+ * under a minute, so an edited key file cannot make a command exhaust the machine.
+ */
+const MAX_N = 1 << 20;
+const MAX_R = 32;
+const MAX_P = 1024;
+
+/** Default memory for one derivation (restic's is 60 MiB): N = 2^16 with r = 8 is 64 MiB and the lanes. */
+export const SCRYPT_MEMORY_BYTES = 65 * 1024 * 1024;
+
 export function deriveKey(password: Secret, salt: Uint8Array, params: ScryptParams): Promise<Buffer> {
   const { N, r, p } = params;
-  // scrypt needs 128·N·r bytes; node refuses above maxmem, so allow twice that.
-  const maxmem = 256 * N * r * p + (1 << 20);
+  // node refuses to allocate above maxmem: allow what the parameters need, with room to spare
+  const maxmem = 2 * scryptMemoryBytes(params) + (1 << 20);
   return new Promise((resolve, reject) =>
     scrypt(password.reveal(), salt, KEY_LEN, { N, r, p, maxmem }, (err, key) =>
       err ? reject(err) : resolve(key),
@@ -49,15 +65,29 @@ export function deriveKey(password: Secret, salt: Uint8Array, params: ScryptPara
   );
 }
 
-/** Doubles N from 2^14 until one derivation takes ~targetMs (0.3-0.5 s by default), capped at 2^20. */
-export async function calibrateScrypt(targetMs = 400): Promise<ScryptParams> {
-  const probe = { N: 1 << 14, r: 8, p: 1 };
+/**
+ * Parameters whose derivation takes about `targetMs` (0.3-0.5 s by default) on this machine in at
+ * most `maxMemory` bytes: N doubles from 2^14 up to what the memory allows, then p (lanes run one
+ * after the other, each over the same table) makes up the remaining time. Memory is capped
+ * because every command derives a key: a fast machine must not make `list` take a gigabyte.
+ */
+export async function calibrateScrypt(
+  targetMs = 400,
+  maxMemory = SCRYPT_MEMORY_BYTES,
+): Promise<ScryptParams> {
+  const r = 8;
+  const probe = { N: 1 << 14, r, p: 1 };
   const t0 = performance.now();
   await deriveKey(new Secret('calibration'), randomBytes(SCRYPT_SALT_LEN), probe);
   const ms = Math.max(1, performance.now() - t0);
+  // work grows with N·p: the number of probe-sized derivations that fill the target time
+  const units = (targetMs * 1.25) / ms;
   let N = probe.N;
-  while (N < 1 << 20 && ms * (N / probe.N) * 2 <= targetMs * 1.25) N *= 2;
-  return { N, r: 8, p: 1 };
+  while (N > 1024 && scryptMemoryBytes({ N, r, p: 1 }) > maxMemory) N /= 2;
+  while (N < MAX_N && (N * 2) / probe.N <= units && scryptMemoryBytes({ N: N * 2, r, p: 1 }) <= maxMemory)
+    N *= 2;
+  const p = Math.min(MAX_P, Math.max(1, Math.floor((units * probe.N) / N)));
+  return { N, r, p };
 }
 
 function wrapAad(repoId: string, keyId: string): Buffer {
@@ -129,6 +159,13 @@ export function parseKeyFile(location: string, keyId: string, raw: Uint8Array): 
     typeof f.data !== 'string'
   ) {
     throw damagedKeyFile(location, keyId, `it is not a version ${KEY_FILE_VERSION} scrypt key file`);
+  }
+  if (f.N > MAX_N || (f.N & (f.N - 1)) !== 0 || f.r > MAX_R || f.p > MAX_P) {
+    throw damagedKeyFile(
+      location,
+      keyId,
+      `its scrypt cost N=${f.N}, r=${f.r}, p=${f.p} is outside what crm-backup derives (N a power of two up to 2^20, r up to ${MAX_R}, p up to ${MAX_P})`,
+    );
   }
   return f;
 }

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RepositoryError } from '../../../src/util/errors.js';
 import { Secret } from '../../../src/util/redact.js';
 import { addKey, initRepository, listKeys, openRepository, removeKey, type Repository } from '../../../src/repository/index.js';
+import { calibrateScrypt, parseKeyFile, scryptMemoryBytes } from '../../../src/repository/keys.js';
 import { MemoryBackend } from './memory-backend.js';
 import { CHEAP, newRepo, PASSWORD } from './helpers.js';
 
@@ -62,6 +64,29 @@ describe('opening repositories', () => {
     const { storage } = await newRepo();
     const all = Buffer.concat([...(storage as MemoryBackend).objects.values()].map((o) => o.data)).toString('latin1');
     expect(all).not.toContain(PASSWORD.reveal());
+  });
+});
+
+describe('key derivation cost', () => {
+  it('calibrates within the memory cap and makes up the time with more lanes', async () => {
+    const params = await calibrateScrypt(200, 4 * 1024 * 1024);
+    expect(scryptMemoryBytes(params)).toBeLessThanOrEqual(4 * 1024 * 1024);
+    // the work (N·p) is at least one 2^14 derivation, which takes well under 200 ms anywhere
+    expect(params.N * params.p).toBeGreaterThanOrEqual(1 << 14);
+  });
+
+  it('refuses a key file that asks for more memory than any crm-backup ever derives with', async () => {
+    const { storage } = await newRepo();
+    const mem = storage as MemoryBackend;
+    const [key] = mem.keys('keys/');
+    const raw = mem.objects.get(key as string)!.data;
+    const file = JSON.parse(Buffer.from(raw.subarray(32)).toString()) as Record<string, unknown>;
+    const body = Buffer.from(JSON.stringify({ ...file, N: 2 ** 30 }));
+    const edited = Buffer.concat([createHash('sha256').update(body).digest(), body]);
+    const id = (key as string).slice('keys/'.length);
+    expect(() => parseKeyFile('memory://test', id, edited)).toThrow(
+      `The key file keys/${id} of the repository at memory://test is damaged (its scrypt cost N=1073741824, r=8, p=1 is outside what crm-backup derives (N a power of two up to 2^20, r up to 32, p up to 1024)); open the repository with another key or restore that file from a copy.`,
+    );
   });
 });
 
