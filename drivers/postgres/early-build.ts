@@ -6,7 +6,9 @@
  * checks of keys from different tables to one parent run side by side, while two checks on
  * one referencing table never do (see ForeignKey.run and #startable for the locks).
  * What no loaded table claims (partitioned parents and their attachments, tables restored
- * without data, keys to them) stays for the post-data phase, in dump order.
+ * without data, keys to them) stays for the post-data phase, in dump order. So do the builds,
+ * statistics and keys of a table loaded when no other load is at work (the last one): post-data
+ * spreads them over every session instead of one running them while the others sit idle.
  */
 import { dumpEntries, sqlOf } from './schema.js';
 
@@ -49,6 +51,8 @@ export interface ForeignKey {
   /** The referencing table and the referenced one (`schema.name`, unquoted). */
   readonly child: string;
   readonly parent: string;
+  /** What the run does, for errors: `adding a foreign key from a to b`. */
+  readonly what: string;
 }
 
 /** A foreign-key entry on a plain table (`ALTER TABLE ONLY … REFERENCES …`), or undefined. */
@@ -56,7 +60,27 @@ export function foreignKeyOf(sql: string): ForeignKey | undefined {
   const child = qualified(ALTER_TABLE.exec(sql)?.[1]);
   const parent = qualified(REFERENCES.exec(sql)?.[1]);
   if (!child || !parent) return undefined;
-  return { sql, child, parent, run: addThenValidate(sql) ?? [sql] };
+  return {
+    sql,
+    child,
+    parent,
+    run: addThenValidate(sql) ?? [sql],
+    what: `adding a foreign key from ${child} to ${parent}`,
+  };
+}
+
+/**
+ * ANALYZE of one table, scheduled like a key check on it: SHARE UPDATE EXCLUSIVE conflicts with
+ * another check's scan of the table and with a key add on either side of it.
+ */
+function statisticsOf(table: string, sql: string): ForeignKey {
+  return {
+    sql: `${sql};\n`,
+    run: [sql],
+    child: table,
+    parent: table,
+    what: `gathering statistics of ${table}`,
+  };
 }
 
 /** [`ALTER … ADD CONSTRAINT c FOREIGN KEY … NOT VALID;`, `ALTER … VALIDATE CONSTRAINT c;`], or undefined. */
@@ -83,6 +107,8 @@ export class EarlyBuilds {
   readonly #ordered: { sql: string; fk?: ForeignKey }[] = [];
   readonly #loaded = new Set<string>();
   readonly #ready = new Set<string>();
+  /** Loaded tables whose statistics are still to be gathered, and the ANALYZE that does it. */
+  readonly #analyze = new Map<string, string>();
   /** Tables a running key check works on as the referencing side (they hold its scan's lock). */
   readonly #busy = new Set<string>();
   #wake: (() => void) | undefined;
@@ -101,9 +127,14 @@ export class EarlyBuilds {
     }
   }
 
-  /** Data went into this table (a whole table, or one part of a split one). */
-  loaded(table: string): void {
+  /**
+   * Data went into this table (a whole table, or one part of a split one) and its builds are left
+   * to post-data; `analyze` gathers its statistics there, after them (an expression index gets
+   * statistics of its own), unless the table is made ready before.
+   */
+  loaded(table: string, analyze?: string): void {
     this.#loaded.add(table);
+    if (analyze !== undefined && !this.#ready.has(table)) this.#analyze.set(table, analyze);
   }
 
   /** Takes the builds of one loaded table (each is handed out once). */
@@ -114,9 +145,10 @@ export class EarlyBuilds {
     return sqls;
   }
 
-  /** This table's data and indexes are complete: keys on it may be checked. */
+  /** This table's data, indexes and statistics are complete: keys on it may be checked. */
   ready(table: string): void {
     this.#ready.add(table);
+    this.#analyze.delete(table);
     this.#notify();
   }
 
@@ -128,8 +160,14 @@ export class EarlyBuilds {
     return out;
   }
 
-  /** After the post-data builds: every loaded table is complete. */
+  /**
+   * After the post-data builds: every loaded table is complete but for the statistics still to
+   * gather, which run with the keys (after them in order: a key holds fewer sessions back).
+   */
   allLoadedReady(): void {
+    for (const [table, sql] of this.#analyze)
+      this.#ordered.push({ sql: `${sql};\n`, fk: statisticsOf(table, sql) });
+    this.#analyze.clear();
     for (const t of this.#loaded) this.#ready.add(t);
     this.#notify();
   }

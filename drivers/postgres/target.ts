@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { Finding } from '../../src/driver/finding.js';
-import type { LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
+import type { LoadOptions, LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction } from './apply.js';
@@ -71,10 +71,13 @@ export class PostgresTarget implements TargetDriver {
     const queue = early.remaining();
     let failed = false;
     const width = Math.max(POST_DATA_MIN_JOBS, Math.min(POST_DATA_MAX_JOBS, this.open.size));
+    const builders = Math.min(width, queue.length);
     const worker = (): Promise<void> =>
       // fresh sessions: pg_dump's prelude empties search_path and sets session options
       this.withClient(async (c) => {
         await runSection(c, prelude);
+        // as in buildEarly: sessions side by side each keep a core busy without parallel workers
+        if (builders > 1) await c.query('SET max_parallel_maintenance_workers = 0');
         try {
           for (let sql = queue.shift(); sql !== undefined && !failed; sql = queue.shift())
             await runSection(c, sql);
@@ -83,7 +86,7 @@ export class PostgresTarget implements TargetDriver {
           throw err;
         }
       });
-    if (queue.length > 0) await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
+    if (builders > 0) await Promise.all(Array.from({ length: builders }, worker));
     early.allLoadedReady();
     const keys = (): Promise<void> =>
       this.withClient(async (c) => {
@@ -108,7 +111,7 @@ export class PostgresTarget implements TargetDriver {
     name: string,
     format: string,
     data: AsyncIterable<Uint8Array>,
-    opts?: { signal?: AbortSignal },
+    opts?: LoadOptions,
   ): Promise<LoadStats> {
     if (format !== COPY_FORMAT) {
       throw new SourceError(`Stream "${name}" has format "${format}"; this driver loads "${COPY_FORMAT}".`);
@@ -118,33 +121,41 @@ export class PostgresTarget implements TargetDriver {
     const cols = t.columns.length ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
     const whole = !name.includes('#');
     const table = quoteQualified(t.schema, t.name);
+    const key = `${t.schema}.${t.name}`;
     // A whole table is emptied in the loading transaction so that COPY may FREEZE: rows land
     // frozen with hint bits set, and the index builds, ANALYZE and key checks that read them
     // next do not dirty and rewrite every page. Parts of a split table load side by side.
     const sql = `COPY ${table}${cols} FROM STDIN${whole ? ' WITH (FREEZE)' : ''}`;
-    const client = await this.acquire();
-    let healthy = false;
+    // counted before the connection is taken: another load deciding whether it is the last one
+    // at work must see this one from the moment it was started
     this.peakLoading = Math.max(this.peakLoading, ++this.loading);
+    // A load alone at work (none left to start, no other running) leaves its table's builds,
+    // statistics and keys to post-data, which spreads them over all sessions, where one session
+    // would run them one by one while the others sit idle.
+    const alone = (): boolean => opts?.moreToLoad?.() === false && this.loading === 1;
+    let client: pg.Client | undefined;
+    let healthy = false;
     try {
+      client = await this.acquire();
       if (whole) await client.query(`BEGIN; TRUNCATE ONLY ${table}`);
       const stats = await copyIn(client, sql, data, { signal: opts?.signal });
       if (whole) await client.query('COMMIT');
       // A split table (`name#n`) waits for all its parts: its indexes are built in post-data.
-      if (whole) await this.buildEarly(client, t);
-      else this.early?.loaded(`${t.schema}.${t.name}`);
+      if (whole && !alone()) await this.buildEarly(client, t, alone);
+      else this.early?.loaded(key, `ANALYZE ${table}`);
       healthy = true;
       return stats;
     } catch (err) {
       if (opts?.signal?.aborted) throw err;
-      throw this.sqlError(`loading table ${t.schema}.${t.name}`, err);
+      throw this.sqlError(`loading table ${key}`, err);
     } finally {
       this.loading--;
-      this.release(client, healthy);
+      if (client) this.release(client, healthy);
     }
   }
 
   /** This table's indexes and keys right after its data, then its statistics (pg_restore -j order). */
-  private async buildEarly(client: pg.Client, t: TableColumns): Promise<void> {
+  private async buildEarly(client: pg.Client, t: TableColumns, alone: () => boolean): Promise<void> {
     const sqls = this.early?.take(`${t.schema}.${t.name}`) ?? [];
     try {
       if (sqls.length > 0) {
@@ -160,21 +171,28 @@ export class PostgresTarget implements TargetDriver {
       throw this.sqlError(`building the indexes of table ${t.schema}.${t.name}`, err);
     }
     this.early?.ready(`${t.schema}.${t.name}`);
-    await this.checkForeignKeys(client);
+    await this.checkForeignKeys(client, alone);
   }
 
-  /** Foreign keys whose two tables are now complete, on this session while it is free. */
-  private async checkForeignKeys(client: pg.Client): Promise<void> {
+  /**
+   * Foreign keys whose two tables are now complete, on this session while it is free and another
+   * is at work: alone, it leaves them to post-data, which checks them side by side.
+   */
+  private async checkForeignKeys(client: pg.Client, alone: () => boolean): Promise<void> {
     const early = this.early;
     if (!early) return;
     let prelude = false;
-    for (let fk = early.nextForeignKey(); fk; fk = early.nextForeignKey()) {
+    for (
+      let fk = alone() ? undefined : early.nextForeignKey();
+      fk;
+      fk = alone() ? undefined : early.nextForeignKey()
+    ) {
       try {
         if (!prelude) await runSection(client, early.prelude);
         prelude = true;
         for (const sql of fk.run) await runSection(client, sql);
       } catch (err) {
-        throw this.sqlError(`adding a foreign key from ${fk.child} to ${fk.parent}`, err);
+        throw this.sqlError(fk.what, err);
       } finally {
         early.finished(fk);
       }

@@ -6,6 +6,16 @@ export interface LoadStats {
   readonly bytes: number;
 }
 
+export interface LoadOptions {
+  readonly signal?: AbortSignal;
+  /**
+   * Whether loads not started yet remain in this restore. A driver may leave the work that
+   * follows the last loads (index builds, statistics) to post-data, where it has every session;
+   * without it a driver assumes more loads follow.
+   */
+  readonly moreToLoad?: () => boolean;
+}
+
 export interface TargetDriver {
   readonly kind: string;
   /**
@@ -16,12 +26,7 @@ export interface TargetDriver {
   /** Refuses (SourceError) when the target holds user objects, unless `clean` drops them first. */
   assertEmpty(opts?: { clean?: boolean }): Promise<void>;
   createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void>;
-  load(
-    name: string,
-    format: string,
-    data: AsyncIterable<Uint8Array>,
-    opts?: { signal?: AbortSignal },
-  ): Promise<LoadStats>;
+  load(name: string, format: string, data: AsyncIterable<Uint8Array>, opts?: LoadOptions): Promise<LoadStats>;
   /** Applies one transaction atomically, in commit order. `tables` restricts which tables it touches. */
   apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void>;
   /** Final steps after replay: sequences, statistics. */

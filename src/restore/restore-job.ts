@@ -74,13 +74,16 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     let rows = 0;
     let bytes = 0;
     let done = 0;
+    let begun = 0;
+    const moreToLoad = (): boolean => begun < streams.length;
     await forEachConcurrent(streams, opts.jobs, async (s) => {
       throwIfAborted(signal);
+      begun++;
       const data = repo.readStream(s.data, {
         signal,
         context: `snapshot ${snap.id.slice(0, 12)} table ${s.name}`,
       });
-      const stats = await target.load(s.name, s.format, data, { signal });
+      const stats = await target.load(s.name, s.format, data, { signal, moreToLoad });
       rows += stats.rows;
       bytes += stats.bytes;
       done++;

@@ -104,6 +104,12 @@ describe('crm-backup CLI on PostgreSQL', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ snapshot: snapshotId });
     expect(await pgTableChecksums(pitr.url)).toEqual(sums);
+    // every table has planner statistics, those whose work post-data took over included
+    const unanalyzed = await pgExec(
+      pitr.url,
+      "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NULL AND schemaname = 'public' ORDER BY 1",
+    );
+    expect(unanalyzed.rows).toEqual([]);
 
     const refused = await runCli(['restore', '--target', pitr.url, '--latest'], { env: env() });
     expect(refused.code).toBe(1);

@@ -159,4 +159,50 @@ describe('early index builds', () => {
     expect(serial).not.toContain('notes_contact');
     expect(serial).not.toContain('ADD CONSTRAINT notes_user');
   });
+
+  it('gathers the statistics of a table left to post-data after its builds, beside the keys', async () => {
+    const b = new EarlyBuilds(
+      "SET search_path = '';\n" +
+        entry(
+          'contacts_email',
+          'INDEX',
+          'CREATE INDEX contacts_email ON public.contacts USING btree (lower(email));',
+        ) +
+        entry(
+          'contacts contacts_user',
+          'FK CONSTRAINT',
+          'ALTER TABLE ONLY public.contacts\n    ADD CONSTRAINT contacts_user FOREIGN KEY (u) REFERENCES public.users(id);',
+        ) +
+        entry(
+          'deals deals_user',
+          'FK CONSTRAINT',
+          'ALTER TABLE ONLY public.deals\n    ADD CONSTRAINT deals_user FOREIGN KEY (u) REFERENCES public.users(id);',
+        ),
+    );
+    // users and deals were built and analyzed on their load sessions; contacts loaded last, alone
+    for (const t of ['public.users', 'public.deals']) {
+      b.take(t);
+      b.ready(t);
+    }
+    b.loaded('public.contacts', 'ANALYZE public.contacts');
+    b.loaded('public.users', 'ANALYZE public.users'); // made ready before: nothing left to gather
+    // its index is built by post-data, before any statistics (an expression index gets its own)
+    expect(b.remaining()).toHaveLength(1);
+    expect(b.nextForeignKey()?.child).toBe('public.deals');
+    b.allLoadedReady();
+    const contactsKey = b.nextForeignKey()!;
+    expect(contactsKey.child).toBe('public.contacts');
+    // ANALYZE contacts conflicts with the check on contacts: it waits for it
+    expect(b.nextForeignKey()).toBeUndefined();
+    const waiting = b.waitForeignKey();
+    b.finished(contactsKey);
+    const stats = (await waiting)!;
+    expect(stats).toMatchObject({
+      run: ['ANALYZE public.contacts'],
+      what: 'gathering statistics of public.contacts',
+    });
+    b.finished(stats);
+    expect(b.pendingForeignKeys()).toBe(0);
+    expect(b.serial()).not.toContain('ANALYZE');
+  });
 });
