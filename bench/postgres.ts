@@ -19,7 +19,7 @@ import { installCleanup, makeTempDir, removeTempDir } from './lib/cleanup.js';
 import type { BenchContext } from './lib/context.js';
 import { CrmCli, ROOT } from './lib/crm-cli.js';
 import { dirBytes } from './lib/du.js';
-import { pgDump, pgRestore } from './lib/native.js';
+import { LZ4_TOAST_ENV, pgDump, pgRestore } from './lib/native.js';
 import { parsePgBenchArgs, USAGE, type PgBenchOptions } from './lib/options.js';
 import { createDb } from './lib/pg.js';
 import { figureRows, printTable, writeResults } from './lib/report.js';
@@ -65,6 +65,13 @@ async function nativePhase(ctx: BenchContext, work: string): Promise<void> {
   const first = await steps.run('pg_restore', `pg_restore -j${opts.jobs} into a fresh database (round 1)`, () =>
     pgRestore(ctx.serverUrl, 'crm_native', fc, opts.jobs),
   );
+  const lz4 = await steps.run('pg_restore, lz4', `pg_restore -j${opts.jobs} with PGOPTIONS='${LZ4_TOAST_ENV.PGOPTIONS}' (round 1)`, () =>
+    pgRestore(ctx.serverUrl, 'crm_native', fc, opts.jobs, LZ4_TOAST_ENV),
+  );
+  if (lz4 !== undefined) {
+    results.native.restoreLz4Runs = [lz4];
+    results.native.restoreLz4Seconds = lz4;
+  }
   if (first !== undefined) {
     results.native.restoreRuns = [first];
     results.native.restoreSeconds = first;

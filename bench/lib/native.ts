@@ -21,12 +21,20 @@ export async function pgDump(sourceUrl: string, file: string, extra: readonly st
   return { seconds: r.seconds, bytes: statSync(file).size };
 }
 
+/**
+ * Sessions that compress TOASTed values with lz4, as crm-backup's loads do on a server where no
+ * method was chosen: pg_restore so set up is the like-for-like baseline of the restore.
+ */
+export const LZ4_TOAST_ENV = { PGOPTIONS: '-c default_toast_compression=lz4' } as const;
+
 /** Restores `file` into a new database `db`, times it, then drops the copy (it is not judged). */
-export async function pgRestore(serverUrl: string, db: string, file: string, jobs: number): Promise<number> {
+export async function pgRestore(serverUrl: string, db: string, file: string, jobs: number, env?: NodeJS.ProcessEnv): Promise<number> {
   const url = await createDb(serverUrl, db);
   try {
     // --exit-on-error: a partial restore must not pass for a fast one
-    const r = await runMeasured(bin('pg_restore'), ['-j', String(jobs), '--exit-on-error', '-d', url, file]);
+    const r = await runMeasured(bin('pg_restore'), ['-j', String(jobs), '--exit-on-error', '-d', url, file], {
+      env: env && { ...process.env, ...env },
+    });
     return r.seconds;
   } finally {
     await dropDb(serverUrl, db);

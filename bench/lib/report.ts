@@ -63,6 +63,12 @@ function floor(r: PgBenchResults): string {
   return `${fmtSec(b.version.seconds)}, ${fmtBytes(b.version.peakRssBytes)} / ${fmtSec(b.list.seconds)}, ${fmtBytes(b.list.peakRssBytes)}`;
 }
 
+/** The restore against pg_restore with lz4 TOAST compression, as crm-backup loads: not a target, the fair ratio. */
+function likeForLike(r: PgBenchResults): Row {
+  const row = ratioRow('restore, like for like', r.restore?.seconds, r.native.restoreLz4Seconds, 1, fmtSec, 'pg_restore -j2, lz4 TOAST');
+  return { ...row, target: NA, verdict: 'info' };
+}
+
 export function figureRows(r: PgBenchResults): Row[] {
   const mem = (name: string, b: number | undefined): Row => limitRow(`peak memory: ${name}`, b || undefined, fmtBytes, '≤ 300 MB', (n) => n <= 300 * MB);
   const s = r.stream;
@@ -70,6 +76,7 @@ export function figureRows(r: PgBenchResults): Row[] {
     ratioRow('snapshot --jobs 2, wall time', r.snapshot?.seconds, r.native.dump?.seconds, 0.6, fmtSec, 'pg_dump -Fc'),
     ratioRow('repository bytes after snapshot', r.snapshot?.repoBytes, r.native.dump?.bytes, 1, fmtBytes, 'pg_dump -Fc'),
     ratioRow(`restore --snapshot --jobs 2, wall time${(r.restore?.runs?.length ?? 1) > 1 ? ` (median of ${r.restore!.runs!.length})` : ''}`, r.restore?.seconds, r.native.restoreSeconds, 1, fmtSec, 'pg_restore -j2'),
+    likeForLike(r),
     checksumRow('restore --snapshot checksums', r.restore?.checksums),
     mem('snapshot', r.snapshot?.peakRssBytes),
     mem('restore --snapshot', r.restore?.peakRssBytes),

@@ -16,7 +16,15 @@ export interface PgBenchResults {
   readonly environment: Readonly<Record<string, string | number | readonly number[]>>;
   seed?: { seconds: number; rows: number; size: DbSize };
   /** restoreSeconds: the median of restoreRuns (one per round). */
-  native: { dumpZ0?: DumpFigures; dump?: DumpFigures; restoreSeconds?: number; restoreRuns?: number[] };
+  native: {
+    dumpZ0?: DumpFigures;
+    dump?: DumpFigures;
+    restoreSeconds?: number;
+    restoreRuns?: number[];
+    /** pg_restore with lz4 TOAST compression (LZ4_TOAST_ENV), one per round, and their median. */
+    restoreLz4Seconds?: number;
+    restoreLz4Runs?: number[];
+  };
   /** The CLI doing nothing (`--version`) and only opening the repository (`list`): the floor under every figure. */
   cliBaseline?: { version: CliRun; list: CliRun };
   snapshot?: CliRun & { id: string; repoBytes: number; tables: number; rows: number };

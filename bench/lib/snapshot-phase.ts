@@ -9,7 +9,7 @@ import { dirBytes } from './du.js';
 import { compareChecksums, createDb, dropDb } from './pg.js';
 import { fmtBytes } from './report.js';
 import { say } from './steps.js';
-import { pgRestore } from './native.js';
+import { LZ4_TOAST_ENV, pgRestore } from './native.js';
 import { rmSync } from 'node:fs';
 
 function median(xs: readonly number[]): number {
@@ -78,6 +78,8 @@ async function restoreRounds(ctx: BenchContext, snapshotId: string): Promise<voi
     await steps.run('restore rounds', `${opts.restoreRounds - 1} more pg_restore / crm-backup restore pairs, alternating`, async () => {
       for (let round = 2; round <= opts.restoreRounds; round++) {
         native.push(await pgRestore(ctx.serverUrl, 'crm_native', dump, opts.jobs));
+        const lz4 = results.native.restoreLz4Runs;
+        if (lz4) lz4.push(await pgRestore(ctx.serverUrl, 'crm_native', dump, opts.jobs, LZ4_TOAST_ENV));
         const db = 'crm_restore_snapshot';
         const target = await createDb(ctx.serverUrl, db);
         try {
@@ -87,10 +89,12 @@ async function restoreRounds(ctx: BenchContext, snapshotId: string): Promise<voi
         } finally {
           await dropDb(ctx.serverUrl, db);
         }
-        say(`   round ${round}: pg_restore ${native.at(-1)!.toFixed(1)} s, crm-backup ${ours.at(-1)!.toFixed(1)} s`);
+        const lz4Say = results.native.restoreLz4Runs ? `, pg_restore lz4 ${results.native.restoreLz4Runs.at(-1)!.toFixed(1)} s` : '';
+        say(`   round ${round}: pg_restore ${native.at(-1)!.toFixed(1)} s${lz4Say}, crm-backup ${ours.at(-1)!.toFixed(1)} s`);
       }
     });
     results.native.restoreSeconds = median(native);
+    if (results.native.restoreLz4Runs) results.native.restoreLz4Seconds = median(results.native.restoreLz4Runs);
     results.restore = { ...results.restore, runs: ours, seconds: median(ours), peakRssBytes: peak };
     say(`   medians of ${ours.length}: pg_restore ${median(native).toFixed(1)} s, crm-backup ${median(ours).toFixed(1)} s`);
   } finally {

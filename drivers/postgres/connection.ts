@@ -38,6 +38,9 @@ export function parsePgUrl(url: string): PgTarget {
   };
   if (u.password) config.password = decodeURIComponent(u.password);
   else if (process.env.PGPASSWORD) config.password = process.env.PGPASSWORD;
+  // libpq's `options` (`?options=-c%20work_mem%3D64MB`): settings the server applies to the session
+  const options = u.searchParams.get('options');
+  if (options) config.options = options;
   const sslmode = u.searchParams.get('sslmode');
   if (sslmode && sslmode !== 'disable')
     config.ssl = sslmode === 'require' ? { rejectUnauthorized: false } : true;

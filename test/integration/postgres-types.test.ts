@@ -51,33 +51,41 @@ async function sql(url: string, text: string): Promise<pg.QueryResult> {
   }
 }
 
+/** Snapshot of `srcUrl` loaded into `dstUrl` with the driver's own calls; the streams' row counts. */
+async function copyDatabase(srcUrl: string, dstUrl: string): Promise<Record<string, number>> {
+  const source = await driver.openSource(srcUrl, { name: 'test' });
+  const target = await driver.openTarget(dstUrl);
+  const reader = await source.openSnapshot({ jobs: 1 });
+  const rows: Record<string, number> = {};
+  try {
+    await target.createSchema(reader.schema, reader.schemaFormat, 'pre-data');
+    for await (const s of reader.streams()) {
+      const stats = await target.load(s.name, s.format, s.data);
+      expect(stats.rows).toBe(s.rows);
+      rows[s.name] = stats.rows;
+    }
+    await target.createSchema(reader.schema, reader.schemaFormat, 'post-data');
+    await target.finish();
+  } finally {
+    await reader.close();
+    await target.close();
+  }
+  return rows;
+}
+
 describe('postgres column types round-trip exactly', () => {
   let src: TestDatabase;
   let dst: TestDatabase;
+  let pglz: TestDatabase;
   beforeAll(async () => {
     src = await createPgDatabase('types_src');
     dst = await createPgDatabase('types_dst');
+    pglz = await createPgDatabase('types_pglz');
     await sql(src.url, TABLE);
-    const source = await driver.openSource(src.url, { name: 'test' });
-    const target = await driver.openTarget(dst.url);
-    const reader = await source.openSnapshot({ jobs: 1 });
-    try {
-      await target.createSchema(reader.schema, reader.schemaFormat, 'pre-data');
-      for await (const s of reader.streams()) {
-        expect(s.name).toBe('public.Kunden Übersicht');
-        const stats = await target.load(s.name, s.format, s.data);
-        expect(stats.rows).toBe(3);
-        expect(s.rows).toBe(3);
-      }
-      await target.createSchema(reader.schema, reader.schemaFormat, 'post-data');
-      await target.finish();
-    } finally {
-      await reader.close();
-      await target.close();
-    }
+    expect(await copyDatabase(src.url, dst.url)).toEqual({ 'public.Kunden Übersicht': 3 });
   });
   afterAll(async () => {
-    await Promise.all([src?.drop(), dst?.drop()]);
+    await Promise.all([src?.drop(), dst?.drop(), pglz?.drop()]);
   });
 
   it('every value of every column is identical', async () => {
@@ -89,5 +97,17 @@ describe('postgres column types round-trip exactly', () => {
     const row1 = b.rows[0] as string[];
     expect(row1[1]).toBe('12345678901234567890.12345678901234567890');
     expect(row1[14]).toBe('tab\there\nnew line \\ backslash');
+  });
+
+  it('stores large values with lz4 unless the DBA chose a method, and reads them back the same', async () => {
+    const q = 'SELECT pg_column_compression(txt), md5(txt) FROM "Kunden Übersicht" WHERE "we""ird" = 3';
+    const [a, b] = await Promise.all([sql(src.url, q), sql(dst.url, q)]);
+    expect(a.rows[0]).toEqual(['pglz', expect.any(String)]); // the server's built-in default
+    expect(b.rows[0]).toEqual(['lz4', a.rows[0][1]]);
+    // a method set for the session (here the URL's libpq options; PGOPTIONS works alike) is kept
+    const url = new URL(pglz.url);
+    url.searchParams.set('options', '-c default_toast_compression=pglz');
+    await copyDatabase(src.url, url.toString());
+    expect((await sql(pglz.url, q)).rows[0]).toEqual(a.rows[0]);
   });
 });
