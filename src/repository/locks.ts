@@ -2,7 +2,9 @@
  * Repository locks (`locks/<random id>`, sealed JSON). Writers take shared locks, forget/prune an
  * exclusive one. A lock is refreshed while held; one not refreshed for `staleMs` belongs to a dead
  * process and is ignored. If a refresh fails the lock's signal aborts: the holder must stop rather
- * than go on unprotected (a prune elsewhere may already consider the lock stale).
+ * than go on unprotected (a prune elsewhere may already consider the lock stale). A process that
+ * was paused (SIGSTOP, a suspended VM) wakes with a lock others may have judged stale before its
+ * timer can notice: `confirm` checks that before every commit and every deletion.
  */
 import { hostname } from 'node:os';
 import { LockedError, RepositoryError, throwIfAborted } from '../util/errors.js';
@@ -109,11 +111,29 @@ export class LockManager {
     const lock: HeldLock = new HeldLock(
       id,
       () => this.refresh(id, body()),
+      async () => {
+        try {
+          await this.refresh(id, body());
+          // a prune (exclusive) that judged us stale, or writers that came in while a prune slept
+          await this.checkConflicts(mode, id);
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          throw new RepositoryError(
+            `This process held its ${mode} lock on the repository at ${this.storage.location} without refreshing it for ${Math.round((Date.now() - lock.refreshedAt) / 1000)} s (paused or stalled), so another process may have judged it stale: ${why.replace(/\.$/, '')}. Nothing more was written; run the command again.`,
+            { cause: e },
+          );
+        }
+      },
       (): Promise<void> => this.drop(lock, id),
-      this.timing.refreshMs,
+      this.timing,
     );
     this.held.add(lock);
     return lock;
+  }
+
+  /** Confirms every lock this process holds (see RepositoryLock.confirm). */
+  async confirmHeld(): Promise<void> {
+    for (const lock of this.held) await lock.confirm();
   }
 
   async releaseAll(): Promise<void> {
@@ -169,28 +189,53 @@ class HeldLock implements RepositoryLock {
   private readonly timer: NodeJS.Timeout;
   private released = false;
   private refreshing: Promise<void> | undefined;
+  /** Wall-clock time of the last write of the lock object (a suspended VM's monotonic clock stops). */
+  refreshedAt = Date.now();
 
   constructor(
     readonly id: string,
     refresh: () => Promise<void>,
+    private readonly reconfirm: () => Promise<void>,
     private readonly drop: () => Promise<void>,
-    refreshMs: number,
+    private readonly timing: LockTiming,
   ) {
     this.timer = setInterval(() => {
       if (this.refreshing || this.released) return;
+      const started = Date.now();
       this.refreshing = refresh()
+        .then(() => void (this.refreshedAt = started))
         .catch((e: unknown) => {
           this.controller.abort(e);
           clearInterval(this.timer);
         })
         .finally(() => (this.refreshing = undefined));
-    }, refreshMs);
+    }, timing.refreshMs);
     // A held lock must not keep a finished process alive.
     this.timer.unref();
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  async confirm(): Promise<void> {
+    if (this.signal.aborted) throw this.signal.reason;
+    // Half the stale age leaves the other half for clock skew between hosts: until then nobody
+    // can have judged this lock stale, and confirming costs nothing.
+    const fresh = (): boolean => Date.now() - this.refreshedAt < this.timing.staleMs / 2;
+    if (fresh()) return;
+    await this.refreshing;
+    if (this.signal.aborted) throw this.signal.reason;
+    if (fresh()) return;
+    const started = Date.now();
+    try {
+      await this.reconfirm();
+      this.refreshedAt = started;
+    } catch (e) {
+      this.controller.abort(e);
+      clearInterval(this.timer);
+      throw e;
+    }
   }
 
   async release(): Promise<void> {

@@ -54,8 +54,9 @@ export async function prune(repository: Repository, opts: PruneOptions = {}): Pr
         young++;
         continue;
       }
-      // Stop as soon as we are no longer protected by the lock.
-      if (lock.signal.aborted) throw lock.signal.reason;
+      // Stop as soon as we are no longer protected by the lock, paused past its stale age included:
+      // a writer that came in meanwhile may have committed a manifest that needs this chunk.
+      await lock.confirm();
       if (!opts.dryRun) {
         await repo.storage.delete(o.key).catch((e: unknown) => {
           if (!isNotFound(e)) throw e;

@@ -81,6 +81,12 @@ export interface WriteStreamOptions {
 export interface RepositoryLock {
   /** Fires when the lock could not be refreshed: the holder must stop, not continue unprotected. */
   readonly signal: AbortSignal;
+  /**
+   * Before an irreversible step (a commit, a deletion): throws, and aborts the signal, when this
+   * process went so long without refreshing the lock (paused, suspended, stalled) that another
+   * may have judged it stale, unless the lock is still there and nothing conflicting came in.
+   */
+  confirm(): Promise<void>;
   release(): Promise<void>;
 }
 

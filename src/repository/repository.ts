@@ -118,12 +118,15 @@ export class CrmRepository implements Repository {
   async commitSnapshot(m: NewSnapshot): Promise<string> {
     await this.ensureWriteLock();
     await this.chunks.ensurePresent([m.schema, ...m.streams.map((s) => s.data)].flatMap((r) => r.chunks));
+    // a prune that ran while this process was paused may have taken chunks the index still lists
+    await this.locks.confirmHeld();
     return this.catalog.putSnapshot(m);
   }
 
   async commitSegment(m: NewSegment): Promise<string> {
     await this.ensureWriteLock();
     await this.chunks.ensurePresent(m.data.chunks);
+    await this.locks.confirmHeld();
     return this.catalog.putSegment(m);
   }
 

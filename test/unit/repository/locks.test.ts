@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LockedError } from '../../../src/util/errors.js';
 import { prune, type Repository } from '../../../src/repository/index.js';
 import type { MemoryBackend } from './memory-backend.js';
+import { snapshotOf } from './fixtures.js';
 import { newRepo, reopen, randomBytesSeeded, pieces } from './helpers.js';
 
 const open: Repository[] = [];
@@ -105,5 +106,45 @@ describe('locks', () => {
     const { a, b } = await two();
     await a.writeStream(pieces(randomBytesSeeded(1000)));
     await expect(prune(b, { graceMs: 0 })).rejects.toBeInstanceOf(LockedError);
+  });
+
+  it('a writer paused past its stale age commits nothing after a prune ran, and says why', async () => {
+    // refreshMs far away: the writer's timer never runs, as in a process stopped by SIGSTOP
+    const { a, b, storage } = await two({ refreshMs: 60_000, staleMs: 100 });
+    const ref = await a.writeStream(pieces(randomBytesSeeded(50_000, 7)));
+    await new Promise((r) => setTimeout(r, 150));
+    // the writer's lock looks stale: the prune removes it and the chunks nothing references yet
+    const pruned = await prune(b, { graceMs: 0 });
+    expect(pruned.removedStaleLocks).toBe(1);
+    expect(pruned.deletedChunks).toBeGreaterThan(0);
+    const empty = { chunks: [], sizes: [], bytes: 0 };
+    await expect(a.commitSnapshot(snapshotOf('crm', new Date(), { 'public.t': ref }, empty))).rejects.toThrow(
+      /^This process held its shared lock on the repository at memory:\/\/test without refreshing it for \d+ s \(paused or stalled\), so another process may have judged it stale: The lock \w+ disappeared .*; run the command again\.$/,
+    );
+    expect(storage.keys('snapshots/')).toEqual([]);
+  });
+
+  it('a writer paused while a prune holds the repository does not commit', async () => {
+    const { a, b, storage } = await two({ refreshMs: 60_000, staleMs: 100 });
+    const ref = await a.writeStream(pieces(randomBytesSeeded(50_000, 8)));
+    await new Promise((r) => setTimeout(r, 150));
+    // a prune took its exclusive lock (ours looked stale) and has not removed ours yet
+    const x = await b.lock('exclusive', { purpose: 'prune' });
+    const empty = { chunks: [], sizes: [], bytes: 0 };
+    await expect(a.commitSnapshot(snapshotOf('crm', new Date(), { 'public.t': ref }, empty))).rejects.toThrow(
+      /judged it stale: The repository at memory:\/\/test is locked exclusive by host .* \(prune\)/,
+    );
+    expect(storage.keys('snapshots/')).toEqual([]);
+    await x.release();
+  });
+
+  it('a lock refreshed on time is confirmed without a round trip', async () => {
+    const { a, storage } = await two({ refreshMs: 60_000, staleMs: 10_000 });
+    const lock = await a.lock('shared');
+    storage.failWrites = (k) => k.startsWith('locks/');
+    await lock.confirm(); // fresh: nothing written, so the failing store is not touched
+    expect(lock.signal.aborted).toBe(false);
+    storage.failWrites = undefined;
+    await lock.release();
   });
 });
