@@ -15,6 +15,7 @@ import {
   type KeyFile,
   type ScryptParams,
 } from './keys.js';
+import { DEFAULT_LOCK_TIMING, LockManager } from './locks.js';
 import { readObject } from './object-io.js';
 
 export interface KeyInfo {
@@ -119,8 +120,24 @@ export async function listKeys(storage: StorageBackend, password: Secret): Promi
 
 /** Removes a key file; refuses the key the password opened (lock-out risk) and the last key. */
 export async function removeKey(storage: StorageBackend, password: Secret, keyId: string): Promise<void> {
-  const { keyId: current } = await open(storage, password);
+  const { keyId: current, keys } = await open(storage, password);
+  // Two removals at once, each opened by the other's key, would pass every check below and leave
+  // no key at all: the checks and the deletion run under the repository's `keys` lock.
+  const locks = new LockManager(storage, keys, DEFAULT_LOCK_TIMING);
+  const lock = await locks.acquire('keys', { purpose: 'key remove' });
+  try {
+    await removeLocked(storage, current, keyId);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function removeLocked(storage: StorageBackend, current: string, keyId: string): Promise<void> {
   const ids = await listKeyIds(storage);
+  if (!ids.includes(current))
+    throw new RepositoryError(
+      `The key this password opened (${current}) was removed from the repository at ${storage.location} meanwhile; nothing was removed.`,
+    );
   if (!ids.includes(keyId))
     throw new RepositoryError(
       `The repository at ${storage.location} has no key ${keyId}; "crm-backup key list" shows the key ids.`,

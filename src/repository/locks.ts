@@ -15,7 +15,11 @@ import { randomHex, type MasterKeys } from './crypto.js';
 import { PATHS, RANDOM_ID_LEN } from './format.js';
 import { isNotFound, readObject } from './object-io.js';
 
-export type LockMode = 'shared' | 'exclusive';
+/**
+ * `keys` serialises key removals: it conflicts with itself and with `exclusive`, and coexists with
+ * `shared` (readers of an older version see any mode but `exclusive` as shared, which it is to them).
+ */
+export type LockMode = 'shared' | 'exclusive' | 'keys';
 
 export interface LockBody {
   readonly host: string;
@@ -166,6 +170,7 @@ export class LockManager {
     for (const l of await this.list()) {
       if (l.id === own || l.stale) continue;
       if (mode === 'shared' && l.body && l.body.mode !== 'exclusive') continue;
+      if (mode === 'keys' && l.body && l.body.mode === 'shared') continue;
       throw lockedError(this.storage.location, l, this.timing.staleMs);
     }
   }
@@ -179,7 +184,7 @@ function lockedError(location: string, l: LockEntry, staleMs: number): LockedErr
     ? `host ${b.host} pid ${b.pid}${b.purpose ? ` (${b.purpose})` : ''}`
     : `an unreadable lock ${l.id}`;
   return new LockedError(
-    `The repository at ${location} is locked${b ? ` ${b.mode}` : ''} by ${holder} since ${age} s ago; wait for it to finish, or if that process is gone its lock is ignored once not refreshed for ${Math.round(staleMs / 1000)} s.`,
+    `The repository at ${location} is locked${b ? (b.mode === 'keys' ? ' for a key change' : ` ${b.mode}`) : ''} by ${holder} since ${age} s ago; wait for it to finish, or if that process is gone its lock is ignored once not refreshed for ${Math.round(staleMs / 1000)} s.`,
   );
 }
 

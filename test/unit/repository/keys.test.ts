@@ -106,4 +106,32 @@ describe('key management', () => {
     expect(await messageOf(openRepository(storage, PASSWORD))).toMatch(/password does not open any key/);
     expect(await messageOf(removeKey(storage, second, id))).toMatch(/is the one this password opened/);
   });
+
+  it('two removals at once, each with the other key, never leave the repository without a key', async () => {
+    const { storage } = await newRepo();
+    const second = new Secret('second password');
+    const { id } = await addKey(storage, PASSWORD, second, { scrypt: CHEAP.scrypt });
+    const first = (await listKeys(storage, PASSWORD)).find((k) => k.current)!.id;
+    // the worst interleaving: each key deletion waits for a second one (300 ms at most)
+    const mem = storage as MemoryBackend;
+    const deleteNow = mem.delete.bind(mem);
+    const held: (() => void)[] = [];
+    mem.delete = async (key: string): Promise<void> => {
+      if (key.startsWith('keys/'))
+        await new Promise<void>((resolve) => {
+          held.push(resolve);
+          if (held.length >= 2) for (const go of held) go();
+          else setTimeout(resolve, 300);
+        });
+      return deleteNow(key);
+    };
+    const results = await Promise.allSettled([removeKey(storage, PASSWORD, id), removeKey(storage, second, first)]);
+    expect(results.some((r) => r.status === 'rejected')).toBe(true);
+    const left = (storage as MemoryBackend).keys('keys/');
+    expect(left.length).toBeGreaterThanOrEqual(1);
+    // whichever key is left still opens the repository, and the keys lock is gone
+    const password = left[0] === `keys/${first}` ? PASSWORD : second;
+    open.push(await openRepository(storage, password, { workers: 0 }));
+    expect((storage as MemoryBackend).keys('locks/')).toEqual([]);
+  });
 });
