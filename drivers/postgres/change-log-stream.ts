@@ -20,7 +20,7 @@ import type {
   Transaction,
 } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
-import { connect, type PgTarget } from './connection.js';
+import { connect, withDeadline, type PgTarget } from './connection.js';
 import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
 import { PartSpool, PayloadBuilder, type Relation } from './payload.js';
 import { bigIntToLsn, decodePosition, encodePosition } from './position.js';
@@ -29,6 +29,12 @@ import { ReplicationDecodeError, ReplicationSession } from './replication.js';
 export const PART_MAX_BYTES = 8 * 1024 * 1024;
 export const PART_MAX_CHANGES = 10_000;
 const SEQUENCE_INTERVAL_MS = 10_000;
+/**
+ * Longest a run of the admin connection's work may take (sequence values, replica identities,
+ * markers, the last acknowledgement): past it the connection is taken for dead (a silent network
+ * drop answers nothing, ever) and destroyed, so neither housekeeping nor shutdown waits forever.
+ */
+const ADMIN_DEADLINE_MS = 60_000;
 const DEFAULT_MARKER_MS = 5_000;
 /** Prefix of the idle marker messages; apply ignores prefixes it does not know. */
 export const MARKER_MESSAGE_PREFIX = 'crmb.marker';
@@ -117,6 +123,8 @@ export class PgChangeLog implements ChangeLog {
       ddlCapture: boolean;
       /** Replication session receive timeout (default RECEIVE_TIMEOUT_MS); tests shorten it. */
       receiveTimeoutMs?: number;
+      /** ADMIN_DEADLINE_MS unless given; tests shorten it. */
+      adminDeadlineMs?: number;
     },
   ) {
     this.admin = c.admin;
@@ -129,6 +137,10 @@ export class PgChangeLog implements ChangeLog {
     this.markerTimer = setInterval(() => void this.marker(markerMs), Math.max(50, Math.floor(markerMs / 2)));
     this.markerTimer.unref();
     c.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private get adminDeadlineMs(): number {
+    return this.c.adminDeadlineMs ?? ADMIN_DEADLINE_MS;
   }
 
   private get stopped(): boolean {
@@ -347,17 +359,23 @@ export class PgChangeLog implements ChangeLog {
         await markInternal(this.admin);
       }
       const admin = this.admin;
-      const res = await admin.query<{ name: string; value: string }>(
-        `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS value
-           FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname <> 'crmb' ORDER BY 1`,
-      );
-      const values = JSON.stringify(Object.fromEntries(res.rows.map((r) => [r.name, r.value])));
-      if (res.rows.length && values !== this.lastSequences) {
-        await admin.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [SEQUENCES_MESSAGE_PREFIX, values]);
-        this.lastSequences = values;
-      }
-      // even with DDL capture: a dropped replica identity index is not seen by the trigger
-      for (const f of final ? [] : await fixReplicaIdentity(admin, { attempts: 3 })) {
+      const failures = await withDeadline(admin, this.adminDeadlineMs, async () => {
+        const res = await admin.query<{ name: string; value: string }>(
+          `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS value
+             FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname <> 'crmb' ORDER BY 1`,
+        );
+        const values = JSON.stringify(Object.fromEntries(res.rows.map((r) => [r.name, r.value])));
+        if (res.rows.length && values !== this.lastSequences) {
+          await admin.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [
+            SEQUENCES_MESSAGE_PREFIX,
+            values,
+          ]);
+          this.lastSequences = values;
+        }
+        // even with DDL capture: a dropped replica identity index is not seen by the trigger
+        return final ? [] : await fixReplicaIdentity(admin, { attempts: 3 });
+      });
+      for (const f of failures) {
         this.c.opts.onStatus?.({
           message: `Table ${f.table} has no usable replica identity and could not be given REPLICA IDENTITY FULL (${f.reason}), so the application's UPDATE and DELETE on it fail: run ALTER TABLE ${f.table} REPLICA IDENTITY FULL (retrying every ${SEQUENCE_INTERVAL_MS / 1000} s).`,
         });
@@ -366,7 +384,9 @@ export class PgChangeLog implements ChangeLog {
       const dead = this.admin;
       this.admin = undefined;
       await dead?.end().catch(() => {});
-      if (!final) this.c.opts.onStatus?.({ message: `Recording sequence values failed: ${firstLine(err)}.` });
+      this.c.opts.onStatus?.({
+        message: `Recording sequence values${final ? ' at shutdown' : ''} failed: ${firstLine(err)}.`,
+      });
     }
   }
 
@@ -380,7 +400,10 @@ export class PgChangeLog implements ChangeLog {
       return;
     this.markerInFlight = true;
     try {
-      await this.admin.query(`SELECT pg_logical_emit_message(true, $1, '')`, [MARKER_MESSAGE_PREFIX]);
+      const admin = this.admin;
+      await withDeadline(admin, this.adminDeadlineMs, () =>
+        admin.query(`SELECT pg_logical_emit_message(true, $1, '')`, [MARKER_MESSAGE_PREFIX]),
+      );
       this.lastCommitAt = Date.now();
     } catch {
       // housekeeping() reopens a broken admin connection; the next tick tries again
@@ -412,6 +435,10 @@ export class PgChangeLog implements ChangeLog {
     const admin = this.admin ?? (await connect(this.c.target).catch(() => undefined));
     if (!admin) return;
     this.admin = admin;
+    await withDeadline(admin, this.adminDeadlineMs, () => this.advanceSlot(admin));
+  }
+
+  private async advanceSlot(admin: pg.Client): Promise<void> {
     const { slot } = this.c.names;
     for (let attempt = 0; attempt < 20; attempt++) {
       try {

@@ -137,7 +137,7 @@ export async function openPgChangeLog(
   sourceName: string,
   from: Position | undefined,
   opts: StreamOptions,
-  tuning: { receiveTimeoutMs?: number } = {},
+  tuning: { receiveTimeoutMs?: number; adminDeadlineMs?: number } = {},
 ): Promise<ChangeLog> {
   const names = changeLogNames(sourceName);
   const admin = await connect(target);

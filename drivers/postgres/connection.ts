@@ -80,10 +80,35 @@ export function connectionError(err: unknown, target: PgTarget): SourceError {
         source: where,
       });
     default:
+      if (/^timeout expired$|connection timeout/i.test(e.message ?? ''))
+        return new SourceError(
+          `Cannot connect to PostgreSQL at ${where}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s (is the host reachable and the port open to this machine?).`,
+          { cause: err, source: where },
+        );
       return new SourceError(`PostgreSQL at ${where} failed: ${(e.message ?? String(err)).split('\n')[0]}.`, {
         cause: err,
         source: where,
       });
+  }
+}
+
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Ends a client that may be stuck on a silent socket: queries in flight reject at once (`end()`
+ * would wait for a goodbye the network may never deliver).
+ */
+export function destroyClient(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/** `fn` on `client`, which is destroyed if `fn` has not settled after `ms` (a silent network). */
+export async function withDeadline<T>(client: pg.Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  const timer = setTimeout(() => destroyClient(client), ms);
+  try {
+    return await fn();
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -93,7 +118,14 @@ export async function connect(target: PgTarget, opts?: { replication?: boolean }
   const config: pg.ClientConfig = opts?.replication
     ? ({ ...target.config, replication: 'database' } as pg.ClientConfig)
     : target.config;
-  const client = new pg.Client(config);
+  // TCP keepalive lets the kernel notice a peer that vanished without a word (a dead host, a
+  // dropped NAT entry); an unreachable server fails the connect in 30 s, not the OS's minutes.
+  const client = new pg.Client({
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    ...config,
+  });
   // An idle client whose server goes away emits 'error'; without a listener that kills the process.
   client.on('error', () => {});
   try {

@@ -406,4 +406,42 @@ describe('PostgreSQL stream safety', () => {
       await log.close();
     }
   });
+
+  it('a silent network drop does not make the stream hang at shutdown: the admin work gives up in time', async () => {
+    const source = await db('silent_stop_src');
+    const name = nameOf(source.url);
+    await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY)');
+    await pgExec(source.url, `ALTER DATABASE ${name} SET wal_sender_timeout = '2s'`);
+    const u = new URL(source.url);
+    const proxy = await freezableProxy(u.hostname, Number(u.port || 5432));
+    cleanups.push(() => proxy.close());
+    u.hostname = '127.0.0.1';
+    u.port = String(proxy.port);
+    const abort = new AbortController();
+    const messages: string[] = [];
+    const log = await openPgChangeLog(
+      parsePgUrl(u.toString()),
+      name,
+      undefined,
+      { signal: abort.signal, heartbeatMs: 200, onStatus: (st) => void (st.message && messages.push(st.message)) },
+      { receiveTimeoutMs: 60_000, adminDeadlineMs: 1000 },
+    );
+    let rows = 0;
+    const reading = (async () => {
+      for await (const item of log) if (!isHeartbeat(item)) rows += item.changes;
+    })();
+    await pgExec(source.url, 'INSERT INTO t VALUES (1)');
+    for (let i = 0; i < 100 && rows < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(rows).toBe(1);
+    // every connection open now goes silent, the admin one included, and stays so
+    proxy.freeze();
+    const started = Date.now();
+    abort.abort();
+    await reading.catch(() => {});
+    await log.close();
+    // the final sequence record and the last acknowledgement each give up after 1 s
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(messages.join('\n')).toMatch(/Recording sequence values at shutdown failed: Connection terminated/);
+    await proxy.close();
+  });
 });

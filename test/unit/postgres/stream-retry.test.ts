@@ -30,6 +30,7 @@ describe('retryable', () => {
     ['a connect that reset', connectionError(coded('ECONNRESET'), target)],
     ['a connect that timed out', connectionError(coded('ETIMEDOUT'), target)],
     ['a connect that was refused', connectionError(coded('ECONNREFUSED'), target)],
+    ['a connect that got no answer', connectionError(new Error('timeout expired'), target)],
   ])('retries %s', (_, err) => {
     expect(retryable(err)).toBe(true);
   });
@@ -47,5 +48,12 @@ describe('retryable', () => {
     ['rejected credentials', connectionError(coded('28P01'), target)],
   ])('does not retry %s', (_, err) => {
     expect(retryable(err)).toBe(false);
+  });
+
+  it('names a connect that got no answer, in one sentence', () => {
+    // what pg rejects with when connectionTimeoutMillis (30 s) passes
+    expect(connectionError(new Error('timeout expired'), target).message).toBe(
+      'Cannot connect to PostgreSQL at postgres://app@db.example:5432/crm: no answer within 30 s (is the host reachable and the port open to this machine?).',
+    );
   });
 });
