@@ -28,7 +28,15 @@ import { ReplicationDecodeError, ReplicationSession } from './replication.js';
 
 export const PART_MAX_BYTES = 8 * 1024 * 1024;
 export const PART_MAX_CHANGES = 10_000;
-const SEQUENCE_INTERVAL_MS = 10_000;
+/**
+ * Sequence values are recorded this often (when they changed): a restore to a time between two
+ * records sets each sequence past the last record and past the values in the columns tied to it,
+ * but a value handed out in an expression (`'INV-' || nextval(…)`) is known only from a record.
+ */
+const SEQUENCE_INTERVAL_MS = 2_000;
+/** Tables without a usable replica identity are looked for every this many runs (10 s): each try
+ * queues an ALTER TABLE behind the application's locks for up to its lock_timeout. */
+const IDENTITY_EVERY_RUNS = 5;
 /**
  * Longest a run of the admin connection's work may take (sequence values, replica identities,
  * markers, the last acknowledgement): past it the connection is taken for dead (a silent network
@@ -111,6 +119,7 @@ export class PgChangeLog implements ChangeLog {
   private lastCommitAt = Date.now();
   private markerInFlight = false;
   private housekeepingRun: Promise<void> | undefined;
+  private housekeepingRuns = 0;
   private readonly onAbort = (): void => void this.session?.close();
 
   constructor(
@@ -336,9 +345,9 @@ export class PgChangeLog implements ChangeLog {
   }
 
   /**
-   * Every 10 s: record sequence values in the stream (a transactional `crmb.sequences` message in a
-   * transaction of its own, only when they changed) and give tables without a usable replica
-   * identity REPLICA IDENTITY FULL (new keyless tables without DDL capture, a dropped identity index,
+   * Every 2 s: record sequence values in the stream (a transactional `crmb.sequences` message in a
+   * transaction of its own, only when they changed) and, every 10 s, give tables without a usable
+   * replica identity REPLICA IDENTITY FULL (new keyless tables without DDL capture, a dropped identity index,
    * a table that was locked at start). One run at a time: a busy table makes a run slow.
    * The admin connection is re-opened after a failure (a server restart takes it down too).
    */
@@ -359,6 +368,7 @@ export class PgChangeLog implements ChangeLog {
         await markInternal(this.admin);
       }
       const admin = this.admin;
+      const fixIdentity = !final && this.housekeepingRuns++ % IDENTITY_EVERY_RUNS === 0;
       const failures = await withDeadline(admin, this.adminDeadlineMs, async () => {
         const res = await admin.query<{ name: string; value: string }>(
           `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS value
@@ -373,11 +383,11 @@ export class PgChangeLog implements ChangeLog {
           this.lastSequences = values;
         }
         // even with DDL capture: a dropped replica identity index is not seen by the trigger
-        return final ? [] : await fixReplicaIdentity(admin, { attempts: 3 });
+        return fixIdentity ? await fixReplicaIdentity(admin, { attempts: 3 }) : [];
       });
       for (const f of failures) {
         this.c.opts.onStatus?.({
-          message: `Table ${f.table} has no usable replica identity and could not be given REPLICA IDENTITY FULL (${f.reason}), so the application's UPDATE and DELETE on it fail: run ALTER TABLE ${f.table} REPLICA IDENTITY FULL (retrying every ${SEQUENCE_INTERVAL_MS / 1000} s).`,
+          message: `Table ${f.table} has no usable replica identity and could not be given REPLICA IDENTITY FULL (${f.reason}), so the application's UPDATE and DELETE on it fail: run ALTER TABLE ${f.table} REPLICA IDENTITY FULL (retrying every ${(SEQUENCE_INTERVAL_MS * IDENTITY_EVERY_RUNS) / 1000} s).`,
         });
       }
     } catch (err) {
