@@ -51,6 +51,8 @@ export interface ForeignKey {
   /** The referencing table and the referenced one (`schema.name`, unquoted). */
   readonly child: string;
   readonly parent: string;
+  /** The referenced table as the dump quotes it, for SQL. */
+  readonly parentSql: string;
   /** What the run does, for errors: `adding a foreign key from a to b`. */
   readonly what: string;
 }
@@ -58,12 +60,15 @@ export interface ForeignKey {
 /** A foreign-key entry on a plain table (`ALTER TABLE ONLY … REFERENCES …`), or undefined. */
 export function foreignKeyOf(sql: string): ForeignKey | undefined {
   const child = qualified(ALTER_TABLE.exec(sql)?.[1]);
-  const parent = qualified(REFERENCES.exec(sql)?.[1]);
-  if (!child || !parent) return undefined;
+  const references = REFERENCES.exec(sql)?.[1];
+  const parent = qualified(references);
+  const parentSql = references && QUALIFIED.exec(references)?.[0];
+  if (!child || !parent || !parentSql) return undefined;
   return {
     sql,
     child,
     parent,
+    parentSql,
     run: addThenValidate(sql) ?? [sql],
     what: `adding a foreign key from ${child} to ${parent}`,
   };
@@ -79,6 +84,7 @@ function statisticsOf(table: string, sql: string): ForeignKey {
     run: [sql],
     child: table,
     parent: table,
+    parentSql: '',
     what: `gathering statistics of ${table}`,
   };
 }
@@ -210,6 +216,34 @@ export class EarlyBuilds {
         };
       });
     }
+  }
+
+  /** Whether data went into this table (`schema.name`, unquoted). */
+  isLoaded(table: string): boolean {
+    return this.#loaded.has(table);
+  }
+
+  /**
+   * Keys not run yet from a table whose data is in to one whose data is not: left out of this
+   * restore, or a partitioned parent (whose rows are in its partitions). They stay in the
+   * dump-order script unless `remove`d.
+   */
+  keysToUnloaded(): ForeignKey[] {
+    return this.#ordered
+      .map((e) => e.fk)
+      .filter(
+        (fk): fk is ForeignKey =>
+          fk !== undefined &&
+          fk.child !== fk.parent &&
+          this.#loaded.has(fk.child) &&
+          !this.#loaded.has(fk.parent),
+      );
+  }
+
+  /** Takes a key out of the dump-order script (its caller runs it otherwise). */
+  remove(fk: ForeignKey): void {
+    const i = this.#ordered.findIndex((e) => e.fk === fk);
+    if (i >= 0) this.#ordered.splice(i, 1);
   }
 
   /** What is left in dump order: attachments, triggers, rules, comments, keys not run early. */

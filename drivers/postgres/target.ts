@@ -35,6 +35,8 @@ export class PostgresTarget implements TargetDriver {
   private peakLoading = 0;
   /** What the load sessions set for TOAST compression (toastCompressionSql), asked once. */
   private toast: Promise<string> | undefined;
+  /** What the DBA must know about what was restored differently (keys to tables left out). */
+  private readonly notices: string[] = [];
   /** Tables the replay changed (qualified, unquoted): their statistics are refreshed at the end. */
   private readonly replayed = new Set<string>();
 
@@ -106,6 +108,7 @@ export class PostgresTarget implements TargetDriver {
       });
     const pending = early.pendingForeignKeys();
     if (pending > 0) await Promise.all(Array.from({ length: Math.min(width, pending) }, keys));
+    await this.keysToUnloaded(early);
     await this.withClient((c) => runSection(c, prelude + early.serial()));
   }
 
@@ -177,6 +180,41 @@ export class PostgresTarget implements TargetDriver {
   }
 
   /**
+   * A restore of some tables (`--tables`, or a snapshot of some) leaves the others empty; a key
+   * from a restored table to an empty one would fail its check on every row. It is added NOT
+   * VALID instead: the schema is whole, new rows are checked, and the DBA is told how to validate
+   * it once the other table's rows are back. A referenced table that has rows (a partitioned
+   * parent, whose rows are in its partitions) gets its keys as usual.
+   */
+  private async keysToUnloaded(early: EarlyBuilds): Promise<void> {
+    const fks = early.keysToUnloaded();
+    if (fks.length === 0) return;
+    await this.withClient(async (c) => {
+      await runSection(c, early.prelude);
+      for (const fk of fks) {
+        const { rows } = await c.query<{ empty: boolean }>(
+          `SELECT NOT EXISTS (SELECT 1 FROM ${fk.parentSql}) AS empty`,
+        );
+        // rows there (a partitioned parent): the key stays in the script, in dump order
+        if (!rows[0]?.empty) continue;
+        early.remove(fk);
+        const name = /ADD CONSTRAINT ("(?:[^"]|"")*"|[^\s"]+)/.exec(fk.sql)?.[1] ?? 'a foreign key';
+        const [add, validate] = fk.run;
+        if (fk.run.length === 2 && add && validate) {
+          await runSection(c, add);
+          this.notices.push(
+            `Foreign key ${name} from ${fk.child} to ${fk.parent} was added NOT VALID: ${fk.parent} has no rows in this restore (only some tables were restored or snapshotted), so the rows of ${fk.child} could not be checked against it; once its rows are back, run: ${validate}`,
+          );
+        } else {
+          this.notices.push(
+            `Foreign key ${name} from ${fk.child} to ${fk.parent} was not added: ${fk.parent} has no rows in this restore (only some tables were restored or snapshotted); add it once its rows are back.`,
+          );
+        }
+      }
+    });
+  }
+
+  /**
    * Foreign keys whose two tables are now complete, on this session while it is free and another
    * is at work: alone, it leaves them to post-data, which checks them side by side.
    */
@@ -199,6 +237,10 @@ export class PostgresTarget implements TargetDriver {
         early.finished(fk);
       }
     }
+  }
+
+  warnings(): readonly string[] {
+    return this.notices;
   }
 
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {

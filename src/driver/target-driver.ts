@@ -29,6 +29,8 @@ export interface TargetDriver {
   load(name: string, format: string, data: AsyncIterable<Uint8Array>, opts?: LoadOptions): Promise<LoadStats>;
   /** Applies one transaction atomically, in commit order. `tables` restricts which tables it touches. */
   apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void>;
+  /** Things restored differently from the source that the user must hear of, after post-data. */
+  warnings?(): readonly string[];
   /** Final steps after replay: sequences, statistics. */
   finish(): Promise<void>;
   close(): Promise<void>;

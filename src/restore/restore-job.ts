@@ -108,6 +108,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
       'restore.post-data',
       `Built indexes and constraints in ${formatDuration(Date.now() - postStarted)}.`,
     );
+    for (const w of target.warnings?.() ?? []) log.warn('restore.schema', w);
     const replayStarted = Date.now();
     const replay = plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches);
     const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;

@@ -126,6 +126,25 @@ describe('crm-backup CLI on PostgreSQL', () => {
     );
     expect(counts.rows[0]).toMatchObject({ c: 0 });
     expect(counts.rows[0].u).toBeGreaterThan(0);
+
+    // one table whose keys point at tables left out: restored, keys added NOT VALID, and said so
+    const one = await target();
+    const c = await runCli(['restore', '--target', one.url, '--latest', '--tables', 'contacts'], { env: env() });
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toContain(
+      'Foreign key contacts_account_id_foreign from public.contacts to public.accounts was added NOT VALID: public.accounts has no rows in this restore (only some tables were restored or snapshotted), so the rows of public.contacts could not be checked against it; once its rows are back, run: ALTER TABLE ONLY public.contacts VALIDATE CONSTRAINT contacts_account_id_foreign;',
+    );
+    const keys = await pgExec(
+      one.url,
+      `SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'contacts'::regclass AND contype = 'f' ORDER BY 1`,
+    );
+    expect(keys.rows).toEqual([
+      { conname: 'contacts_account_id_foreign', convalidated: false },
+      { conname: 'contacts_owner_id_foreign', convalidated: false },
+    ]);
+    const rows = await pgExec(one.url, 'SELECT (SELECT count(*) FROM contacts)::int AS c, (SELECT count(*) FROM accounts)::int AS a');
+    expect(rows.rows[0].c).toBeGreaterThan(0);
+    expect(rows.rows[0].a).toBe(0);
   });
 
   it('reports damage with what it affects (exit 3) and a restore touching it refuses', async () => {

@@ -205,4 +205,34 @@ describe('early index builds', () => {
     expect(b.pendingForeignKeys()).toBe(0);
     expect(b.serial()).not.toContain('ANALYZE');
   });
+
+  it('hands over keys to a table without data, for a look at it, and leaves the rest in dump order', () => {
+    const fk = (name: string, child: string, parent: string): string =>
+      entry(
+        `${child} ${name}`,
+        'FK CONSTRAINT',
+        `ALTER TABLE ONLY public.${child}\n    ADD CONSTRAINT ${name} FOREIGN KEY (x) REFERENCES public.${parent}(id);`,
+      );
+    const b = new EarlyBuilds(
+      "SET search_path = '';\n" +
+        fk('contacts_account', 'contacts', 'accounts') +
+        fk('contacts_user', 'contacts', 'users') +
+        fk('deals_contact', 'deals', 'contacts'),
+    );
+    // --tables contacts,users: accounts and deals have no data in this restore
+    for (const t of ['public.contacts', 'public.users']) {
+      b.take(t);
+      b.ready(t);
+    }
+    expect(b.nextForeignKey()?.sql).toContain('contacts_user');
+    b.allLoadedReady();
+    // deals (no data) -> contacts is checked as dumped (nothing to check); contacts -> accounts is handed over
+    const over = b.keysToUnloaded();
+    expect(over.map((k) => [k.child, k.parent, k.parentSql])).toEqual([
+      ['public.contacts', 'public.accounts', 'public.accounts'],
+    ]);
+    b.remove(over[0]!);
+    expect(b.serial()).not.toContain('contacts_account');
+    expect(b.serial()).toContain('deals_contact');
+  });
 });
