@@ -199,21 +199,13 @@ class HeldLock implements RepositoryLock {
 
   constructor(
     readonly id: string,
-    refresh: () => Promise<void>,
+    private readonly refresh: () => Promise<void>,
     private readonly reconfirm: () => Promise<void>,
     private readonly drop: () => Promise<void>,
     private readonly timing: LockTiming,
   ) {
     this.timer = setInterval(() => {
-      if (this.refreshing || this.released) return;
-      const started = Date.now();
-      this.refreshing = refresh()
-        .then(() => void (this.refreshedAt = started))
-        .catch((e: unknown) => {
-          this.controller.abort(e);
-          clearInterval(this.timer);
-        })
-        .finally(() => (this.refreshing = undefined));
+      if (!this.released) this.renew().catch(() => {});
     }, timing.refreshMs);
     // A held lock must not keep a finished process alive.
     this.timer.unref();
@@ -224,30 +216,47 @@ class HeldLock implements RepositoryLock {
   }
 
   async confirm(): Promise<void> {
-    if (this.signal.aborted) throw this.signal.reason;
     // Half the stale age leaves the other half for clock skew between hosts: until then nobody
     // can have judged this lock stale, and confirming costs nothing.
-    const fresh = (): boolean => Date.now() - this.refreshedAt < this.timing.staleMs / 2;
-    if (fresh()) return;
-    await this.refreshing;
-    if (this.signal.aborted) throw this.signal.reason;
-    if (fresh()) return;
-    const started = Date.now();
-    try {
-      await this.reconfirm();
-      this.refreshedAt = started;
-    } catch (e) {
-      this.controller.abort(e);
-      clearInterval(this.timer);
-      throw e;
+    for (let i = 0; i < 2; i++) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (!this.gap()) return;
+      await this.renew(); // a refresh already under way may have started before the gap
     }
+    if (this.signal.aborted) throw this.signal.reason;
+  }
+
+  private gap(now = Date.now()): boolean {
+    return now - this.refreshedAt >= this.timing.staleMs / 2;
+  }
+
+  /**
+   * Rewrites the lock; after a gap past half the stale age (the process was paused, whichever of
+   * the timer or a commit runs first after it) also checks for conflicts as at acquisition, since
+   * another process may have judged the lock stale meanwhile. A failure aborts the signal.
+   */
+  private renew(): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    const started = Date.now();
+    const run = (this.gap(started) ? this.reconfirm() : this.refresh())
+      .then(
+        () => void (this.refreshedAt = Math.max(this.refreshedAt, started)),
+        (e: unknown) => {
+          this.controller.abort(e);
+          clearInterval(this.timer);
+          throw e;
+        },
+      )
+      .finally(() => (this.refreshing = undefined));
+    this.refreshing = run;
+    return run;
   }
 
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     clearInterval(this.timer);
-    await this.refreshing;
+    await this.refreshing?.catch(() => {});
     await this.drop();
   }
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LockedError } from '../../../src/util/errors.js';
 import { prune, type Repository } from '../../../src/repository/index.js';
 import type { MemoryBackend } from './memory-backend.js';
@@ -146,5 +146,27 @@ describe('locks', () => {
     expect(lock.signal.aborted).toBe(false);
     storage.failWrites = undefined;
     await lock.release();
+  });
+
+  it('after a pause, the refresh timer firing first checks for conflicts too, so the commit still refuses', async () => {
+    const { a, b, storage } = await two({ refreshMs: 20, staleMs: 1000 });
+    const ref = await a.writeStream(pieces(randomBytesSeeded(50_000, 9)));
+    // the writer is "paused" for 5 s: the clock jumps, nothing of its ran meanwhile, and a prune
+    // that started then found its lock stale and took the exclusive lock
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 5000);
+      const x = await b.lock('exclusive', { purpose: 'prune' });
+      // the writer wakes: its overdue refresh timer fires before its commit
+      await new Promise((r) => setTimeout(r, 60));
+      const empty = { chunks: [], sizes: [], bytes: 0 };
+      await expect(a.commitSnapshot(snapshotOf('crm', new Date(), { 'public.t': ref }, empty))).rejects.toThrow(
+        /judged it stale: The repository at memory:\/\/test is locked exclusive by host .* \(prune\)/,
+      );
+      expect(storage.keys('snapshots/')).toEqual([]);
+      await x.release();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
