@@ -44,12 +44,13 @@ export function scryptMemoryBytes(params: ScryptParams): number {
 }
 
 /**
- * Largest cost a key file may ask for: a derivation's memory stays under 1 GiB and its work
- * under a minute, so an edited key file cannot make a command exhaust the machine.
+ * Largest cost a key file may ask for, so that an edited one (its checksum is not keyed) cannot
+ * make every command exhaust the machine: memory up to 1 GiB (N = 2^20 with r = 8, the most the
+ * old calibration chose), work N·r·p up to 2^25 (16 times a 0.4 s derivation here: seconds).
  */
 const MAX_N = 1 << 20;
-const MAX_R = 32;
-const MAX_P = 1024;
+const MAX_MEMORY = (1 << 30) + (1 << 20);
+const MAX_WORK = 2 ** 25;
 
 /** Default memory for one derivation (restic's is 60 MiB): N = 2^16 with r = 8 is 64 MiB and the lanes. */
 export const SCRYPT_MEMORY_BYTES = 65 * 1024 * 1024;
@@ -86,7 +87,7 @@ export async function calibrateScrypt(
   while (N > 1024 && scryptMemoryBytes({ N, r, p: 1 }) > maxMemory) N /= 2;
   while (N < MAX_N && (N * 2) / probe.N <= units && scryptMemoryBytes({ N: N * 2, r, p: 1 }) <= maxMemory)
     N *= 2;
-  const p = Math.min(MAX_P, Math.max(1, Math.floor((units * probe.N) / N)));
+  const p = Math.min(Math.floor(MAX_WORK / (N * r)), Math.max(1, Math.floor((units * probe.N) / N)));
   return { N, r, p };
 }
 
@@ -160,11 +161,17 @@ export function parseKeyFile(location: string, keyId: string, raw: Uint8Array): 
   ) {
     throw damagedKeyFile(location, keyId, `it is not a version ${KEY_FILE_VERSION} scrypt key file`);
   }
-  if (f.N > MAX_N || (f.N & (f.N - 1)) !== 0 || f.r > MAX_R || f.p > MAX_P) {
+  if (
+    f.N < 2 ||
+    f.N > MAX_N ||
+    (f.N & (f.N - 1)) !== 0 ||
+    scryptMemoryBytes(f) > MAX_MEMORY ||
+    f.N * f.r * f.p > MAX_WORK
+  ) {
     throw damagedKeyFile(
       location,
       keyId,
-      `its scrypt cost N=${f.N}, r=${f.r}, p=${f.p} is outside what crm-backup derives (N a power of two up to 2^20, r up to ${MAX_R}, p up to ${MAX_P})`,
+      `its scrypt cost N=${f.N}, r=${f.r}, p=${f.p} is outside what crm-backup derives (N a power of two up to 2^20, at most 1 GiB of memory, N·r·p up to 2^25)`,
     );
   }
   return f;

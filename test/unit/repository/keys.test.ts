@@ -81,11 +81,18 @@ describe('key derivation cost', () => {
     const [key] = mem.keys('keys/');
     const raw = mem.objects.get(key as string)!.data;
     const file = JSON.parse(Buffer.from(raw.subarray(32)).toString()) as Record<string, unknown>;
-    const body = Buffer.from(JSON.stringify({ ...file, N: 2 ** 30 }));
-    const edited = Buffer.concat([createHash('sha256').update(body).digest(), body]);
     const id = (key as string).slice('keys/'.length);
+    const edit = (cost: Record<string, number>): Buffer => {
+      const body = Buffer.from(JSON.stringify({ ...file, ...cost }));
+      return Buffer.concat([createHash('sha256').update(body).digest(), body]);
+    };
+    const edited = edit({ N: 2 ** 30 });
+    // within N's bound, but 4 GiB of memory, or hours of work
+    expect(() => parseKeyFile('memory://test', id, edit({ N: 2 ** 20, r: 32 }))).toThrow(/at most 1 GiB of memory/);
+    expect(() => parseKeyFile('memory://test', id, edit({ N: 2 ** 16, p: 1024 }))).toThrow(/N·r·p up to 2\^25/);
+    expect(parseKeyFile('memory://test', id, edit({ N: 2 ** 20, r: 8, p: 1 })).N).toBe(2 ** 20);
     expect(() => parseKeyFile('memory://test', id, edited)).toThrow(
-      `The key file keys/${id} of the repository at memory://test is damaged (its scrypt cost N=1073741824, r=8, p=1 is outside what crm-backup derives (N a power of two up to 2^20, r up to 32, p up to 1024)); open the repository with another key or restore that file from a copy.`,
+      `The key file keys/${id} of the repository at memory://test is damaged (its scrypt cost N=1073741824, r=8, p=1 is outside what crm-backup derives (N a power of two up to 2^20, at most 1 GiB of memory, N·r·p up to 2^25)); open the repository with another key or restore that file from a copy.`,
     );
   });
 });
