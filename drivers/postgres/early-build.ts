@@ -117,6 +117,8 @@ export class EarlyBuilds {
   readonly #analyze = new Map<string, string>();
   /** Tables a running key check works on as the referencing side (they hold its scan's lock). */
   readonly #busy = new Set<string>();
+  /** How many running key checks reference each table (their adds lock it briefly). */
+  readonly #referenced = new Map<string, number>();
   #wake: (() => void) | undefined;
 
   constructor(postData: string) {
@@ -188,11 +190,13 @@ export class EarlyBuilds {
     const fk = this.#ordered[i]!.fk!;
     this.#ordered.splice(i, 1);
     this.#busy.add(fk.child);
+    if (fk.parent !== fk.child) this.#referenced.set(fk.parent, (this.#referenced.get(fk.parent) ?? 0) + 1);
     return fk;
   }
 
   finished(fk: ForeignKey): void {
     this.#busy.delete(fk.child);
+    if (fk.parent !== fk.child) this.#referenced.set(fk.parent, (this.#referenced.get(fk.parent) ?? 1) - 1);
     this.#notify();
   }
 
@@ -256,14 +260,16 @@ export class EarlyBuilds {
    * itself) and none with the referenced table as its referencing side (the brief NOT VALID add
    * needs SHARE ROW EXCLUSIVE there). Other checks that merely reference the same parent hold
    * ROW SHARE on it, which conflicts with neither, so no session waits on another and no pair of
-   * keys can deadlock.
+   * keys can deadlock. An ANALYZE (child = parent) also waits for the keys referencing its table:
+   * its lock conflicts with their adds.
    */
   #startable(fk: ForeignKey): boolean {
     return (
       this.#ready.has(fk.child) &&
       this.#ready.has(fk.parent) &&
       !this.#busy.has(fk.child) &&
-      !this.#busy.has(fk.parent)
+      !this.#busy.has(fk.parent) &&
+      (fk.child !== fk.parent || !this.#referenced.get(fk.parent))
     );
   }
 

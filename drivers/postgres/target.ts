@@ -310,13 +310,21 @@ export class PostgresTarget implements TargetDriver {
     if (c) return c;
     const client = await connect(this.target);
     this.open.add(client);
-    // a crash mid-restore means starting over anyway, so per-commit WAL flushes buy nothing;
-    // COPY parses the snapshot's text under the settings it was written in, not the database's
-    this.toast ??= toastCompressionSql(client);
-    await client.query(
-      `SET synchronous_commit = off; ${textSettingsSql({ only: 'parse' })}${await this.toast}`,
-    );
-    return client;
+    try {
+      // a crash mid-restore means starting over anyway, so per-commit WAL flushes buy nothing;
+      // COPY parses the snapshot's text under the settings it was written in, not the database's
+      const toast = (this.toast ??= toastCompressionSql(client));
+      const setting = await toast.catch((err: unknown) => {
+        if (this.toast === toast) this.toast = undefined; // the next session asks again
+        throw err;
+      });
+      await client.query(`SET synchronous_commit = off; ${textSettingsSql({ only: 'parse' })}${setting}`);
+      return client;
+    } catch (err) {
+      this.open.delete(client);
+      void client.end().catch(() => {});
+      throw err;
+    }
   }
 
   private release(client: pg.Client, healthy: boolean): void {

@@ -145,6 +145,9 @@ describe('crm-backup CLI on PostgreSQL', () => {
     const rows = await pgExec(one.url, 'SELECT (SELECT count(*) FROM contacts)::int AS c, (SELECT count(*) FROM accounts)::int AS a');
     expect(rows.rows[0].c).toBeGreaterThan(0);
     expect(rows.rows[0].a).toBe(0);
+    // its one table loaded alone: its statistics were gathered by post-data, with no replay after
+    const analyzed = await pgExec(one.url, "SELECT last_analyze IS NOT NULL AS yes FROM pg_stat_user_tables WHERE relname = 'contacts'");
+    expect(analyzed.rows).toEqual([{ yes: true }]);
   });
 
   it('reports damage with what it affects (exit 3) and a restore touching it refuses', async () => {

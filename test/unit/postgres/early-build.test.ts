@@ -235,4 +235,25 @@ describe('early index builds', () => {
     expect(b.serial()).not.toContain('contacts_account');
     expect(b.serial()).toContain('deals_contact');
   });
+
+  it('never gathers statistics of a table while a key that references it runs', () => {
+    const b = new EarlyBuilds(
+      "SET search_path = '';\n" +
+        entry(
+          'deals deals_user',
+          'FK CONSTRAINT',
+          'ALTER TABLE ONLY public.deals\n    ADD CONSTRAINT deals_user FOREIGN KEY (u) REFERENCES public.users(id);',
+        ),
+    );
+    b.take('public.deals');
+    b.ready('public.deals');
+    b.loaded('public.users', 'ANALYZE public.users');
+    b.allLoadedReady();
+    const key = b.nextForeignKey()!;
+    expect(key.child).toBe('public.deals');
+    // the key's add takes SHARE ROW EXCLUSIVE on users, which ANALYZE's lock conflicts with
+    expect(b.nextForeignKey()).toBeUndefined();
+    b.finished(key);
+    expect(b.nextForeignKey()?.run).toEqual(['ANALYZE public.users']);
+  });
 });
