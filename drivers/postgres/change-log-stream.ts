@@ -20,7 +20,7 @@ import type {
   Transaction,
 } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
-import { connect, withDeadline, type PgTarget } from './connection.js';
+import { connect, endClient, withDeadline, type PgTarget } from './connection.js';
 import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
 import { PartSpool, PayloadBuilder, type Relation } from './payload.js';
 import { bigIntToLsn, decodePosition, encodePosition } from './position.js';
@@ -393,7 +393,7 @@ export class PgChangeLog implements ChangeLog {
     } catch (err) {
       const dead = this.admin;
       this.admin = undefined;
-      await dead?.end().catch(() => {});
+      if (dead) await endClient(dead);
       this.c.opts.onStatus?.({
         message: `Recording sequence values${final ? ' at shutdown' : ''} failed: ${firstLine(err)}.`,
       });
@@ -431,7 +431,7 @@ export class PgChangeLog implements ChangeLog {
     await this.session?.close();
     await this.housekeeping(true);
     await this.persistAcknowledgement();
-    await this.admin?.end().catch(() => {});
+    if (this.admin) await endClient(this.admin);
     this.admin = undefined;
   }
 

@@ -102,11 +102,36 @@ export function destroyClient(client: pg.Client): void {
   (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
-/** `fn` on `client`, which is destroyed if `fn` has not settled after `ms` (a silent network). */
+/**
+ * `fn` on `client`, which is destroyed if `fn` has not settled after `ms` (a silent network); then
+ * this throws, whatever `fn` made of its queries' failures.
+ */
 export async function withDeadline<T>(client: pg.Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  let fired = false;
+  const timer = setTimeout(() => {
+    fired = true;
+    destroyClient(client);
+  }, ms);
+  const gaveUp = (cause?: unknown): Error =>
+    new Error(`no answer from the server within ${ms / 1000} s; the connection was given up`, { cause });
+  try {
+    const out = await fn();
+    if (fired) throw gaveUp();
+    return out;
+  } catch (err) {
+    throw fired ? gaveUp(err) : err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ends a client, destroying it when the server does not answer the goodbye within `ms`. */
+export async function endClient(client: pg.Client, ms = 5000): Promise<void> {
   const timer = setTimeout(() => destroyClient(client), ms);
   try {
-    return await fn();
+    await client.end();
+  } catch {
+    // already broken: nothing to end
   } finally {
     clearTimeout(timer);
   }

@@ -295,7 +295,7 @@ describe('PostgreSQL restore of sequences no column owns', () => {
       last = Number((await pgExec(source.url, 'SELECT last_value FROM note_seq')).rows[0].last_value);
       // no column says which numbers 'N-' || nextval handed out: only a record of the sequence
       // does, and one is taken within 2 s of the change
-      await new Promise((r) => setTimeout(r, 3000));
+      await new Promise((r) => setTimeout(r, 4000));
       at = await serverNowMicros(source.url);
       await stream.waitCovered(at);
     } finally {
