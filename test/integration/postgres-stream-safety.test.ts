@@ -122,6 +122,48 @@ async function freezableProxy(host: string, port: number) {
   };
 }
 
+/**
+ * A change log of a new database (table `t`) read through a freezable proxy; the server's side
+ * of a dropped connection holds the slot until wal_sender_timeout, so that is 2 s.
+ */
+async function streamThroughProxy(dbName: string, tuning: { receiveTimeoutMs?: number; adminDeadlineMs?: number }) {
+  const source = await db(dbName);
+  const name = nameOf(source.url);
+  await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY)');
+  await pgExec(source.url, `ALTER DATABASE ${name} SET wal_sender_timeout = '2s'`);
+  const u = new URL(source.url);
+  const proxy = await freezableProxy(u.hostname, Number(u.port || 5432));
+  cleanups.push(() => proxy.close());
+  u.hostname = '127.0.0.1';
+  u.port = String(proxy.port);
+  const abort = new AbortController();
+  const events: string[] = [];
+  const messages: string[] = [];
+  const log = await openPgChangeLog(
+    parsePgUrl(u.toString()),
+    name,
+    undefined,
+    {
+      signal: abort.signal,
+      heartbeatMs: 200,
+      onStatus: (st) => {
+        if (st.event) events.push(st.event);
+        if (st.message) messages.push(st.message);
+      },
+    },
+    tuning,
+  );
+  let rows = 0;
+  const reading = (async () => {
+    for await (const item of log) if (!isHeartbeat(item)) rows += item.changes;
+  })();
+  const waitRows = async (n: number, ms: number): Promise<void> => {
+    for (let i = 0; i < ms / 100 && rows < n; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(rows).toBeGreaterThanOrEqual(n);
+  };
+  return { source, proxy, abort, events, messages, log, reading, waitRows };
+}
+
 describe('PostgreSQL stream safety', () => {
   it('a dropped slot shows as a gap with its boundaries, and the stream warns about it', async () => {
     const source = await db('gap_src');
@@ -352,98 +394,41 @@ describe('PostgreSQL stream safety', () => {
     await source.drop();
   });
   it('a silent network drop ends the replication session after the receive timeout, and it reconnects', async () => {
-    const source = await db('silent_src');
-    const name = nameOf(source.url);
-    await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY)');
-    // the server's side of the dropped connection holds the slot until wal_sender_timeout
-    await pgExec(source.url, `ALTER DATABASE ${name} SET wal_sender_timeout = '2s'`);
-    const u = new URL(source.url);
-    const proxy = await freezableProxy(u.hostname, Number(u.port || 5432));
-    cleanups.push(() => proxy.close());
-    u.hostname = '127.0.0.1';
-    u.port = String(proxy.port);
-
-    const abort = new AbortController();
-    const events: string[] = [];
-    const messages: string[] = [];
-    const log = await openPgChangeLog(
-      parsePgUrl(u.toString()),
-      name,
-      undefined,
-      {
-        signal: abort.signal,
-        heartbeatMs: 200,
-        onStatus: (st) => {
-          if (st.event) events.push(st.event);
-          if (st.message) messages.push(st.message);
-        },
-      },
-      { receiveTimeoutMs: 1500 },
-    );
-    let rows = 0;
-    const reading = (async () => {
-      for await (const item of log) if (!isHeartbeat(item)) rows += item.changes;
-    })();
-    const waitRows = async (n: number, ms: number): Promise<void> => {
-      for (let i = 0; i < ms / 100 && rows < n; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(rows).toBeGreaterThanOrEqual(n);
-    };
+    const s = await streamThroughProxy('silent_src', { receiveTimeoutMs: 1500 });
     try {
-      await pgExec(source.url, 'INSERT INTO t VALUES (1)');
-      await waitRows(1, 10_000);
-      proxy.freeze();
-      await pgExec(source.url, 'INSERT INTO t VALUES (2)');
+      await pgExec(s.source.url, 'INSERT INTO t VALUES (1)');
+      await s.waitRows(1, 10_000);
+      s.proxy.freeze();
+      await pgExec(s.source.url, 'INSERT INTO t VALUES (2)');
       // 1.5 s of silence, then a new session through the proxy (whose new connections still work)
-      await waitRows(2, 15_000);
-      expect(messages.find((m) => / interrupted \(/.test(m))).toMatch(
+      await s.waitRows(2, 15_000);
+      expect(s.messages.find((m) => / interrupted \(/.test(m))).toMatch(
         /interrupted \(nothing received from the server for 1\.5 s, not even a keepalive\); reconnecting/,
       );
-      expect(events.filter((e) => e === 'connected').length).toBeGreaterThanOrEqual(2);
+      expect(s.events.filter((e) => e === 'connected').length).toBeGreaterThanOrEqual(2);
     } finally {
-      abort.abort();
-      await proxy.close(); // the admin connection was frozen too
-      await reading.catch(() => {});
-      await log.close();
+      s.abort.abort();
+      await s.proxy.close(); // the admin connection was frozen too
+      await s.reading.catch(() => {});
+      await s.log.close();
     }
   });
 
   it('a silent network drop does not make the stream hang at shutdown: the admin work gives up in time', async () => {
-    const source = await db('silent_stop_src');
-    const name = nameOf(source.url);
-    await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY)');
-    await pgExec(source.url, `ALTER DATABASE ${name} SET wal_sender_timeout = '2s'`);
-    const u = new URL(source.url);
-    const proxy = await freezableProxy(u.hostname, Number(u.port || 5432));
-    cleanups.push(() => proxy.close());
-    u.hostname = '127.0.0.1';
-    u.port = String(proxy.port);
-    const abort = new AbortController();
-    const messages: string[] = [];
-    const log = await openPgChangeLog(
-      parsePgUrl(u.toString()),
-      name,
-      undefined,
-      { signal: abort.signal, heartbeatMs: 200, onStatus: (st) => void (st.message && messages.push(st.message)) },
-      { receiveTimeoutMs: 60_000, adminDeadlineMs: 1000 },
-    );
-    let rows = 0;
-    const reading = (async () => {
-      for await (const item of log) if (!isHeartbeat(item)) rows += item.changes;
-    })();
-    await pgExec(source.url, 'INSERT INTO t VALUES (1)');
-    for (let i = 0; i < 100 && rows < 1; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(rows).toBe(1);
+    const s = await streamThroughProxy('silent_stop_src', { receiveTimeoutMs: 60_000, adminDeadlineMs: 1000 });
+    await pgExec(s.source.url, 'INSERT INTO t VALUES (1)');
+    await s.waitRows(1, 10_000);
     // every connection open now goes silent, the admin one included, and stays so
-    proxy.freeze();
+    s.proxy.freeze();
     const started = Date.now();
-    abort.abort();
-    await reading.catch(() => {});
-    await log.close();
+    s.abort.abort();
+    await s.reading.catch(() => {});
+    await s.log.close();
     // the final sequence record and the last acknowledgement each give up after 1 s
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(messages.join('\n')).toMatch(
+    expect(s.messages.join('\n')).toMatch(
       /Recording sequence values at shutdown failed: no answer from the server within 1 s; the connection was given up/,
     );
-    await proxy.close();
+    await s.proxy.close();
   });
 });

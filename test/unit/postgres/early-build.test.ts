@@ -4,6 +4,14 @@ import { EarlyBuilds, foreignKeyOf, tableOfEntry } from '../../../drivers/postgr
 const entry = (name: string, type: string, sql: string): string =>
   `--\n-- Name: ${name}; Type: ${type}; Schema: public; Owner: -\n--\n\n${sql}\n\n`;
 
+/** A pg_dump foreign-key entry from public.child(x) to public.parent(id). */
+const fk = (name: string, child: string, parent: string, extra = ''): string =>
+  entry(
+    `${child} ${name}`,
+    'FK CONSTRAINT',
+    `ALTER TABLE ONLY public.${child}\n    ADD CONSTRAINT ${name} FOREIGN KEY (x) REFERENCES public.${parent}(id)${extra};`,
+  );
+
 describe('early index builds', () => {
   it('finds the table of index and key entries, quoted identifiers included', () => {
     expect(tableOfEntry('CREATE INDEX contacts_email ON public.contacts USING btree (email);')).toBe(
@@ -62,12 +70,6 @@ describe('early index builds', () => {
   });
 
   it('checks keys from different tables to one parent side by side, added NOT VALID then validated', () => {
-    const fk = (name: string, child: string, parent: string, extra = ''): string =>
-      entry(
-        `${child} ${name}`,
-        'FK CONSTRAINT',
-        `ALTER TABLE ONLY public.${child}\n    ADD CONSTRAINT ${name} FOREIGN KEY (x) REFERENCES public.${parent}(id)${extra};`,
-      );
     const b = new EarlyBuilds(
       "SET search_path = '';\n" +
         fk('notes_user', 'notes', 'users', ' ON DELETE SET NULL') +
@@ -125,12 +127,6 @@ describe('early index builds', () => {
   });
 
   it('starts a foreign key once both tables are ready, never two on one table at once', async () => {
-    const fk = (name: string, child: string, parent: string): string =>
-      entry(
-        `${child} ${name}`,
-        'FK CONSTRAINT',
-        `ALTER TABLE ONLY public.${child}\n    ADD CONSTRAINT ${name} FOREIGN KEY (x) REFERENCES public.${parent}(id);`,
-      );
     const b = new EarlyBuilds(
       "SET search_path = '';\n" +
         fk('notes_contact', 'notes', 'contacts') +
@@ -207,12 +203,6 @@ describe('early index builds', () => {
   });
 
   it('hands over keys to a table without data, for a look at it, and leaves the rest in dump order', () => {
-    const fk = (name: string, child: string, parent: string): string =>
-      entry(
-        `${child} ${name}`,
-        'FK CONSTRAINT',
-        `ALTER TABLE ONLY public.${child}\n    ADD CONSTRAINT ${name} FOREIGN KEY (x) REFERENCES public.${parent}(id);`,
-      );
     const b = new EarlyBuilds(
       "SET search_path = '';\n" +
         fk('contacts_account', 'contacts', 'accounts') +
