@@ -35,6 +35,8 @@ export interface SpawnOptions {
 }
 
 const POLL_MS = 100;
+/** Polled this often for the first second: a process as short as `--version` (80 ms) is sampled too. */
+const EARLY_POLL_MS = 5;
 
 function readHwm(pid: number): number | undefined {
   try {
@@ -56,7 +58,11 @@ export function spawnMeasured(cmd: string, args: readonly string[], opts: SpawnO
   const poll = (): void => {
     if (child.pid !== undefined) peak = Math.max(peak, readHwm(child.pid) ?? 0);
   };
-  const timer = setInterval(poll, POLL_MS);
+  let timer = setInterval(poll, EARLY_POLL_MS);
+  const slower = setTimeout(() => {
+    clearInterval(timer);
+    timer = setInterval(poll, POLL_MS);
+  }, 1000);
   poll();
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => {
@@ -68,10 +74,14 @@ export function spawnMeasured(cmd: string, args: readonly string[], opts: SpawnO
     for (const line of lines) opts.onStderrLine(line);
   });
   // 'exit' fires before the pipes are drained; 'close' after both, so the output is complete.
-  child.on('exit', () => clearInterval(timer));
+  const stop = (): void => {
+    clearTimeout(slower);
+    clearInterval(timer);
+  };
+  child.on('exit', stop);
   const done = new Promise<ProcResult>((resolve, reject) => {
     child.once('error', (e) => {
-      clearInterval(timer);
+      stop();
       reject(new Error(`cannot start ${cmd}: ${e.message}`));
     });
     child.once('close', (code, signal) => {
