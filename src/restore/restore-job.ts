@@ -76,14 +76,33 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     let done = 0;
     let begun = 0;
     const moreToLoad = (): boolean => begun < streams.length;
+    // progress inside tables too: one large table can take most of a restore
+    const total = streams.reduce((n, s) => n + s.data.bytes, 0);
+    let read = 0;
+    const loading = new Set<string>();
+    const reading = (n: number): void => {
+      read += n;
+      const pct = total > 0 ? Math.floor((read / total) * 100) : 100;
+      log.progress(
+        'restore.read',
+        `Loading ${[...loading].join(', ')}: ${formatBytes(read)} of ${formatBytes(total)} read (${pct}%), ${done}/${streams.length} tables done`,
+        { bytes: read, total },
+      );
+    };
     await forEachConcurrent(streams, opts.jobs, async (s) => {
       throwIfAborted(signal);
       begun++;
-      const data = repo.readStream(s.data, {
-        signal,
-        context: `snapshot ${snap.id.slice(0, 12)} table ${s.name}`,
+      const data = counted(
+        repo.readStream(s.data, {
+          signal,
+          context: `snapshot ${snap.id.slice(0, 12)} table ${s.name}`,
+        }),
+        reading,
+      );
+      loading.add(s.name);
+      const stats = await target.load(s.name, s.format, data, { signal, moreToLoad }).finally(() => {
+        loading.delete(s.name);
       });
-      const stats = await target.load(s.name, s.format, data, { signal, moreToLoad });
       rows += stats.rows;
       bytes += stats.bytes;
       done++;
@@ -188,4 +207,15 @@ async function replayLog(
     }
   }
   return { transactions, changes, last };
+}
+
+/** `src` as it is, telling `add` the length of each piece as it passes. */
+async function* counted(
+  src: AsyncIterable<Uint8Array>,
+  add: (n: number) => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const piece of src) {
+    add(piece.length);
+    yield piece;
+  }
 }
