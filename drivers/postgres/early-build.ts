@@ -36,7 +36,14 @@ export function tableOfEntry(sql: string): string | undefined {
   return qualified((CREATE_INDEX.exec(sql) ?? ALTER_TABLE.exec(sql))?.[1]);
 }
 
+/**
+ * Work on one or two tables scheduled around their locks: a foreign key's check, or the ANALYZE
+ * of a table whose statistics were left to post-data (child = parent = that table).
+ */
 export interface ForeignKey {
+  readonly kind: 'key' | 'statistics';
+  /** The constraint's name as the dump quotes it (the table's, for statistics). */
+  readonly name: string;
   /** The dump's entry, as the post-data script would run it. */
   readonly sql: string;
   /**
@@ -63,13 +70,16 @@ export function foreignKeyOf(sql: string): ForeignKey | undefined {
   const references = REFERENCES.exec(sql)?.[1];
   const parent = qualified(references);
   const parentSql = references && QUALIFIED.exec(references)?.[0];
-  if (!child || !parent || !parentSql) return undefined;
+  const name = ADD_CONSTRAINT.exec(sql)?.[1];
+  if (!child || !parent || !parentSql || !name) return undefined;
   return {
+    kind: 'key',
+    name,
     sql,
     child,
     parent,
     parentSql,
-    run: addThenValidate(sql) ?? [sql],
+    run: addThenValidate(sql, name) ?? [sql],
     what: `adding a foreign key from ${child} to ${parent}`,
   };
 }
@@ -80,6 +90,8 @@ export function foreignKeyOf(sql: string): ForeignKey | undefined {
  */
 function statisticsOf(table: string, sql: string): ForeignKey {
   return {
+    kind: 'statistics',
+    name: table,
     sql: `${sql};\n`,
     run: [sql],
     child: table,
@@ -90,18 +102,17 @@ function statisticsOf(table: string, sql: string): ForeignKey {
 }
 
 /** [`ALTER … ADD CONSTRAINT c FOREIGN KEY … NOT VALID;`, `ALTER … VALIDATE CONSTRAINT c;`], or undefined. */
-function addThenValidate(sql: string): string[] | undefined {
+function addThenValidate(sql: string, name: string): string[] | undefined {
   // the statement without pg_dump's comment header (whose "Name: …; Type: …;" has semicolons)
   const text = sqlOf(sql)
     .split('\n')
     .filter((line) => !line.startsWith('--'))
     .join('\n')
     .trim();
-  const name = ADD_CONSTRAINT.exec(text)?.[1];
   const table = ALTER_TABLE.exec(text)?.[1]?.trim();
   const statements = text.split(';').filter((s) => s.trim() !== '');
   // a key dumped NOT VALID stays unvalidated; anything but one plain statement runs as dumped
-  if (!name || !table || statements.length !== 1 || /\bNOT VALID\b/.test(text)) return undefined;
+  if (!table || statements.length !== 1 || /\bNOT VALID\b/.test(text)) return undefined;
   return [text.replace(/;$/, ' NOT VALID;'), `ALTER TABLE ONLY ${table} VALIDATE CONSTRAINT ${name};`];
 }
 
@@ -190,13 +201,13 @@ export class EarlyBuilds {
     const fk = this.#ordered[i]!.fk!;
     this.#ordered.splice(i, 1);
     this.#busy.add(fk.child);
-    if (fk.parent !== fk.child) this.#referenced.set(fk.parent, (this.#referenced.get(fk.parent) ?? 0) + 1);
+    if (fk.kind === 'key') this.#referenced.set(fk.parent, (this.#referenced.get(fk.parent) ?? 0) + 1);
     return fk;
   }
 
   finished(fk: ForeignKey): void {
     this.#busy.delete(fk.child);
-    if (fk.parent !== fk.child) this.#referenced.set(fk.parent, (this.#referenced.get(fk.parent) ?? 1) - 1);
+    if (fk.kind === 'key') this.#referenced.set(fk.parent, (this.#referenced.get(fk.parent) ?? 1) - 1);
     this.#notify();
   }
 
@@ -222,23 +233,19 @@ export class EarlyBuilds {
     }
   }
 
-  /** Whether data went into this table (`schema.name`, unquoted). */
-  isLoaded(table: string): boolean {
-    return this.#loaded.has(table);
-  }
-
   /**
-   * Keys not run yet from a table whose data is in to one whose data is not: left out of this
-   * restore, or a partitioned parent (whose rows are in its partitions). They stay in the
-   * dump-order script unless `remove`d.
+   * Keys not run yet from a table whose data is in to one whose data is not (left out of this
+   * restore, or a partitioned parent, whose rows are in its partitions), which could be added NOT
+   * VALID and validated later. They stay in the dump-order script unless `remove`d; so do keys
+   * dumped NOT VALID, which check nothing when added.
    */
   keysToUnloaded(): ForeignKey[] {
     return this.#ordered
       .map((e) => e.fk)
       .filter(
         (fk): fk is ForeignKey =>
-          fk !== undefined &&
-          fk.child !== fk.parent &&
+          fk?.kind === 'key' &&
+          fk.run.length === 2 &&
           this.#loaded.has(fk.child) &&
           !this.#loaded.has(fk.parent),
       );
@@ -260,8 +267,8 @@ export class EarlyBuilds {
    * itself) and none with the referenced table as its referencing side (the brief NOT VALID add
    * needs SHARE ROW EXCLUSIVE there). Other checks that merely reference the same parent hold
    * ROW SHARE on it, which conflicts with neither, so no session waits on another and no pair of
-   * keys can deadlock. An ANALYZE (child = parent) also waits for the keys referencing its table:
-   * its lock conflicts with their adds.
+   * keys can deadlock. An ANALYZE also waits for the keys referencing its table: its lock
+   * conflicts with their adds.
    */
   #startable(fk: ForeignKey): boolean {
     return (
@@ -269,7 +276,7 @@ export class EarlyBuilds {
       this.#ready.has(fk.parent) &&
       !this.#busy.has(fk.child) &&
       !this.#busy.has(fk.parent) &&
-      (fk.child !== fk.parent || !this.#referenced.get(fk.parent))
+      (fk.kind === 'key' || !this.#referenced.get(fk.parent))
     );
   }
 

@@ -176,7 +176,6 @@ export function sqlOf(dump: string): string {
     .join('\n');
 }
 
-/** Entry types that build one index each and depend on nothing else in post-data. */
 /** Runs a whole section as one simple-protocol query: one implicit transaction, all or nothing. */
 export async function runSection(client: pg.Client, sql: string): Promise<void> {
   const text = sqlOf(sql);

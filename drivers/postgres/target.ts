@@ -198,18 +198,11 @@ export class PostgresTarget implements TargetDriver {
         // rows there (a partitioned parent): the key stays in the script, in dump order
         if (!rows[0]?.empty) continue;
         early.remove(fk);
-        const name = /ADD CONSTRAINT ("(?:[^"]|"")*"|[^\s"]+)/.exec(fk.sql)?.[1] ?? 'a foreign key';
-        const [add, validate] = fk.run;
-        if (fk.run.length === 2 && add && validate) {
-          await runSection(c, add);
-          this.notices.push(
-            `Foreign key ${name} from ${fk.child} to ${fk.parent} was added NOT VALID: ${fk.parent} has no rows in this restore (only some tables were restored or snapshotted), so the rows of ${fk.child} could not be checked against it; once its rows are back, run: ${validate}`,
-          );
-        } else {
-          this.notices.push(
-            `Foreign key ${name} from ${fk.child} to ${fk.parent} was not added: ${fk.parent} has no rows in this restore (only some tables were restored or snapshotted); add it once its rows are back.`,
-          );
-        }
+        const [add, validate] = fk.run as [string, string];
+        await runSection(c, add);
+        this.notices.push(
+          `Foreign key ${fk.name} from ${fk.child} to ${fk.parent} was added NOT VALID: ${fk.parent} has no rows in this restore (only some tables were restored or snapshotted), so the rows of ${fk.child} could not be checked against it; once its rows are back, run: ${validate}`,
+        );
       }
     });
   }

@@ -207,23 +207,26 @@ describe('early index builds', () => {
       "SET search_path = '';\n" +
         fk('contacts_account', 'contacts', 'accounts') +
         fk('contacts_user', 'contacts', 'users') +
-        fk('deals_contact', 'deals', 'contacts'),
+        fk('deals_contact', 'deals', 'contacts') +
+        fk('contacts_region', 'contacts', 'regions', ' NOT VALID'),
     );
-    // --tables contacts,users: accounts and deals have no data in this restore
+    // --tables contacts,users: accounts, deals and regions have no data in this restore
     for (const t of ['public.contacts', 'public.users']) {
       b.take(t);
       b.ready(t);
     }
     expect(b.nextForeignKey()?.sql).toContain('contacts_user');
     b.allLoadedReady();
-    // deals (no data) -> contacts is checked as dumped (nothing to check); contacts -> accounts is handed over
+    // deals (no data) -> contacts is checked as dumped (nothing to check), and so is the key
+    // dumped NOT VALID (it checks nothing); contacts -> accounts is handed over
     const over = b.keysToUnloaded();
-    expect(over.map((k) => [k.child, k.parent, k.parentSql])).toEqual([
-      ['public.contacts', 'public.accounts', 'public.accounts'],
+    expect(over.map((k) => [k.name, k.child, k.parent, k.parentSql])).toEqual([
+      ['contacts_account', 'public.contacts', 'public.accounts', 'public.accounts'],
     ]);
     b.remove(over[0]!);
     expect(b.serial()).not.toContain('contacts_account');
     expect(b.serial()).toContain('deals_contact');
+    expect(b.serial()).toContain('contacts_region');
   });
 
   it('never gathers statistics of a table while a key that references it runs', () => {
