@@ -167,16 +167,8 @@ export async function openPgChangeLog(
           message: `Replication slot "${names.slot}" was missing on ${target.display} and was created again at position ${encodePosition(slot.lsn)}, so changes between position ${from} and ${encodePosition(slot.lsn)} are not in the log; take a new snapshot.`,
         });
       }
-      return new PgChangeLog({
-        target,
-        names,
-        admin,
-        opts,
-        start: slot.lsn,
-        ddlCapture: prep.ddlCapture,
-        ...tuning,
-      });
     }
+    // a recreated slot is never behind `from` here, so this is the slot's own position then
     const start = requested > slot.lsn ? requested : slot.lsn;
     return new PgChangeLog({ target, names, admin, opts, start, ddlCapture: prep.ddlCapture, ...tuning });
   } catch (err) {

@@ -31,8 +31,11 @@ export interface DdlMessage {
   readonly tag: string;
 }
 
-// 'i' whose index was dropped (or is invalid) behaves like NOTHING: the application's UPDATE/DELETE fail
-const NEEDS_FULL_IDENTITY = `c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
+/**
+ * Tables (alias `c`) whose UPDATE/DELETE cannot be published: no primary key nor replica identity
+ * index. An 'i' whose index was dropped (or is invalid) behaves like NOTHING. Shared with preflight.
+ */
+export const NEEDS_FULL_IDENTITY = `c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
   AND (c.relreplident = 'n'
        OR (c.relreplident = 'd'
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))

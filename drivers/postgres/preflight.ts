@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import type { Finding, Need } from '../../src/driver/finding.js';
 import { quoteIdent, quoteQualified } from './connection.js';
+import { NEEDS_FULL_IDENTITY } from './ddl-capture.js';
 
 const USER_TABLES = `c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
@@ -240,10 +241,7 @@ async function tableFindings(c: pg.Client, need: Need): Promise<Finding[]> {
       schema: string;
       name: string;
     }>(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE ${USER_TABLES} AND c.relpersistence = 'p' AND (c.relreplident = 'n'
-        OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
-        OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident AND i.indisvalid)))
-      ORDER BY 1, 2`);
+      WHERE ${USER_TABLES} AND ${NEEDS_FULL_IDENTITY} ORDER BY 1, 2`);
     for (const t of noKey.rows) {
       const q = quoteQualified(t.schema, t.name);
       out.push({

@@ -127,12 +127,13 @@ export class SequenceRestorer {
     // snapshot values; then sequences created after the snapshot (by replayed DDL), which start
     // from what the target has
     const base = new Map<string, SequenceState | undefined>();
-    for (const s of snapshot) {
-      base.set(await qualified(client, s.schema, s.name), {
+    const names = await qualifiedNames(client, snapshot);
+    snapshot.forEach((s, i) =>
+      base.set(names[i] ?? quoteQualified(s.schema, s.name), {
         value: BigInt(s.lastValue),
         isCalled: s.isCalled,
-      });
-    }
+      }),
+    );
     for (const name of [...this.recorded.keys(), ...usedBy.keys()])
       if (!base.has(name)) base.set(name, undefined);
 
@@ -175,12 +176,17 @@ async function current(client: pg.Client, name: string): Promise<SequenceState |
   return row && { value: BigInt(row.last_value), isCalled: row.is_called };
 }
 
-async function qualified(client: pg.Client, schema: string, name: string): Promise<string> {
-  const r = await client.query<{ q: string }>("SELECT format('%I.%I', $1::text, $2::text) AS q", [
-    schema,
-    name,
-  ]);
-  return r.rows[0]?.q ?? quoteQualified(schema, name);
+/** `format('%I.%I', schema, name)` of each, in order: the form the change log names sequences in. */
+async function qualifiedNames(
+  client: pg.Client,
+  seqs: readonly { schema: string; name: string }[],
+): Promise<string[]> {
+  if (seqs.length === 0) return [];
+  const r = await client.query<{ q: string }>(
+    `SELECT format('%I.%I', s, n) AS q FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(s, n, i) ORDER BY i`,
+    [seqs.map((s) => s.schema), seqs.map((s) => s.name)],
+  );
+  return r.rows.map((row) => row.q);
 }
 
 // setval refuses values outside [minvalue, maxvalue]; every value here came from the sequence itself
