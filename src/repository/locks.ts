@@ -218,11 +218,12 @@ class HeldLock implements RepositoryLock {
   async confirm(): Promise<void> {
     // Half the stale age leaves the other half for clock skew between hosts: until then nobody
     // can have judged this lock stale, and confirming costs nothing.
-    for (let i = 0; i < 2; i++) {
-      if (this.signal.aborted) throw this.signal.reason;
-      if (!this.gap()) return;
-      await this.renew(); // a refresh already under way may have started before the gap
-    }
+    if (this.signal.aborted) throw this.signal.reason;
+    if (!this.gap()) return;
+    // a refresh under way may have started before the gap; once it is done, renew after the gap
+    // re-confirms (rewrite and conflict check), which is enough however long it takes
+    await this.refreshing?.catch(() => {});
+    if (!this.signal.aborted && this.gap()) await this.renew();
     if (this.signal.aborted) throw this.signal.reason;
   }
 
