@@ -82,7 +82,7 @@ export function connectionError(err: unknown, target: PgTarget): SourceError {
     default:
       if (/^timeout expired$|connection timeout/i.test(e.message ?? ''))
         return new SourceError(
-          `Cannot connect to PostgreSQL at ${where}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s (is the host reachable and the port open to this machine?).`,
+          `Cannot connect to PostgreSQL at ${where}: no answer within ${(target.config.connectionTimeoutMillis ?? CONNECT_TIMEOUT_MS) / 1000} s (is the host reachable and the port open to this machine?).`,
           { cause: err, source: where },
         );
       return new SourceError(`PostgreSQL at ${where} failed: ${(e.message ?? String(err)).split('\n')[0]}.`, {

@@ -2,9 +2,10 @@
  * Which ends of a replication session are retried: connection failures (with or without a code)
  * are, decoding faults and errors about the stream's content are not (they would repeat forever).
  */
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { retryable } from '../../../drivers/postgres/change-log-stream.js';
-import { connectionError, parsePgUrl } from '../../../drivers/postgres/connection.js';
+import { connect, connectionError, parsePgUrl } from '../../../drivers/postgres/connection.js';
 import { ReceiveTimeoutError, ReplicationDecodeError } from '../../../drivers/postgres/replication.js';
 import { SourceError } from '../../../src/util/errors.js';
 
@@ -55,5 +56,20 @@ describe('retryable', () => {
     expect(connectionError(new Error('timeout expired'), target).message).toBe(
       'Cannot connect to PostgreSQL at postgres://app@db.example:5432/crm: no answer within 30 s (is the host reachable and the port open to this machine?).',
     );
+  });
+
+  it('gives up on a server that accepts the connection and never answers', async () => {
+    const silent = net.createServer(() => {}); // takes the socket, sends nothing, ever
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = silent.address() as net.AddressInfo;
+      const t = parsePgUrl(`postgres://app@127.0.0.1:${port}/crm`);
+      const quick = { ...t, config: { ...t.config, connectionTimeoutMillis: 300 } };
+      await expect(connect(quick)).rejects.toThrow(
+        `Cannot connect to PostgreSQL at postgres://app@127.0.0.1:${port}/crm: no answer within 0.3 s (is the host reachable and the port open to this machine?).`,
+      );
+    } finally {
+      silent.close();
+    }
   });
 });
