@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
 import { runStream, type StreamResult } from '../../src/backup/stream-job.js';
 import { planRestore, type RestoreTarget } from '../../src/restore/plan.js';
@@ -17,6 +18,7 @@ import { LocalBackend } from '../../src/storage/index.js';
 import type { StorageBackend } from '../../src/storage/storage-backend.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { Secret } from '../../src/util/redact.js';
+import { createPgDatabase, type TestDatabase } from '../harness/index.js';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
 /** Cheap key derivation for tests; real repositories calibrate scrypt to ~0.5 s. */
@@ -174,3 +176,46 @@ export async function takeSnapshot(
 
 /** Kept under its old name for the PITR tests. */
 export { pgQuery as pgExec } from '../harness/index.js';
+
+export interface PitrFixture {
+  /** The source database, made (and given `setup`) before the block's tests. */
+  readonly source: TestDatabase;
+  readonly repo: Repository;
+  /** A new, empty target database, dropped with the rest after the block's tests. */
+  target(): Promise<TestDatabase>;
+}
+
+/**
+ * For one describe block: a source database `<prefix>_src` and a repository in a temp folder,
+ * made before its tests, and targets `<prefix>_dst` made on demand; all removed after its tests.
+ */
+export function pitrFixture(prefix: string, setup?: (sourceUrl: string) => Promise<unknown>): PitrFixture {
+  let source: TestDatabase | undefined;
+  let tr: TempRepo | undefined;
+  const targets: TestDatabase[] = [];
+  beforeAll(async () => {
+    source = await createPgDatabase(`${prefix}_src`);
+    tr = await tempRepo();
+    await setup?.(source.url);
+  });
+  afterAll(async () => {
+    for (const t of targets) await t.drop().catch(() => {});
+    await source?.drop().catch(() => {});
+    await tr?.dispose();
+  });
+  return {
+    get source(): TestDatabase {
+      if (!source) throw new Error('pitrFixture: the source is made in beforeAll');
+      return source;
+    },
+    get repo(): Repository {
+      if (!tr) throw new Error('pitrFixture: the repository is made in beforeAll');
+      return tr.repo;
+    },
+    async target(): Promise<TestDatabase> {
+      const t = await createPgDatabase(`${prefix}_dst`);
+      targets.push(t);
+      return t;
+    },
+  };
+}

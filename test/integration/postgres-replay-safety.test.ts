@@ -11,27 +11,14 @@ import { applyTransaction } from '../../drivers/postgres/apply.js';
 import { driver } from '../../drivers/postgres/index.js';
 import { pgTableChecksums, type TableChecksum } from '../../scripts/crm/checksums.js';
 import { createPgDatabase, type TestDatabase } from '../harness/index.js';
-import {
-  pgExec,
-  restoreInto,
-  serverNowMicros,
-  startStream,
-  takeSnapshot,
-  tempRepo,
-  type TempRepo,
-} from '../helpers/pitr.js';
+import { pgExec, pitrFixture, restoreInto, serverNowMicros, startStream, takeSnapshot } from '../helpers/pitr.js';
+import { changePayload, INT4, relation, TEXT } from '../helpers/pg-payload.js';
 
 describe('PostgreSQL replay into inheritance parents', () => {
-  let source: TestDatabase;
-  let tr: TempRepo;
-  const targets: TestDatabase[] = [];
   const NAME = 'replay_inherit';
-
-  beforeAll(async () => {
-    source = await createPgDatabase('inh_src');
-    tr = await tempRepo();
-    await pgExec(
-      source.url,
+  const fx = pitrFixture('inh', (url) =>
+    pgExec(
+      url,
       `-- by key: the child has rows with the parent's ids (a PRIMARY KEY is not inherited)
        CREATE TABLE parent (id int PRIMARY KEY, v text);
        CREATE TABLE child (extra text) INHERITS (parent);
@@ -56,47 +43,41 @@ describe('PostgreSQL replay into inheritance parents', () => {
        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
        CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
        INSERT INTO events SELECT g, date '2024-12-01' + g FROM generate_series(1, 60) g;`,
-    );
-  });
-  afterAll(async () => {
-    for (const t of targets) await t.drop().catch(() => {});
-    await source?.drop().catch(() => {});
-    await tr?.dispose();
-  });
+    ),
+  );
 
   async function restoredAt(micros: bigint): Promise<Record<string, TableChecksum>> {
-    const t = await createPgDatabase('inh_dst');
-    targets.push(t);
-    await restoreInto(tr.repo, driver, NAME, { kind: 'time', micros }, t.url);
+    const t = await fx.target();
+    await restoreInto(fx.repo, driver, NAME, { kind: 'time', micros }, t.url);
     return pgTableChecksums(t.url);
   }
 
   it('restores TRUNCATE ONLY, and UPDATE/DELETE of a parent, without touching the children', async () => {
-    const stream = startStream(tr.repo, driver, source.url, NAME);
+    const stream = startStream(fx.repo, driver, fx.source.url, NAME);
     await stream.started;
-    await takeSnapshot(tr.repo, driver, source.url, NAME);
+    await takeSnapshot(fx.repo, driver, fx.source.url, NAME);
     const checkpoints: Array<{ at: bigint; sums: Record<string, TableChecksum> }> = [];
     const checkpoint = async (): Promise<void> => {
-      checkpoints.push({ sums: await pgTableChecksums(source.url), at: await serverNowMicros(source.url) });
+      checkpoints.push({ sums: await pgTableChecksums(fx.source.url), at: await serverNowMicros(fx.source.url) });
     };
     try {
-      await pgExec(source.url, `TRUNCATE ONLY tparent`);
-      await pgExec(source.url, `TRUNCATE events`);
-      await pgExec(source.url, `INSERT INTO events VALUES (1, '2025-06-01'), (2, '2024-06-01')`);
+      await pgExec(fx.source.url, `TRUNCATE ONLY tparent`);
+      await pgExec(fx.source.url, `TRUNCATE events`);
+      await pgExec(fx.source.url, `INSERT INTO events VALUES (1, '2025-06-01'), (2, '2024-06-01')`);
       await checkpoint();
       // by key, several rows in one statement (replay groups them) and one at a time
-      await pgExec(source.url, `UPDATE ONLY parent SET v = v || '!' WHERE id <= 5`);
-      await pgExec(source.url, `DELETE FROM ONLY parent WHERE id IN (6, 7)`);
-      await pgExec(source.url, `UPDATE ONLY parent SET id = 70 WHERE id = 8`);
+      await pgExec(fx.source.url, `UPDATE ONLY parent SET v = v || '!' WHERE id <= 5`);
+      await pgExec(fx.source.url, `DELETE FROM ONLY parent WHERE id IN (6, 7)`);
+      await pgExec(fx.source.url, `UPDATE ONLY parent SET id = 70 WHERE id = 8`);
       // inheritance without ONLY on the source: sent as changes of each table
-      await pgExec(source.url, `UPDATE parent SET v = v || '+' WHERE id = 9`);
+      await pgExec(fx.source.url, `UPDATE parent SET v = v || '+' WHERE id = 9`);
       // FULL identity: one of two identical parent rows, and rows that look like the child's
       await pgExec(
-        source.url,
+        fx.source.url,
         `DELETE FROM ONLY kparent WHERE ctid = (SELECT ctid FROM ONLY kparent WHERE a = 2 LIMIT 1)`,
       );
-      await pgExec(source.url, `UPDATE ONLY kparent SET b = 'changed' WHERE a = 1`);
-      await pgExec(source.url, `UPDATE ONLY kparent SET a = 30 WHERE a = 3`);
+      await pgExec(fx.source.url, `UPDATE ONLY kparent SET b = 'changed' WHERE a = 1`);
+      await pgExec(fx.source.url, `UPDATE ONLY kparent SET a = 30 WHERE a = 3`);
       await checkpoint();
       await stream.waitCovered(checkpoints.at(-1)!.at);
     } finally {
@@ -135,31 +116,14 @@ describe('PostgreSQL replay of changes sent through a partitioned root', () => {
   });
 
   it('updates, deletes and truncates through the root', async () => {
-    const header = { format: 'pg-changes/1', xid: 1, part: 0 };
-    const kp = [
-      'R',
-      1,
-      'public',
-      'kp',
-      'f',
-      [
-        ['a', 23, -1, 1],
-        ['b', 25, -1, 1],
-      ],
-    ];
-    const rp = [
-      'R',
-      2,
-      'public',
-      'rp',
-      'd',
-      [
-        ['id', 23, -1, 1],
-        ['v', 25, -1, 0],
-      ],
-    ];
-    const payload = (...records: unknown[][]): Uint8Array =>
-      Buffer.from([header, kp, rp, ...records].map((l) => JSON.stringify(l)).join('\n'), 'utf8');
+    const kp = relation(1, 'kp', 'f', [
+      ['a', INT4, 1],
+      ['b', TEXT, 1],
+    ]);
+    const rp = relation(2, 'rp', 'd', [
+      ['id', INT4, 1],
+      ['v', TEXT, 0],
+    ]);
     const c = new pg.Client({ connectionString: target.url });
     await c.connect();
     try {
@@ -168,7 +132,7 @@ describe('PostgreSQL replay of changes sent through a partitioned root', () => {
           position,
           commitTime: 1n,
           changes: records.length,
-          payload: payload(...records),
+          payload: changePayload([kp, rp, ...records]),
         });
       // both partitions hold a row at ctid (0,1): only the one in kp_2 may go
       await apply('0000000000000001', ['D', 1, 'O', ['2', 'x']], ['U', 2, ['150', 'b2'], null, null]);
@@ -192,16 +156,10 @@ describe('PostgreSQL replay of changes sent through a partitioned root', () => {
 });
 
 describe('PostgreSQL restore of sequences no column owns', () => {
-  let source: TestDatabase;
-  let tr: TempRepo;
-  let target: TestDatabase | undefined;
   const NAME = 'replay_sequences';
-
-  beforeAll(async () => {
-    source = await createPgDatabase('seq_src');
-    tr = await tempRepo();
-    await pgExec(
-      source.url,
+  const fx = pitrFixture('seq', (url) =>
+    pgExec(
+      url,
       `-- hand-made, owned by nothing, shared by two tables
        CREATE SEQUENCE invoice_seq;
        CREATE TABLE invoices (id bigint PRIMARY KEY DEFAULT nextval('invoice_seq'), note text);
@@ -225,24 +183,19 @@ describe('PostgreSQL restore of sequences no column owns', () => {
        INSERT INTO credits (note) SELECT 'c' FROM generate_series(1, 3);
        INSERT INTO refunds (note) SELECT 'r' FROM generate_series(1, 3);
        INSERT INTO notes (body) VALUES ('n');`,
-    );
-  });
-  afterAll(async () => {
-    await target?.drop().catch(() => {});
-    await source?.drop().catch(() => {});
-    await tr?.dispose();
-  });
+    ),
+  );
 
   it('hands out fresh values after restore --at the last commit, for default-only and descending sequences', async () => {
-    const stream = startStream(tr.repo, driver, source.url, NAME);
+    const stream = startStream(fx.repo, driver, fx.source.url, NAME);
     await stream.started;
-    await takeSnapshot(tr.repo, driver, source.url, NAME);
+    await takeSnapshot(fx.repo, driver, fx.source.url, NAME);
     let at: bigint;
     try {
       // no wait: the values come from the columns, not from the stream's sequence records
       for (let i = 0; i < 5; i++) {
         await pgExec(
-          source.url,
+          fx.source.url,
           `INSERT INTO invoices (note) VALUES ('i${i}');
            INSERT INTO invoice_drafts (note) SELECT 'd${i}' FROM generate_series(1, 4);
            INSERT INTO credits (note) SELECT 'c${i}' FROM generate_series(1, 3);
@@ -253,24 +206,24 @@ describe('PostgreSQL restore of sequences no column owns', () => {
       }
       // a sequence created while streaming (replayed DDL creates it at its start on the target)
       await pgExec(
-        source.url,
+        fx.source.url,
         `CREATE SEQUENCE late_seq;
          CREATE TABLE late (id int PRIMARY KEY DEFAULT nextval('late_seq'), note text)`,
       );
-      await pgExec(source.url, `INSERT INTO late (note) SELECT 'l' FROM generate_series(1, 5)`);
-      at = await serverNowMicros(source.url);
+      await pgExec(fx.source.url, `INSERT INTO late (note) SELECT 'l' FROM generate_series(1, 5)`);
+      at = await serverNowMicros(fx.source.url);
       await stream.waitCovered(at);
     } finally {
       await stream.stop();
     }
-    const sums = await pgTableChecksums(source.url);
+    const sums = await pgTableChecksums(fx.source.url);
 
-    target = await createPgDatabase('seq_dst');
-    await restoreInto(tr.repo, driver, NAME, { kind: 'time', micros: at }, target.url);
+    const target = await fx.target();
+    await restoreInto(fx.repo, driver, NAME, { kind: 'time', micros: at }, target.url);
     expect(await pgTableChecksums(target.url)).toEqual(sums);
     const next = async (table: string): Promise<number> => {
       const r = await pgExec(
-        target!.url,
+        target.url,
         `INSERT INTO ${table} (note) VALUES ('after restore') RETURNING id`,
       );
       return Number(r.rows[0].id);
@@ -285,29 +238,25 @@ describe('PostgreSQL restore of sequences no column owns', () => {
   });
 
   it('a value handed out in an expression is known from the sequence records, 2 s apart', async () => {
-    const stream = startStream(tr.repo, driver, source.url, NAME);
+    const stream = startStream(fx.repo, driver, fx.source.url, NAME);
     await stream.started;
-    await takeSnapshot(tr.repo, driver, source.url, NAME);
+    await takeSnapshot(fx.repo, driver, fx.source.url, NAME);
     let at: bigint;
     let last: number;
     try {
-      await pgExec(source.url, `INSERT INTO notes (body) SELECT 'late' FROM generate_series(1, 3)`);
-      last = Number((await pgExec(source.url, 'SELECT last_value FROM note_seq')).rows[0].last_value);
+      await pgExec(fx.source.url, `INSERT INTO notes (body) SELECT 'late' FROM generate_series(1, 3)`);
+      last = Number((await pgExec(fx.source.url, 'SELECT last_value FROM note_seq')).rows[0].last_value);
       // no column says which numbers 'N-' || nextval handed out: only a record of the sequence
       // does, and one is taken within 2 s of the change
       await new Promise((r) => setTimeout(r, 4000));
-      at = await serverNowMicros(source.url);
+      at = await serverNowMicros(fx.source.url);
       await stream.waitCovered(at);
     } finally {
       await stream.stop();
     }
-    const restored = await createPgDatabase('seq_dst2');
-    try {
-      await restoreInto(tr.repo, driver, NAME, { kind: 'time', micros: at }, restored.url);
-      const r = await pgExec(restored.url, `INSERT INTO notes (body) VALUES ('after restore') RETURNING ref`);
-      expect(r.rows[0].ref).toBe(`N-${last + 1}`);
-    } finally {
-      await restored.drop();
-    }
+    const restored = await fx.target();
+    await restoreInto(fx.repo, driver, NAME, { kind: 'time', micros: at }, restored.url);
+    const r = await pgExec(restored.url, `INSERT INTO notes (body) VALUES ('after restore') RETURNING ref`);
+    expect(r.rows[0].ref).toBe(`N-${last + 1}`);
   });
 });

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { applyTransaction } from '../../../drivers/postgres/apply.js';
 import type { Transaction } from '../../../src/driver/source-driver.js';
+import { changePayload, INT4, relation, TEXT } from '../../helpers/pg-payload.js';
 
 interface FakeTable {
   readonly oid: number;
@@ -45,37 +46,22 @@ function fakeClient(): { client: pg.Client; sql: string[]; relkindLookups: () =>
 }
 
 const RELATIONS = [
-  [
-    'R',
-    1,
-    'public',
-    'parent',
-    'd',
-    [
-      ['id', 23, -1, 1],
-      ['v', 25, -1, 0],
-    ],
-  ],
-  [
-    'R',
-    2,
-    'public',
-    'events',
-    'd',
-    [
-      ['id', 23, -1, 1],
-      ['v', 25, -1, 0],
-    ],
-  ],
+  relation(1, 'parent', 'd', [
+    ['id', INT4, 1],
+    ['v', TEXT, 0],
+  ]),
+  relation(2, 'events', 'd', [
+    ['id', INT4, 1],
+    ['v', TEXT, 0],
+  ]),
 ];
 
 function tx(position: string, ...records: unknown[][]): Transaction {
-  const lines = [{ format: 'pg-changes/1', xid: 1, part: 0 }, ...RELATIONS, ...records];
   return {
     position,
     commitTime: 1n,
     changes: records.length,
-    payload: Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n'), 'utf8'),
+    payload: changePayload([...RELATIONS, ...records]),
   };
 }
 
