@@ -18,16 +18,16 @@
 import type pg from 'pg';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
-import { quoteIdent, textSettingsSql } from './connection.js';
+import { quoteIdent, textSettingsSql } from './internal/connection.js';
 import {
   DDL_MESSAGE_PREFIX,
   parseDdlMessage,
   replayStatements,
   SEQUENCES_MESSAGE_PREFIX,
-} from './ddl-capture.js';
-import { decodePayload, type PayloadRecord, type PayloadRow, type Relation } from './payload.js';
-import { lit, TargetTables, type TargetTable } from './apply-sql.js';
-import { deleteSlot, insertSlot, RowGroup, updateSlot, type GroupSlot } from './apply-batch.js';
+} from './internal/ddl-capture.js';
+import { decodePayload, type PayloadRecord, type PayloadRow, type Relation } from './internal/payload.js';
+import { lit, TargetTables, type TargetTable } from './internal/apply-sql.js';
+import { deleteSlot, insertSlot, RowGroup, updateSlot, type GroupSlot } from './internal/apply-batch.js';
 
 export interface ApplyOptions {
   /** Only changes to these tables (`schema.table` or bare `table`; a partition matches its root). */

@@ -3,7 +3,7 @@
  * publication `crmb_<name>` FOR ALL TABLES (publish_via_partition_root off: with it, TRUNCATE of a
  * single partition is not published at all; changes arrive under the leaf partitions' names).
  *
- * Contract for postgres-driver.ts:
+ * Contract for source.ts:
  *   openPgChangeLog(target, sourceName, from, opts) -> ChangeLog   (SourceDriver.openChangeLog)
  *   dropPgChangeLog(target, sourceName)                            (SourceDriver.dropChangeLog)
  *   preparePgChangeLog(client, sourceName)  publication + replica identity + DDL capture, no slot;
@@ -25,12 +25,12 @@
 import type pg from 'pg';
 import type { ChangeLog, Position, StreamOptions } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
-import { connect, type PgTarget } from './connection.js';
-import { PgChangeLog, type PgChangeLogNames } from './change-log-stream.js';
-import { fixReplicaIdentity, installDdlCapture, markInternal, removeDdlCapture } from './ddl-capture.js';
-import { bigIntToLsn, decodePosition, encodePosition, lsnToBigInt } from './position.js';
+import { connect, type PgEndpoint } from './internal/connection.js';
+import { PgChangeLog, type PgChangeLogNames } from './internal/change-log-stream.js';
+import { fixReplicaIdentity, installDdlCapture, markInternal, removeDdlCapture } from './internal/ddl-capture.js';
+import { bigIntToLsn, decodePosition, encodePosition, lsnToBigInt } from './internal/position.js';
 
-export { PART_MAX_BYTES, PART_MAX_CHANGES, type PgChangeLogNames } from './change-log-stream.js';
+export { PART_MAX_BYTES, PART_MAX_CHANGES, type PgChangeLogNames } from './internal/change-log-stream.js';
 
 const IDENTIFIER_MAX = 63;
 const ACTIVE_SLOT_WAIT_MS = 5_000;
@@ -87,7 +87,7 @@ interface SlotRow {
 /** The slot's confirmed position, and whether it had to be created (a new slot starts at `lsn`). */
 async function ensureSlot(
   client: pg.Client,
-  target: PgTarget,
+  target: PgEndpoint,
   slot: string,
 ): Promise<{ lsn: bigint; created: boolean }> {
   const deadline = Date.now() + ACTIVE_SLOT_WAIT_MS;
@@ -122,7 +122,7 @@ async function ensureSlot(
   }
 }
 
-function setupError(err: unknown, target: PgTarget): SourceError {
+function setupError(err: unknown, target: PgEndpoint): SourceError {
   if (err instanceof SourceError) return err;
   const msg = ((err as Error).message ?? String(err)).split('\n')[0]?.replace(/\.$/, '');
   return new SourceError(`Cannot prepare logical replication on ${target.display}: ${msg}.`, {
@@ -133,7 +133,7 @@ function setupError(err: unknown, target: PgTarget): SourceError {
 
 /** Opens (creating on first use) the change log of `sourceName`; iteration connects. */
 export async function openPgChangeLog(
-  target: PgTarget,
+  target: PgEndpoint,
   sourceName: string,
   from: Position | undefined,
   opts: StreamOptions,
@@ -178,7 +178,7 @@ export async function openPgChangeLog(
 }
 
 /** Drops the slot and the publication (and the DDL capture when no other stream uses it). */
-export async function dropPgChangeLog(target: PgTarget, sourceName: string): Promise<void> {
+export async function dropPgChangeLog(target: PgEndpoint, sourceName: string): Promise<void> {
   const { slot, publication } = changeLogNames(sourceName);
   const admin = await connect(target);
   try {

@@ -1,8 +1,8 @@
 /** The PostgreSQL driver module: what `src/driver/registry.ts` loads for postgres:// URLs. */
 import type { DriverModule } from '../../src/driver/driver-module.js';
-import { parsePgUrl } from './connection.js';
-import { PostgresSource } from './postgres-driver.js';
-import { comparePositions } from './position.js';
+import { parsePgUrl } from './internal/connection.js';
+import { PostgresSource } from './source.js';
+import { comparePositions } from './internal/position.js';
 import { PostgresTarget } from './target.js';
 
 export const driver: DriverModule = {
@@ -15,7 +15,7 @@ export const driver: DriverModule = {
   openTarget: async (url) => new PostgresTarget(parsePgUrl(url)),
 };
 
-export { PostgresSource } from './postgres-driver.js';
+export { PostgresSource } from './source.js';
 export { PostgresTarget } from './target.js';
 export { COPY_FORMAT } from './snapshot.js';
 export { SCHEMA_FORMAT } from './schema.js';

@@ -4,8 +4,8 @@
  */
 import type pg from 'pg';
 import type { Finding, Need } from '../../src/driver/finding.js';
-import { quoteIdent, quoteQualified } from './connection.js';
-import { NEEDS_FULL_IDENTITY } from './ddl-capture.js';
+import { quoteIdent, quoteQualified } from './internal/connection.js';
+import { NEEDS_FULL_IDENTITY } from './internal/ddl-capture.js';
 
 const USER_TABLES = `c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { AbortError, SourceError } from '../../src/util/errors.js';
 import { scrub } from '../../src/util/redact.js';
-import type { PgTarget } from './connection.js';
-import { CAPTURE_SCHEMA } from './ddl-capture.js';
-import type { SequenceValue } from './sequences.js';
+import type { PgEndpoint } from './internal/connection.js';
+import { CAPTURE_SCHEMA } from './internal/ddl-capture.js';
+import type { SequenceValue } from './internal/sequences.js';
 import type { SnapshotOptions } from '../../src/driver/source-driver.js';
 
 export const SCHEMA_FORMAT = 'pg-schema/1';
@@ -100,7 +100,7 @@ export async function checkPgDump(bin: string, serverMajor: number): Promise<voi
 }
 
 /** Connection settings go through the environment so that no secret is on a command line. */
-function dumpEnv(target: PgTarget): NodeJS.ProcessEnv {
+function dumpEnv(target: PgEndpoint): NodeJS.ProcessEnv {
   const c = target.config;
   // UTF8 whatever the database's or role's client_encoding: the schema text is read as UTF-8
   const env: NodeJS.ProcessEnv = { ...process.env, PGAPPNAME: 'crm-backup', PGCLIENTENCODING: 'UTF8' };
@@ -116,7 +116,7 @@ function dumpEnv(target: PgTarget): NodeJS.ProcessEnv {
 
 /** One pg_dump section, read at the exported snapshot. */
 export async function dumpSection(
-  target: PgTarget,
+  target: PgEndpoint,
   opts: {
     bin: string;
     snapshot: string;

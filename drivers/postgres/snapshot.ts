@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
-import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgTarget } from './connection.js';
-import { copyOut } from './load.js';
-import { positionFromLsn } from './position.js';
-import { captureSequences } from './sequences.js';
+import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgEndpoint } from './internal/connection.js';
+import { copyOut } from './internal/load.js';
+import { positionFromLsn } from './internal/position.js';
+import { captureSequences } from './internal/sequences.js';
 import {
   checkPgDump,
   dumpSection,
@@ -53,7 +53,7 @@ class TableRewrittenError extends SourceError {}
  * Opens the snapshot, and once more when a table was rewritten in the moment between the export
  * and the table locks (the first attempt's slot is gone with its session; nothing was read yet).
  */
-export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Promise<SnapshotReader> {
+export async function openSnapshot(target: PgEndpoint, opts: SnapshotOptions): Promise<SnapshotReader> {
   try {
     return await openSnapshotOnce(target, opts);
   } catch (err) {
@@ -62,7 +62,7 @@ export async function openSnapshot(target: PgTarget, opts: SnapshotOptions): Pro
   }
 }
 
-async function openSnapshotOnce(target: PgTarget, opts: SnapshotOptions): Promise<SnapshotReader> {
+async function openSnapshotOnce(target: PgEndpoint, opts: SnapshotOptions): Promise<SnapshotReader> {
   const signal = opts.signal;
   throwIfAborted(signal);
   const jobs = Math.max(1, Math.floor(opts.jobs || 1));
@@ -152,7 +152,7 @@ async function openSnapshotOnce(target: PgTarget, opts: SnapshotOptions): Promis
   }
 }
 
-function slotError(err: unknown, target: PgTarget): SourceError {
+function slotError(err: unknown, target: PgEndpoint): SourceError {
   const e = err as { code?: string; message?: string };
   const why =
     e.code === '55000' || /wal_level/.test(e.message ?? '')
@@ -177,7 +177,7 @@ function slotError(err: unknown, target: PgTarget): SourceError {
 async function assertNotRewritten(
   c: pg.Client,
   tables: readonly SnapshotTable[],
-  target: PgTarget,
+  target: PgEndpoint,
 ): Promise<void> {
   const { rows } = await c.query<{ t: string }>(
     `SELECT s.schema || '.' || s.name AS t
@@ -242,7 +242,7 @@ class WorkerPool {
   private readonly waiting: Array<() => void> = [];
   private closed = false;
   constructor(
-    private readonly target: PgTarget,
+    private readonly target: PgEndpoint,
     private readonly snapshot: string,
     private readonly size: number,
   ) {}

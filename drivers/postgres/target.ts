@@ -9,12 +9,12 @@ import type { LoadOptions, LoadStats, TargetDriver } from '../../src/driver/targ
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction } from './apply.js';
-import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgTarget } from './connection.js';
-import { copyIn } from './load.js';
-import { EarlyBuilds } from './early-build.js';
+import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgEndpoint } from './internal/connection.js';
+import { copyIn } from './internal/load.js';
+import { EarlyBuilds } from './internal/early-build.js';
 import { preflight, replayPrivilege } from './preflight.js';
 import { decodeSchema, runSection, type SchemaDocument, type TableColumns } from './schema.js';
-import { SequenceRestorer } from './sequences.js';
+import { SequenceRestorer } from './internal/sequences.js';
 import { COPY_FORMAT } from './snapshot.js';
 
 /** Index builds at once: at least pg_restore -j2's, at most what a loaded server takes well. */
@@ -40,7 +40,7 @@ export class PostgresTarget implements TargetDriver {
   /** Tables the replay changed (qualified, unquoted): their statistics are refreshed at the end. */
   private readonly replayed = new Set<string>();
 
-  constructor(private readonly target: PgTarget) {}
+  constructor(private readonly target: PgEndpoint) {}
 
   async preflight(opts: { replay: boolean }): Promise<Finding[]> {
     return this.withClient(async (c) => {
@@ -382,7 +382,7 @@ const USER_OBJECTS = `
   WHERE o.oid NOT IN (SELECT objid FROM ext)
   ORDER BY 1 DESC, 2`;
 
-async function assertEmptyDatabase(c: pg.Client, target: PgTarget, clean: boolean): Promise<void> {
+async function assertEmptyDatabase(c: pg.Client, target: PgEndpoint, clean: boolean): Promise<void> {
   const { rows } = await c.query<{ kind: string; name: string }>(USER_OBJECTS);
   const ext = await c.query<{ extname: string }>(
     "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'",

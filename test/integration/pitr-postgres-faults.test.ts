@@ -109,7 +109,7 @@ describe('PostgreSQL stream faults', () => {
       source.url,
       `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'crmb_crm_sigint'`,
     );
-    const { positionFromLsn } = await import('../../drivers/postgres/position.js');
+    const { positionFromLsn } = await import('../../drivers/postgres/internal/position.js');
     const last = segs
       .map((x) => x.lastPosition)
       .sort()
@@ -167,7 +167,7 @@ describe('PostgreSQL stream faults', () => {
       source.url,
       `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name LIKE 'crmb_%' AND database = current_database()`,
     );
-    const { positionFromLsn } = await import('../../drivers/postgres/position.js');
+    const { positionFromLsn } = await import('../../drivers/postgres/internal/position.js');
     expect(driver.comparePositions(positionFromLsn(slot.rows[0].lsn), lastStored)).toBeLessThanOrEqual(0);
 
     faults!.heal();

@@ -6,8 +6,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyTransaction } from '../../drivers/postgres/apply.js';
 import { dropPgChangeLog } from '../../drivers/postgres/change-log.js';
-import { parsePgUrl } from '../../drivers/postgres/connection.js';
-import { decodePayload } from '../../drivers/postgres/payload.js';
+import { parsePgUrl } from '../../drivers/postgres/internal/connection.js';
+import { decodePayload } from '../../drivers/postgres/internal/payload.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import {
   checksums,

@@ -3,9 +3,9 @@
  * the stream and of the server, a 1-million-row transaction, and dropping the change log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePgUrl } from '../../drivers/postgres/connection.js';
+import { parsePgUrl } from '../../drivers/postgres/internal/connection.js';
 import { changeLogNames, dropPgChangeLog, openPgChangeLog } from '../../drivers/postgres/change-log.js';
-import { comparePositions } from '../../drivers/postgres/position.js';
+import { comparePositions } from '../../drivers/postgres/internal/position.js';
 import { isHeartbeat, type Position } from '../../src/driver/source-driver.js';
 import { createPgDatabase, pgStartOwnServer, type TestDatabase } from '../harness/index.js';
 import type { ThrowawayServer } from '../harness/server.js';

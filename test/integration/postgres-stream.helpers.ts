@@ -6,8 +6,8 @@
 import pg from 'pg';
 import { applyTransaction } from '../../drivers/postgres/apply.js';
 import { openPgChangeLog } from '../../drivers/postgres/change-log.js';
-import { parsePgUrl } from '../../drivers/postgres/connection.js';
-import { comparePositions, positionFromLsn } from '../../drivers/postgres/position.js';
+import { parsePgUrl } from '../../drivers/postgres/internal/connection.js';
+import { comparePositions, positionFromLsn } from '../../drivers/postgres/internal/position.js';
 import type {
   ChangeLog,
   ChangeLogStatus,

@@ -3,9 +3,9 @@
  * replayed into another with the same schema, and the two must match table by table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePgUrl } from '../../drivers/postgres/connection.js';
+import { parsePgUrl } from '../../drivers/postgres/internal/connection.js';
 import { changeLogNames, dropPgChangeLog } from '../../drivers/postgres/change-log.js';
-import { decodePayload } from '../../drivers/postgres/payload.js';
+import { decodePayload } from '../../drivers/postgres/internal/payload.js';
 import {
   checksums,
   createPair,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EarlyBuilds, foreignKeyOf, tableOfEntry } from '../../../drivers/postgres/early-build.js';
+import { EarlyBuilds, foreignKeyOf, tableOfEntry } from '../../../drivers/postgres/internal/early-build.js';
 
 const entry = (name: string, type: string, sql: string): string =>
   `--\n-- Name: ${name}; Type: ${type}; Schema: public; Owner: -\n--\n\n${sql}\n\n`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodePgOutput, PG_EPOCH_OFFSET_MICROS, UNCHANGED_TOAST } from '../../../drivers/postgres/pgoutput.js';
+import { decodePgOutput, PG_EPOCH_OFFSET_MICROS, UNCHANGED_TOAST } from '../../../drivers/postgres/internal/pgoutput.js';
 
 /** Builds protocol bytes: numbers as [value, width], strings as C strings, Buffers verbatim. */
 function msg(type: string, ...parts: Array<[number | bigint, 1 | 2 | 4 | 8] | string | Buffer>): Buffer {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { lit } from '../../../drivers/postgres/apply-sql.js';
+import { lit } from '../../../drivers/postgres/internal/apply-sql.js';
 import { changeLogNames } from '../../../drivers/postgres/change-log.js';
-import { decodePayload, PartSpool, PayloadBuilder, type Relation } from '../../../drivers/postgres/payload.js';
-import { PG_EPOCH_OFFSET_MICROS, UNCHANGED_TOAST } from '../../../drivers/postgres/pgoutput.js';
-import { encodeStandbyStatus, parseReplicationFrame } from '../../../drivers/postgres/replication.js';
+import { decodePayload, PartSpool, PayloadBuilder, type Relation } from '../../../drivers/postgres/internal/payload.js';
+import { PG_EPOCH_OFFSET_MICROS, UNCHANGED_TOAST } from '../../../drivers/postgres/internal/pgoutput.js';
+import { encodeStandbyStatus, parseReplicationFrame } from '../../../drivers/postgres/internal/replication.js';
 
 describe('replication frames', () => {
   it('parses XLogData and keepalive, with server times in Unix µs', () => {
@@ -108,7 +108,7 @@ describe('names and literals', () => {
 
 describe('DDL replay statements', () => {
   it('splits at top-level semicolons only and keeps DDL without rows and transaction control', async () => {
-    const { replayStatements, splitStatements } = await import('../../../drivers/postgres/ddl-capture.js');
+    const { replayStatements, splitStatements } = await import('../../../drivers/postgres/internal/ddl-capture.js');
     const sql = `BEGIN; -- migration; with comments
       CREATE TABLE "a;b" (x text DEFAULT 'semi;colon', y text DEFAULT E'it\\'s;');
       INSERT INTO "a;b" VALUES ('1;2');

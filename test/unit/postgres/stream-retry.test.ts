@@ -4,9 +4,9 @@
  */
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { retryable } from '../../../drivers/postgres/change-log-stream.js';
-import { connect, connectionError, parsePgUrl } from '../../../drivers/postgres/connection.js';
-import { ReceiveTimeoutError, ReplicationDecodeError } from '../../../drivers/postgres/replication.js';
+import { retryable } from '../../../drivers/postgres/internal/change-log-stream.js';
+import { connect, connectionError, parsePgUrl } from '../../../drivers/postgres/internal/connection.js';
+import { ReceiveTimeoutError, ReplicationDecodeError } from '../../../drivers/postgres/internal/replication.js';
 import { SourceError } from '../../../src/util/errors.js';
 
 const target = parsePgUrl('postgres://app@db.example:5432/crm');

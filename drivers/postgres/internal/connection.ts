@@ -3,17 +3,17 @@
  * sentence without secrets. Every other file of this driver connects through here.
  */
 import pg from 'pg';
-import { SourceError, UsageError } from '../../src/util/errors.js';
-import { redactUrl } from '../../src/util/redact.js';
+import { SourceError, UsageError } from '../../../src/util/errors.js';
+import { redactUrl } from '../../../src/util/redact.js';
 
-export interface PgTarget {
+export interface PgEndpoint {
   readonly config: pg.ClientConfig;
   /** The URL without password or query, for messages. */
   readonly display: string;
   readonly database: string;
 }
 
-export function parsePgUrl(url: string): PgTarget {
+export function parsePgUrl(url: string): PgEndpoint {
   let u: URL;
   try {
     u = new URL(url);
@@ -48,7 +48,7 @@ export function parsePgUrl(url: string): PgTarget {
 }
 
 /** Maps a pg/socket error to a SourceError whose message a DBA can act on (never the password). */
-export function connectionError(err: unknown, target: PgTarget): SourceError {
+export function connectionError(err: unknown, target: PgEndpoint): SourceError {
   const e = err as { code?: string; message?: string };
   const where = target.display;
   switch (e.code) {
@@ -138,7 +138,7 @@ export async function endClient(client: pg.Client, ms = 5000): Promise<void> {
 }
 
 /** Connects a new client; `replication: 'database'` opens a logical replication connection. */
-export async function connect(target: PgTarget, opts?: { replication?: boolean }): Promise<pg.Client> {
+export async function connect(target: PgEndpoint, opts?: { replication?: boolean }): Promise<pg.Client> {
   // `replication` is a libpq startup parameter pg passes through; @types/pg does not declare it.
   const config: pg.ClientConfig = opts?.replication
     ? ({ ...target.config, replication: 'database' } as pg.ClientConfig)

@@ -10,7 +10,7 @@
  * statistics and keys of a table loaded when no other load is at work (the last one): post-data
  * spreads them over every session instead of one running them while the others sit idle.
  */
-import { dumpEntries, sqlOf } from './schema.js';
+import { dumpEntries, sqlOf } from '../schema.js';
 
 /** `public."Kunden Übersicht"` -> `public.Kunden Übersicht` (the form stream names use). */
 const QUALIFIED = /^((?:"(?:[^"]|"")*"|[^\s."]+))\.((?:"(?:[^"]|"")*"|[^\s."(]+))/;

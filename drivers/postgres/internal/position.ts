@@ -7,7 +7,7 @@
  * Encoded as 16 upper-case hex digits so that string order is numeric order
  * (the repository sorts segments by position string without knowing the driver).
  */
-import type { Position } from '../../src/driver/source-driver.js';
+import type { Position } from '../../../src/driver/source-driver.js';
 
 const LSN_TEXT = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i;
 

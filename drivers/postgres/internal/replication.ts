@@ -11,7 +11,7 @@
  * wal_sender_timeout does not fire.
  */
 import type pg from 'pg';
-import { connect, quoteIdent, type PgTarget } from './connection.js';
+import { connect, quoteIdent, type PgEndpoint } from './connection.js';
 import {
   decodePgOutput,
   pgMicrosToUnixMicros,
@@ -193,7 +193,7 @@ export class ReplicationSession {
   }
 
   /** Connects and starts streaming; rejects with the server's error (slot active, missing, ...). */
-  static async start(target: PgTarget, opts: SessionOptions): Promise<ReplicationSession> {
+  static async start(target: PgEndpoint, opts: SessionOptions): Promise<ReplicationSession> {
     const config = {
       ...target.config,
       options: WALSENDER_OPTIONS,

@@ -5,7 +5,7 @@
  * gives fully qualified names for the casts.
  */
 import type pg from 'pg';
-import { SourceError } from '../../src/util/errors.js';
+import { SourceError } from '../../../src/util/errors.js';
 import { quoteIdent, quoteQualified } from './connection.js';
 import type { PayloadRow, PayloadValue, Relation } from './payload.js';
 

@@ -18,9 +18,9 @@ import type {
   Position,
   StreamOptions,
   Transaction,
-} from '../../src/driver/source-driver.js';
-import { SourceError } from '../../src/util/errors.js';
-import { connect, endClient, withDeadline, type PgTarget } from './connection.js';
+} from '../../../src/driver/source-driver.js';
+import { SourceError } from '../../../src/util/errors.js';
+import { connect, endClient, withDeadline, type PgEndpoint } from './connection.js';
 import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
 import { PartSpool, PayloadBuilder, type Relation } from './payload.js';
 import { bigIntToLsn, decodePosition, encodePosition } from './position.js';
@@ -124,7 +124,7 @@ export class PgChangeLog implements ChangeLog {
 
   constructor(
     private readonly c: {
-      target: PgTarget;
+      target: PgEndpoint;
       names: PgChangeLogNames;
       admin: pg.Client;
       opts: StreamOptions;

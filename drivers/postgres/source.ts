@@ -15,14 +15,14 @@ import type {
 } from '../../src/driver/source-driver.js';
 import { throwIfAborted } from '../../src/util/errors.js';
 import { dropPgChangeLog, openPgChangeLog } from './change-log.js';
-import { connect, connectionError, type PgTarget } from './connection.js';
+import { connect, connectionError, type PgEndpoint } from './internal/connection.js';
 import { preflight } from './preflight.js';
 import { openSnapshot } from './snapshot.js';
 
 export class PostgresSource implements SourceDriver {
   readonly kind = 'postgres';
   constructor(
-    readonly target: PgTarget,
+    readonly target: PgEndpoint,
     /** Source name inside the repository; the change log derives slot and publication names from it. */
     readonly name: string,
   ) {}

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { once } from 'node:events';
-import { AbortError } from '../../src/util/errors.js';
+import { AbortError } from '../../../src/util/errors.js';
 
 /** Output is coalesced into chunks of this size: COPY sends one CopyData message per row. */
 const CHUNK_BYTES = 256 * 1024;
