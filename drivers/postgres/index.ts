@@ -7,7 +7,6 @@ import { PostgresTarget } from './target.js';
 
 export const driver: DriverModule = {
   kind: 'postgres',
-  schemes: ['postgres', 'postgresql'],
   formatVersion: 1,
   capabilities: { snapshot: true, changeLog: true, restore: true },
   comparePositions,

@@ -6,20 +6,23 @@ export interface SourceOptions {
   readonly name: string;
 }
 
-/** What every `drivers/<db>/index.ts` exports as `driver`. */
+export type Capability = 'snapshot' | 'changeLog' | 'restore';
+
+/**
+ * What every `drivers/<db>/index.ts` exports as `driver`. The URL schemes it answers to are in
+ * its entry in `src/driver/registry.ts`, the one list of drivers.
+ */
 export interface DriverModule {
-  /** Short id recorded in manifests, e.g. `postgres`. */
+  /** Short id recorded in manifests, e.g. `postgres`; equal to its registry entry's kind. */
   readonly kind: string;
-  /** URL schemes this driver accepts, e.g. `['postgres', 'postgresql']`. */
-  readonly schemes: readonly string[];
-  /** Version of the formats this driver writes; a reader refuses newer majors. */
+  /**
+   * Version of the stream, schema and payload formats this driver writes, recorded in every
+   * manifest. Raise it when an older reader would misread the new output: `guard.ts` then
+   * refuses manifests newer than the installed driver.
+   */
   readonly formatVersion: number;
-  /** Capabilities are declared, not guessed. */
-  readonly capabilities: {
-    readonly snapshot: boolean;
-    readonly changeLog: boolean;
-    readonly restore: boolean;
-  };
+  /** Capabilities are declared, not guessed; `guard.ts` refuses what a driver does not declare. */
+  readonly capabilities: Readonly<Record<Capability, boolean>>;
   comparePositions(a: Position, b: Position): number;
   openSource(url: string, opts: SourceOptions): Promise<SourceDriver>;
   openTarget(url: string): Promise<TargetDriver>;

@@ -1,22 +1,43 @@
+/**
+ * The one list of database drivers. Adding a database is a folder under `drivers/` and one entry
+ * here: its kind (recorded in manifests), the URL schemes it answers to, and how to load it.
+ * Nothing else in `src/` names a database. Drivers are loaded lazily so that a PostgreSQL user
+ * never loads the MongoDB client; every module handed out is wrapped by `guardDriver`, which
+ * enforces the capabilities the driver declares.
+ */
 import { NotBuiltError, UsageError } from '../util/errors.js';
 import { redactUrl } from '../util/redact.js';
 import type { DriverModule } from './driver-module.js';
+import { guardDriver } from './guard.js';
 
-/** Drivers are loaded lazily so that a PostgreSQL user never loads the MongoDB client. */
-const loaders: Record<string, () => Promise<DriverModule>> = {
-  postgres: async () => (await import('../../drivers/postgres/index.js')).driver,
-  postgresql: async () => (await import('../../drivers/postgres/index.js')).driver,
-};
+export interface DriverEntry {
+  /** Recorded in every manifest the driver writes; never renamed. */
+  readonly kind: string;
+  /** How users call the database, in messages. */
+  readonly label: string;
+  /** URL schemes this driver answers to, lower case, without `:`. */
+  readonly schemes: readonly string[];
+  /** Absent while the driver is planned but not built: its URLs get an honest "not built yet". */
+  readonly load?: () => Promise<DriverModule>;
+}
 
-/** Databases on the roadmap: they get an honest "not built yet", not an "unknown scheme". */
-const planned: Record<string, string> = {
-  mysql: 'MySQL/MariaDB',
-  mariadb: 'MySQL/MariaDB',
-  mongodb: 'MongoDB',
-  'mongodb+srv': 'MongoDB',
-};
+const DRIVERS: readonly DriverEntry[] = [
+  {
+    kind: 'postgres',
+    label: 'PostgreSQL',
+    schemes: ['postgres', 'postgresql'],
+    load: async () => (await import('../../drivers/postgres/index.js')).driver,
+  },
+  { kind: 'mysql', label: 'MySQL/MariaDB', schemes: ['mysql', 'mariadb'] },
+  { kind: 'mongodb', label: 'MongoDB', schemes: ['mongodb', 'mongodb+srv'] },
+];
 
-export const knownSchemes = (): string[] => Object.keys(loaders);
+export function driverEntries(): readonly DriverEntry[] {
+  return DRIVERS;
+}
+
+/** Schemes of the drivers this build has, for messages. */
+export const knownSchemes = (): string[] => DRIVERS.filter((d) => d.load).flatMap((d) => d.schemes);
 
 export function schemeOf(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
@@ -27,24 +48,40 @@ export function schemeOf(url: string): string {
   return m[1].toLowerCase();
 }
 
-export async function driverFor(url: string): Promise<DriverModule> {
+/** The entry whose schemes include the URL's; refuses an unknown scheme with the known ones. */
+export function entryForUrl(url: string): DriverEntry {
   const scheme = schemeOf(url);
-  const load = loaders[scheme];
-  const later = planned[scheme];
-  if (!load && later)
-    throw new NotBuiltError(`The ${later} driver is not built yet; this version backs up PostgreSQL only.`);
-  if (!load) {
+  const entry = DRIVERS.find((d) => d.schemes.includes(scheme));
+  if (!entry) {
     throw new UsageError(
       `Unknown database URL scheme "${scheme}:"; supported schemes are ${knownSchemes()
         .map((s) => `${s}:`)
         .join(', ')}.`,
     );
   }
-  return load();
+  return entry;
 }
 
-export async function driverByKind(kind: string): Promise<DriverModule> {
-  const load = loaders[kind];
-  if (!load) throw new UsageError(`This build has no driver "${kind}".`);
-  return load();
+export async function driverFor(url: string): Promise<DriverModule> {
+  return loadEntry(entryForUrl(url));
 }
+
+/** The driver that wrote a manifest (`manifest.driver`). */
+export async function driverByKind(kind: string): Promise<DriverModule> {
+  const entry = DRIVERS.find((d) => d.kind === kind);
+  if (!entry) throw new UsageError(`This build has no driver "${kind}".`);
+  return loadEntry(entry);
+}
+
+async function loadEntry(entry: DriverEntry): Promise<DriverModule> {
+  if (!entry.load) {
+    const built = DRIVERS.filter((d) => d.load).map((d) => d.label);
+    throw new NotBuiltError(
+      `The ${entry.label} driver is not built yet; this version backs up ${built.join(', ')} only.`,
+    );
+  }
+  return guardDriver(await entry.load(), entry.label);
+}
+
+/** Finds the driver of a manifest's `driver` field; tests pass their own to use a fake driver. */
+export type DriverLookup = (kind: string) => Promise<DriverModule>;
