@@ -236,8 +236,12 @@ export class TargetTables {
     if (!tables) return true;
     let names = this.allowedCache.get(t.oid);
     if (!names) {
+      // pg_partition_ancestors returns nothing for a table that is not a partition, so the
+      // table itself is named separately: without it, replay under --tables applied no change
+      // to an ordinary table and the restore still exited 0.
       const res = await this.client.query<{ nspname: string; relname: string }>(
-        `SELECT n.nspname, c.relname FROM pg_partition_ancestors($1) a
+        `SELECT n.nspname, c.relname
+           FROM (SELECT $1::oid AS relid UNION SELECT relid FROM pg_partition_ancestors($1)) a
            JOIN pg_class c ON c.oid = a.relid JOIN pg_namespace n ON n.oid = c.relnamespace`,
         [t.oid],
       );
