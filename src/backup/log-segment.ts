@@ -5,7 +5,7 @@
 import type { Transaction, Position } from '../driver/source-driver.js';
 import type { Repository, SegmentManifest, StreamRef } from '../repository/repository-api.js';
 import { ByteQueue } from '../util/async-queue.js';
-import { SEGMENT_MAGIC, encodeTransaction } from './segment-codec.js';
+import { SEGMENT_MAGIC, encodeTransaction } from '../repository/segment-codec.js';
 
 /** Bytes of framed transactions queued ahead of the repository writer. */
 const QUEUE_LIMIT = 8 * 1024 * 1024;

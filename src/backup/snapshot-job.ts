@@ -4,6 +4,8 @@
  * leaves only unreferenced chunks and no snapshot.
  */
 import { releaseLock } from './release-lock.js';
+import { guardDriver } from '../driver/guard.js';
+import { assertWrittenBy } from '../driver/position-order.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import type { SourceDriver, TableStream } from '../driver/source-driver.js';
 import type { Repository, StoredTableStream } from '../repository/repository-api.js';
@@ -36,13 +38,19 @@ export interface SnapshotResult {
 }
 
 export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotResult> {
-  const { repo, driver, log } = opts;
+  const { repo, log } = opts;
+  // capabilities the driver does not declare are refused here, before anything is written
+  const driver = guardDriver(opts.driver);
   const started = new Date();
   const lock = await repo.lock('shared', { purpose: `snapshot of ${opts.name}` });
   // Stop when the lock cannot be refreshed as well as on SIGINT/SIGTERM.
   const signal = opts.signal ? AbortSignal.any([opts.signal, lock.signal]) : lock.signal;
   let source: SourceDriver | undefined;
   try {
+    assertWrittenBy(
+      [...(await repo.listSnapshots({ source: opts.name })), ...(await repo.listSegments(opts.name))],
+      driver.kind,
+    );
     source = await driver.openSource(opts.sourceUrl, { name: opts.name });
     refuseOnErrors(await source.preflight('snapshot', { signal }), log);
     throwIfAborted(signal);

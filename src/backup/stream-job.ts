@@ -5,6 +5,8 @@
  * not acknowledged, and the driver drops what the repository already has (positions <= from).
  */
 import { releaseLock } from './release-lock.js';
+import { guardDriver } from '../driver/guard.js';
+import { assertWrittenBy } from '../driver/position-order.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import { isHeartbeat, type ChangeLog, type Position, type SourceDriver } from '../driver/source-driver.js';
 import type { Repository } from '../repository/repository-api.js';
@@ -42,7 +44,9 @@ export interface StreamResult {
 }
 
 export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
-  const { repo, driver, log } = opts;
+  const { repo, log } = opts;
+  // capabilities the driver does not declare are refused here, before anything is written
+  const driver = guardDriver(opts.driver);
   const lock = await repo.lock('shared', { purpose: `stream of ${opts.name}` });
   const stop = new AbortController();
   // The lock's signal firing means another process may prune under us: stop with an error.
@@ -63,6 +67,7 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
     source = await driver.openSource(opts.sourceUrl, { name: opts.name });
     refuseOnErrors(await source.preflight('stream', { signal: stop.signal }), log);
     const stored = await repo.listSegments(opts.name);
+    assertWrittenBy(stored, driver.kind);
     last = stored
       .map((s) => s.lastPosition)
       .sort(driver.comparePositions)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { driverByKind } from '../driver/registry.js';
 import { forget, prune } from '../repository/index.js';
+import { repositoryPositionOrder } from '../restore/sources.js';
 import { UsageError } from '../util/errors.js';
 import { formatBytes } from '../util/log.js';
 import { openRepo, positiveInt } from './context.js';
@@ -16,19 +16,6 @@ interface ForgetOpts {
   prune?: boolean;
   dryRun?: boolean;
 }
-
-/** Segments are judged by each driver's own position order (drivers load lazily). */
-async function positionOrder(): Promise<(driver: string, a: string, b: string) => number> {
-  const order = new Map<string, (a: string, b: string) => number>();
-  for (const kind of knownKinds) order.set(kind, (await driverByKind(kind)).comparePositions);
-  return (driver, a, b) => {
-    const cmp = order.get(driver);
-    if (!cmp) throw new UsageError(`This build has no driver "${driver}" to order its log positions.`);
-    return cmp(a, b);
-  };
-}
-
-const knownKinds = ['postgres'] as const;
 
 export function registerForget(program: Command): void {
   program
@@ -86,7 +73,7 @@ export function registerForget(program: Command): void {
                 source: opts.name,
                 dryRun: opts.dryRun,
               },
-              { comparePositions: await positionOrder(), signal: ctx.signal },
+              { comparePositions: await repositoryPositionOrder(repo), signal: ctx.signal },
             );
             if (ctx.json) ctx.print(JSON.stringify(result, null, 2));
             else

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { driverByKind, driverFor } from '../driver/registry.js';
-import { planRestore, type RestoreTarget } from '../restore/plan.js';
-import { runRestore } from '../restore/restore-job.js';
+import { driverFor } from '../driver/registry.js';
+import { restore, type RestoreTarget } from '../restore/restore.js';
 import { UsageError } from '../util/errors.js';
 import { parseTimeMicros } from '../util/time.js';
-import { list, openRepo, pickSource, positiveInt } from './context.js';
+import { list, openRepo, positiveInt } from './context.js';
 import { action } from './run-command.js';
 
 interface RestoreOpts {
@@ -57,34 +56,15 @@ export function registerRestore(program: Command): void {
       action<RestoreOpts>(async (opts, ctx) => {
         if (!opts.target) throw new UsageError('restore needs --target URL.');
         const target = restoreTarget(opts);
-        const targetDriver = await driverFor(opts.target);
+        // a wrong URL is refused before the repository (and its password) is touched
+        await driverFor(opts.target);
         const repo = await openRepo(opts);
         try {
-          // shared: a prune (exclusive) cannot delete chunks this restore is about to read
-          await repo.lock('shared', { purpose: 'restore', signal: ctx.signal });
-          const source = await pickSource(repo, opts.name);
-          const snapshots = await repo.listSnapshots({ source });
-          const segments = target.kind === 'time' ? await repo.listSegments(source) : [];
-          const kind = snapshots[0]?.driver ?? targetDriver.kind;
-          const driver = await driverByKind(kind);
-          if (driver.kind !== targetDriver.kind) {
-            throw new UsageError(
-              `Source ${source} was backed up by the ${driver.kind} driver; the target must be a ${driver.kind} database.`,
-            );
-          }
-          const plan = planRestore(snapshots, segments, target, driver.comparePositions);
-          ctx.log.info(
-            'restore.plan',
-            `Restoring snapshot ${plan.snapshot.id.slice(0, 12)} (${plan.snapshot.consistentAt})` +
-              (plan.untilMicros !== undefined
-                ? ` and ${plan.segments.length} log segments up to ${opts.at}.`
-                : '.'),
-          );
-          const summary = await runRestore({
+          const summary = await restore({
             repo,
-            driver,
-            plan,
             targetUrl: opts.target,
+            source: opts.name,
+            target,
             jobs: opts.jobs,
             tables: opts.tables,
             clean: opts.clean,

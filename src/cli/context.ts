@@ -98,24 +98,6 @@ export function defaultSourceName(url: string): string {
   }
 }
 
-/** For restore/list: the only source, or --name when there are several. */
-export async function pickSource(repo: Repository, name: string | undefined): Promise<string> {
-  const sources = await repo.sources();
-  if (name) {
-    if (!sources.includes(name)) {
-      throw new UsageError(
-        `The repository has no source "${name}"; it has ${sources.length ? sources.map((s) => `"${s}"`).join(', ') : 'none'}.`,
-      );
-    }
-    return name;
-  }
-  if (sources.length === 1) return sources[0]!;
-  if (sources.length === 0) throw new UsageError('The repository holds no backups yet.');
-  throw new UsageError(
-    `The repository holds several sources (${sources.map((s) => `"${s}"`).join(', ')}); choose one with --name.`,
-  );
-}
-
 export function positiveInt(name: string): (v: string) => number {
   return (v) => {
     const n = Number(v);

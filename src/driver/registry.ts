@@ -83,5 +83,12 @@ async function loadEntry(entry: DriverEntry): Promise<DriverModule> {
   return guardDriver(await entry.load(), entry.label);
 }
 
-/** Finds the driver of a manifest's `driver` field; tests pass their own to use a fake driver. */
-export type DriverLookup = (kind: string) => Promise<DriverModule>;
+/** How the core finds drivers: `registry`, unless a test brings its own (a fake driver). */
+export interface Drivers {
+  /** The driver that wrote a manifest (`manifest.driver`). */
+  byKind(kind: string): Promise<DriverModule>;
+  /** The driver for a source or target URL. */
+  forUrl(url: string): Promise<DriverModule>;
+}
+
+export const registry: Drivers = { byKind: driverByKind, forUrl: driverFor };

@@ -83,13 +83,9 @@ export class ManifestCatalog {
     return keys
       .map((k) => this.segmentCache.get(k) as SegmentManifest)
       .filter((m) => m.source === source)
-      .sort((a, b) =>
-        a.firstPosition < b.firstPosition
-          ? -1
-          : a.firstPosition > b.firstPosition
-            ? 1
-            : a.createdAt.localeCompare(b.createdAt),
-      );
+      // Storage order, made stable. Positions are opaque here: only the driver that wrote them
+      // can order them (binlog file:pos, GTID sets and cluster times do not sort as strings).
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async sources(): Promise<string[]> {

@@ -100,7 +100,7 @@ export interface Repository {
   commitSnapshot(m: NewSnapshot): Promise<string>;
   commitSegment(m: NewSegment): Promise<string>;
   listSnapshots(filter?: { source?: string }): Promise<SnapshotManifest[]>;
-  /** Segments of one source ordered by `firstPosition` (driver order is applied by the caller if needed). */
+  /** Segments of one source in the order they were stored; order them by position with the driver's `comparePositions`. */
   listSegments(source: string): Promise<SegmentManifest[]>;
   sources(): Promise<string[]>;
   lock(

@@ -6,12 +6,13 @@
  * find their rows through the primary key, and without its index every one is a full scan.
  * Drivers apply with foreign-key triggers off (as logical replication does), so order is safe.
  */
+import { guardDriver } from '../driver/guard.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import type { TargetDriver } from '../driver/target-driver.js';
 import type { Position } from '../driver/source-driver.js';
 import type { Repository } from '../repository/repository-api.js';
 import { refuseOnErrors } from '../backup/preflight.js';
-import { decodeSegment } from '../backup/segment-codec.js';
+import { decodeSegment } from '../repository/segment-codec.js';
 import { collectBytes } from '../util/bytes.js';
 import { forEachConcurrent } from '../util/concurrency.js';
 import { throwIfAborted } from '../util/errors.js';
@@ -52,7 +53,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   const started = Date.now();
   const snap = plan.snapshot;
   const matches = tableMatcher(opts.tables);
-  const target = await opts.driver.openTarget(opts.targetUrl);
+  const target = await guardDriver(opts.driver).openTarget(opts.targetUrl);
   try {
     if (target.preflight)
       refuseOnErrors(await target.preflight({ replay: plan.untilMicros !== undefined }), log);

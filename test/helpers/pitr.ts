@@ -9,14 +9,13 @@ import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
 import { runStream, type StreamResult } from '../../src/backup/stream-job.js';
-import { planRestore, type RestoreTarget } from '../../src/restore/plan.js';
-import { runRestore, type RestoreSummary } from '../../src/restore/restore-job.js';
+import { restore, type RestoreSummary, type RestoreTarget } from '../../src/restore/restore.js';
 import type { DriverModule } from '../../src/driver/driver-module.js';
 import { initRepository } from '../../src/repository/index.js';
 import type { Repository } from '../../src/repository/repository-api.js';
 import { LocalBackend } from '../../src/storage/index.js';
 import type { StorageBackend } from '../../src/storage/storage-backend.js';
-import { memoryLogger } from '../../src/util/log.js';
+import { memoryLogger, type Logger } from '../../src/util/log.js';
 import { Secret } from '../../src/util/redact.js';
 import { createPgDatabase, type TestDatabase } from '../harness/index.js';
 
@@ -140,26 +139,24 @@ export async function serverNowMicros(url: string): Promise<bigint> {
   }
 }
 
-/** Plans and runs a restore the way the CLI does; returns the summary. */
+/** Restores through the core's one restore entry point, as the CLI does; returns the summary. */
 export async function restoreInto(
   repo: Repository,
   driver: DriverModule,
   source: string,
   target: RestoreTarget,
   targetUrl: string,
-  opts: { tables?: string[]; jobs?: number } = {},
+  opts: { tables?: string[]; jobs?: number; log?: Logger } = {},
 ): Promise<RestoreSummary> {
-  const snapshots = await repo.listSnapshots({ source });
-  const segments = await repo.listSegments(source);
-  const plan = planRestore(snapshots, segments, target, driver.comparePositions);
-  return runRestore({
+  return restore({
     repo,
-    driver,
-    plan,
     targetUrl,
+    source,
+    target,
     jobs: opts.jobs ?? 2,
     tables: opts.tables,
-    log: memoryLogger(),
+    log: opts.log ?? memoryLogger(),
+    drivers: { byKind: async () => driver, forUrl: async () => driver },
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { driver } from '../../drivers/postgres/index.js';
-import { decodeSegment } from '../../src/backup/segment-codec.js';
+import { decodeSegment } from '../../src/repository/segment-codec.js';
 import { pgTableChecksums, type TableChecksum } from '../../scripts/crm/checksums.js';
 import { seedCrm } from '../../scripts/crm/seed.js';
 import { runWorkload } from '../../scripts/crm/workload.js';

@@ -4,8 +4,8 @@
  * in the snapshot iff its position <= the snapshot position, and a restart from an acknowledged
  * position P (confirmed_flush_lsn) resends exactly the transactions with position > P.
  *
- * Encoded as 16 upper-case hex digits so that string order is numeric order
- * (the repository sorts segments by position string without knowing the driver).
+ * Encoded as 16 upper-case hex digits, so that a position reads the same in every message and
+ * manifest. The core orders positions only through `comparePositions`, never as strings.
  */
 import type { Position } from '../../../src/driver/source-driver.js';
 

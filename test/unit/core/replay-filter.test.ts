@@ -4,13 +4,13 @@
  * comes. A recording TargetDriver stands in for the database: this tests the core's contract.
  */
 import { describe, expect, it } from 'vitest';
-import { SEGMENT_MAGIC, encodeTransaction } from '../../../src/backup/segment-codec.js';
-import type { DriverModule } from '../../../src/driver/driver-module.js';
+import { SEGMENT_MAGIC, encodeTransaction } from '../../../src/repository/segment-codec.js';
 import type { Transaction } from '../../../src/driver/source-driver.js';
 import type { TargetDriver } from '../../../src/driver/target-driver.js';
 import type { SegmentManifest, SnapshotManifest } from '../../../src/repository/repository-api.js';
 import { runRestore } from '../../../src/restore/restore-job.js';
 import { memoryLogger } from '../../../src/util/log.js';
+import { fakeDriver } from '../../helpers/fake-driver.js';
 import { newRepo } from '../repository/helpers.js';
 
 const tx = (position: string, tables: string[], more = false): Transaction => ({
@@ -58,11 +58,7 @@ describe('replay with --tables', () => {
       finish: async () => {},
       close: async () => {},
     };
-    const driver = {
-      kind: 'fake',
-      comparePositions: (a: string, b: string) => a.localeCompare(b),
-      openTarget: async () => target,
-    } as unknown as DriverModule;
+    const driver = fakeDriver(target);
     const summary = await runRestore({
       repo,
       driver,

@@ -3,11 +3,11 @@
  * most of a restore, and a DBA must see it move. A recording TargetDriver stands in for the database.
  */
 import { describe, expect, it } from 'vitest';
-import type { DriverModule } from '../../../src/driver/driver-module.js';
 import type { TargetDriver } from '../../../src/driver/target-driver.js';
 import type { SnapshotManifest } from '../../../src/repository/repository-api.js';
 import { runRestore } from '../../../src/restore/restore-job.js';
 import { memoryLogger } from '../../../src/util/log.js';
+import { fakeDriver } from '../../helpers/fake-driver.js';
 import { crmStream, newRepo } from '../repository/helpers.js';
 
 describe('restore progress', () => {
@@ -46,7 +46,7 @@ describe('restore progress', () => {
       finish: async () => {},
       close: async () => {},
     };
-    const driver = { kind: 'fake', openTarget: async () => target } as unknown as DriverModule;
+    const driver = fakeDriver(target);
     await runRestore({
       repo,
       driver,

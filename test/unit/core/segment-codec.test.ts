@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SEGMENT_MAGIC, decodeSegment, encodeTransaction } from '../../../src/backup/segment-codec.js';
+import { SEGMENT_MAGIC, decodeSegment, encodeTransaction } from '../../../src/repository/segment-codec.js';
 import type { Transaction } from '../../../src/driver/source-driver.js';
 import { IntegrityError } from '../../../src/util/errors.js';
 

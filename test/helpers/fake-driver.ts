@@ -1,0 +1,58 @@
+/**
+ * A driver that needs no database, for tests of the core's use of the driver contract. Its
+ * positions are decimal numbers WITHOUT padding ("9" < "10" < "100"), so any ordering of
+ * positions as strings in the core shows up as a wrong answer. Its target records what it gets.
+ */
+import type { DriverModule } from '../../src/driver/driver-module.js';
+import type { Drivers } from '../../src/driver/registry.js';
+import type { Transaction } from '../../src/driver/source-driver.js';
+import type { TargetDriver } from '../../src/driver/target-driver.js';
+
+export interface FakeTarget extends TargetDriver {
+  /** Transactions applied, in the order they came. */
+  readonly applied: Transaction[];
+  /** Table streams loaded, by name. */
+  readonly loaded: string[];
+}
+
+export function fakeTarget(): FakeTarget {
+  const applied: Transaction[] = [];
+  const loaded: string[] = [];
+  return {
+    kind: 'fake',
+    applied,
+    loaded,
+    assertEmpty: async () => {},
+    createSchema: async () => {},
+    load: async (name, _format, data) => {
+      let bytes = 0;
+      for await (const piece of data) bytes += piece.length;
+      loaded.push(name);
+      return { rows: 0, bytes };
+    },
+    apply: async (tx) => void applied.push(tx),
+    finish: async () => {},
+    close: async () => {},
+  };
+}
+
+export function fakeDriver(target: TargetDriver = fakeTarget(), formatVersion = 1): DriverModule {
+  return {
+    kind: 'fake',
+    formatVersion,
+    capabilities: { snapshot: false, changeLog: false, restore: true },
+    comparePositions: (a, b) => {
+      const d = BigInt(a) - BigInt(b);
+      return d < 0n ? -1 : d > 0n ? 1 : 0;
+    },
+    openSource: async () => {
+      throw new Error('the fake driver has no source');
+    },
+    openTarget: async () => target,
+  };
+}
+
+/** A `Drivers` lookup that knows only `driver`. */
+export function onlyDriver(driver: DriverModule): Drivers {
+  return { byKind: async () => driver, forUrl: async () => driver };
+}
