@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
-import { decodeSegment } from '../../src/backup/segment-codec.js';
+import { decodeSegment } from '../../src/repository/segment-codec.js';
 import type { DriverModule } from '../../src/driver/driver-module.js';
 import { verifyRepository } from '../../src/repository/index.js';
 import { memoryLogger } from '../../src/util/log.js';
