@@ -10,7 +10,7 @@ import type { DriverModule } from '../driver/driver-module.js';
 import type { TargetDriver } from '../driver/target-driver.js';
 import type { Position } from '../driver/source-driver.js';
 import type { Repository } from '../repository/repository-api.js';
-import { refuseOnErrors } from '../backup/preflight.js';
+import { refuseOnErrors } from '../driver/preflight.js';
 import { decodeSegment } from '../backup/segment-codec.js';
 import { collectBytes } from '../util/bytes.js';
 import { forEachConcurrent } from '../util/concurrency.js';

@@ -1,4 +1,4 @@
-import type { Finding } from '../driver/finding.js';
+import type { Finding } from './finding.js';
 import { SourceError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
