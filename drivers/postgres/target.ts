@@ -5,13 +5,13 @@
  */
 import type pg from 'pg';
 import type { Finding } from '../../src/driver/finding.js';
-import type { LoadOptions, LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
+import type { LoadOptions, LoadStats, PlannedLoad, TargetDriver } from '../../src/driver/target-driver.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction } from './apply.js';
 import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgEndpoint } from './internal/connection.js';
 import { copyIn } from './internal/load.js';
-import { EarlyBuilds } from './internal/early-build.js';
+import { EarlyBuilds, LoadPlan } from './internal/early-build.js';
 import { preflight, replayPrivilege } from './preflight.js';
 import { decodeSchema, runSection, type SchemaDocument, type TableColumns } from './schema.js';
 import { SequenceRestorer } from './internal/sequences.js';
@@ -30,6 +30,8 @@ export class PostgresTarget implements TargetDriver {
   private applyClient: pg.Client | undefined;
   private readonly sequences = new SequenceRestorer();
   private early: EarlyBuilds | undefined;
+  /** The loads the core announced; without it every load assumes more follow. */
+  private plan: LoadPlan | undefined;
   /** load() calls at work (COPY, index builds, key checks), and the most there ever were. */
   private loading = 0;
   private peakLoading = 0;
@@ -112,6 +114,10 @@ export class PostgresTarget implements TargetDriver {
     await this.withClient((c) => runSection(c, prelude + early.serial()));
   }
 
+  planLoads(streams: readonly PlannedLoad[]): void {
+    this.plan = new LoadPlan(streams.map((s) => s.name));
+  }
+
   async load(
     name: string,
     format: string,
@@ -134,10 +140,11 @@ export class PostgresTarget implements TargetDriver {
     // counted before the connection is taken: another load deciding whether it is the last one
     // at work must see this one from the moment it was started
     this.peakLoading = Math.max(this.peakLoading, ++this.loading);
+    this.plan?.started(name);
     // A load alone at work (none left to start, no other running) leaves its table's builds,
     // statistics and keys to post-data, which spreads them over all sessions, where one session
     // would run them one by one while the others sit idle.
-    const alone = (): boolean => opts?.moreToLoad?.() === false && this.loading === 1;
+    const alone = (): boolean => this.plan?.more() === false && this.loading === 1;
     let client: pg.Client | undefined;
     let healthy = false;
     try {

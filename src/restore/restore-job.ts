@@ -71,11 +71,10 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
         'restore.tables',
         `No table of snapshot ${snap.id.slice(0, 12)} matches --tables ${opts.tables!.join(',')}.`,
       );
+    target.planLoads?.(streams.map((s) => ({ name: s.name, bytes: s.data.bytes })));
     let rows = 0;
     let bytes = 0;
     let done = 0;
-    let begun = 0;
-    const moreToLoad = (): boolean => begun < streams.length;
     // progress inside tables too: one large table can take most of a restore
     const total = streams.reduce((n, s) => n + s.data.bytes, 0);
     let read = 0;
@@ -91,7 +90,6 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     };
     await forEachConcurrent(streams, opts.jobs, async (s) => {
       throwIfAborted(signal);
-      begun++;
       const data = counted(
         repo.readStream(s.data, {
           signal,
@@ -100,7 +98,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
         reading,
       );
       loading.add(s.name);
-      const stats = await target.load(s.name, s.format, data, { signal, moreToLoad }).finally(() => {
+      const stats = await target.load(s.name, s.format, data, { signal }).finally(() => {
         loading.delete(s.name);
       });
       rows += stats.rows;
