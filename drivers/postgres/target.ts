@@ -1,7 +1,9 @@
 /**
  * Restore target: an empty database that receives the pre-data schema, then table data through
- * concurrent COPY sessions, then replayed transactions, then the post-data schema (indexes,
- * constraints, triggers) and finally sequence values and statistics.
+ * concurrent COPY sessions (a table's indexes, keys and statistics follow its load on the same
+ * session while other loads run: internal/early-build.ts), then the rest of the post-data schema
+ * (indexes, constraints, triggers, rules), then replayed transactions (apply.ts), and finally
+ * sequence values, materialized views and statistics. The order is the core's (target-driver.ts).
  */
 import type pg from 'pg';
 import type { Finding } from '../../src/driver/finding.js';
@@ -68,8 +70,9 @@ export class PostgresTarget implements TargetDriver {
   }
 
   /**
-   * Index and key builds side by side (they dominate restore time), then foreign keys side by side
-   * (never two on one table at once), then the rest in dump order.
+   * Index and key builds side by side (they dominate restore time), then foreign-key checks and
+   * the statistics left to post-data side by side (never two on one table at once), keys to
+   * tables without data NOT VALID, then the rest in dump order.
    */
   private async postData(dump: string): Promise<void> {
     const early = this.early ?? new EarlyBuilds(dump);
@@ -244,7 +247,10 @@ export class PostgresTarget implements TargetDriver {
   }
 
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
-    // one connection for all replay: parts of one transaction must share its BEGIN … COMMIT
+    // one connection for all replay: parts of one transaction must share its BEGIN … COMMIT.
+    // apply.ts sets session_replication_role = replica, so ordinary triggers, foreign-key checks
+    // and actions and rules do not fire; triggers and rules enabled ALWAYS or REPLICA are not
+    // switched off yet, and would (target-driver.ts says what a target must switch off).
     this.applyClient ??= await connect(this.target);
     for (const t of tx.tables ?? []) this.replayed.add(t);
     await applyTransaction(this.applyClient, tx, {
@@ -270,8 +276,8 @@ export class PostgresTarget implements TargetDriver {
         await this.sequences.restore(c, doc.sequences);
         // after replay, so that the views show the data as of the restore point
         await refreshMatviews(c, doc.matviews ?? []);
-        // Loaded tables were analyzed right after their load; the ones replay changed are analyzed
-        // again, and partitioned parents only get statistics from an ANALYZE of their own.
+        // Loaded tables were analyzed after their load (or in post-data); the ones replay changed
+        // are analyzed again, and partitioned parents only get statistics from an ANALYZE of their own.
         await analyzeTables(c, [...this.replayed]);
         await analyzePartitionedParents(c);
       } catch (err) {
