@@ -45,11 +45,12 @@ export interface PlannedLoad {
  * every change the source made, including the ones its triggers, cascading foreign keys and rules
  * made: those arrive as changes of their own. So while the target loads and replays, the
  * database must not act on that data again: user triggers, foreign-key checks and actions
- * (ON DELETE CASCADE, SET NULL) and rules must not fire, or rows are changed twice, or a replayed
- * change is refused for an order the source never checked it in.
- *  - PostgreSQL: `session_replication_role = replica` on every session that writes. That stops
- *    ordinary triggers (foreign-key triggers among them) and rules, but not those enabled ALWAYS,
- *    and it is what fires those enabled REPLICA: such triggers and rules must be disabled too.
+ * (ON DELETE CASCADE, SET NULL) and rules must not fire, or rows are changed twice, or a change
+ * the source committed is refused.
+ *  - PostgreSQL: `session_replication_role = replica` on every session that writes while any of
+ *    them exists (they come with post-data, so there it is replay). That stops ordinary triggers
+ *    (foreign-key triggers among them) and rules, but not those enabled ALWAYS, and it is what
+ *    fires those enabled REPLICA: such triggers and rules must be disabled too.
  *  - MySQL/MariaDB: `foreign_key_checks = 0`; triggers cannot be switched off per session, so the
  *    target must hold none while it writes (create them after replay).
  *  - MongoDB: nothing to switch off (no triggers, no foreign keys).
