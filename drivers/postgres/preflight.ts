@@ -1,6 +1,8 @@
 /**
  * Preflight (`crm-backup doctor`): every setting, privilege and risky table that would make a
- * snapshot, stream or restore fail or silently miss data, each as one sentence plus a fix.
+ * snapshot, stream or restore fail or silently miss data. Each finding's message is one sentence
+ * of what was found and what was expected; the remedy is in `fix` only (the core prints both).
+ * A check reports the same id and subject whether it passes or not, and for every need.
  */
 import type pg from 'pg';
 import type { Finding, Need } from '../../src/driver/finding.js';
@@ -100,14 +102,14 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
 
   if (num < 100000) {
     out.push({
-      check: 'pg.version',
+      id: 'pg.version',
       severity: 'error',
       message: `PostgreSQL ${s.version} is too old; logical decoding with pgoutput needs 10 or newer.`,
       fix: 'Upgrade PostgreSQL to 15 or newer.',
     });
   } else {
     out.push({
-      check: 'pg.version',
+      id: 'pg.version',
       severity: num < 150000 ? 'info' : 'ok',
       message:
         num < 150000
@@ -118,12 +120,12 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
   if (decoding) {
     out.push(
       s.wal_level === 'logical'
-        ? { check: 'pg.wal_level', severity: 'ok', message: 'wal_level is "logical".' }
+        ? { id: 'pg.wal_level', severity: 'ok', subject: 'wal_level', message: 'wal_level is "logical".' }
         : {
-            check: 'pg.wal_level',
+            id: 'pg.wal_level',
             severity: 'error',
             subject: 'wal_level',
-            message: `wal_level is "${s.wal_level}"; logical decoding needs "logical" (set wal_level = logical in postgresql.conf and restart PostgreSQL).`,
+            message: `wal_level is "${s.wal_level}"; logical decoding needs "logical".`,
             fix: 'Set wal_level = logical in postgresql.conf and restart PostgreSQL.',
           },
     );
@@ -131,12 +133,13 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
     out.push(
       freeSlots > 0
         ? {
-            check: 'pg.replication_slots',
+            id: 'pg.replication_slots',
             severity: 'ok',
+            subject: 'max_replication_slots',
             message: `${freeSlots} of ${s.max_slots} replication slots are free.`,
           }
         : {
-            check: 'pg.replication_slots',
+            id: 'pg.replication_slots',
             severity: 'error',
             subject: 'max_replication_slots',
             message: `All ${s.max_slots} replication slots are in use; a snapshot or stream needs one free slot.`,
@@ -147,12 +150,13 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
     out.push(
       freeSenders > 0
         ? {
-            check: 'pg.wal_senders',
+            id: 'pg.wal_senders',
             severity: 'ok',
+            subject: 'max_wal_senders',
             message: `${freeSenders} of ${s.max_senders} WAL senders are free.`,
           }
         : {
-            check: 'pg.wal_senders',
+            id: 'pg.wal_senders',
             severity: 'error',
             subject: 'max_wal_senders',
             message: `All ${s.max_senders} WAL senders are busy; a snapshot or stream needs one.`,
@@ -162,12 +166,13 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
     out.push(
       s.rolsuper || s.rolrepl
         ? {
-            check: 'pg.role_replication',
+            id: 'pg.role_replication',
             severity: 'ok',
+            subject: s.role,
             message: `Role ${role} may use logical replication.`,
           }
         : {
-            check: 'pg.role_replication',
+            id: 'pg.role_replication',
             severity: 'error',
             subject: s.role,
             message: `Role ${role} has neither the REPLICATION attribute nor superuser; logical decoding needs one of them.`,
@@ -179,7 +184,7 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
     );
     if (unreadable.rows.length) {
       out.push({
-        check: 'pg.read_tables',
+        id: 'pg.read_tables',
         severity: 'error',
         subject: unreadable.rows[0]?.t,
         message: `Role ${role} cannot read ${unreadable.rows.length} table(s) (${list(unreadable.rows.map((r) => r.t))}); a snapshot must read every table.`,
@@ -192,7 +197,7 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
   }
   if (need === 'stream' && !s.can_create && !s.rolsuper) {
     out.push({
-      check: 'pg.create_publication',
+      id: 'pg.create_publication',
       severity: 'error',
       subject: s.db,
       message: `Role ${role} lacks CREATE on database ${quoteIdent(s.db)}; streaming creates a publication there.`,
@@ -201,7 +206,7 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
   }
   if (need === 'restore' && !s.can_create && !s.rolsuper) {
     out.push({
-      check: 'pg.create_target',
+      id: 'pg.create_target',
       severity: 'error',
       subject: s.db,
       message: `Role ${role} lacks CREATE on database ${quoteIdent(s.db)}; a restore creates schemas and tables there.`,
@@ -211,16 +216,16 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
   if (need === 'stream' && syncStandbyMatches(s.sync_names, s.app_name)) {
     // a logical walsender reports as flushed only what the repository stored: every commit would wait for a segment
     out.push({
-      check: 'pg.synchronous_standby_names',
+      id: 'pg.synchronous_standby_names',
       severity: 'error',
       subject: 'synchronous_standby_names',
-      message: `synchronous_standby_names ('${s.sync_names}') matches the stream's application_name "${s.app_name}", so every commit on this server would wait until the stream stores a segment; name only the real standbys there.`,
-      fix: `ALTER SYSTEM SET synchronous_standby_names = '<your standbys, without "*" or "${s.app_name}">'; SELECT pg_reload_conf();`,
+      message: `synchronous_standby_names ('${s.sync_names}') matches the stream's application_name "${s.app_name}", so every commit on this server would wait until the stream stores a segment.`,
+      fix: `Name only the real standbys there: ALTER SYSTEM SET synchronous_standby_names = '<your standbys, without "*" or "${s.app_name}">'; SELECT pg_reload_conf();`,
     });
   }
   if (need === 'stream' && s.keep === '-1') {
     out.push({
-      check: 'pg.max_slot_wal_keep_size',
+      id: 'pg.max_slot_wal_keep_size',
       severity: 'warning',
       subject: 'max_slot_wal_keep_size',
       message:
@@ -245,7 +250,7 @@ async function tableFindings(c: pg.Client, need: Need): Promise<Finding[]> {
     for (const t of noKey.rows) {
       const q = quoteQualified(t.schema, t.name);
       out.push({
-        check: 'pg.replica_identity',
+        id: 'pg.replica_identity',
         severity: 'warning',
         subject: `${t.schema}.${t.name}`,
         message: `Table ${q} has no primary key and no usable REPLICA IDENTITY; its UPDATEs and DELETEs cannot be captured by row.`,
@@ -258,7 +263,7 @@ async function tableFindings(c: pg.Client, need: Need): Promise<Finding[]> {
   );
   if (unlogged.rows.length) {
     out.push({
-      check: 'pg.unlogged_tables',
+      id: 'pg.unlogged_tables',
       severity: 'warning',
       subject: unlogged.rows[0]?.t,
       message: `${unlogged.rows.length} unlogged table(s) (${list(unlogged.rows.map((r) => r.t))}) are in snapshots but not in the WAL, so their changes are not streamed.`,
@@ -268,7 +273,7 @@ async function tableFindings(c: pg.Client, need: Need): Promise<Finding[]> {
   const lo = await c.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_largeobject_metadata');
   if (Number(lo.rows[0]?.n ?? 0) > 0) {
     out.push({
-      check: 'pg.large_objects',
+      id: 'pg.large_objects',
       severity: 'warning',
       message: `The database holds ${lo.rows[0]?.n} large object(s) (pg_largeobject); they are not captured by snapshots or streams.`,
       fix: 'Store the contents in bytea columns, or back large objects up separately with pg_dump --large-objects.',
@@ -284,7 +289,7 @@ async function extensionFindings(c: pg.Client): Promise<Finding[]> {
   if (!ext.rows.length) return [];
   return [
     {
-      check: 'pg.extensions',
+      id: 'pg.extensions',
       severity: 'info',
       message: `Extensions in use: ${ext.rows.map((r) => r.e).join(', ')}; the restore target must have them available.`,
     },
@@ -308,7 +313,7 @@ export async function replayPrivilege(c: pg.Client): Promise<Finding[]> {
   const role = quoteIdent(row.role);
   return [
     {
-      check: 'pg.replay_privilege',
+      id: 'pg.replay_privilege',
       severity: 'error',
       subject: row.role,
       message: `Role ${role} cannot set session_replication_role, which replaying the log needs (so the target's triggers do not fire twice).`,

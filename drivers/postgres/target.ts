@@ -1,17 +1,19 @@
 /**
  * Restore target: an empty database that receives the pre-data schema, then table data through
- * concurrent COPY sessions, then replayed transactions, then the post-data schema (indexes,
- * constraints, triggers) and finally sequence values and statistics.
+ * concurrent COPY sessions (a table's indexes, keys and statistics follow its load on the same
+ * session while other loads run: internal/early-build.ts), then the rest of the post-data schema
+ * (indexes, constraints, triggers, rules), then replayed transactions (apply.ts), and finally
+ * sequence values, materialized views and statistics. The order is the core's (target-driver.ts).
  */
 import type pg from 'pg';
 import type { Finding } from '../../src/driver/finding.js';
-import type { LoadOptions, LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
+import type { LoadOptions, LoadStats, PlannedLoad, TargetDriver } from '../../src/driver/target-driver.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction } from './apply.js';
 import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgEndpoint } from './internal/connection.js';
 import { copyIn } from './internal/load.js';
-import { EarlyBuilds } from './internal/early-build.js';
+import { EarlyBuilds, LoadPlan } from './internal/early-build.js';
 import { preflight, replayPrivilege } from './preflight.js';
 import { decodeSchema, runSection, type SchemaDocument, type TableColumns } from './schema.js';
 import { SequenceRestorer } from './internal/sequences.js';
@@ -30,6 +32,8 @@ export class PostgresTarget implements TargetDriver {
   private applyClient: pg.Client | undefined;
   private readonly sequences = new SequenceRestorer();
   private early: EarlyBuilds | undefined;
+  /** The loads the core announced; without it every load assumes more follow. */
+  private plan: LoadPlan | undefined;
   /** load() calls at work (COPY, index builds, key checks), and the most there ever were. */
   private loading = 0;
   private peakLoading = 0;
@@ -66,8 +70,9 @@ export class PostgresTarget implements TargetDriver {
   }
 
   /**
-   * Index and key builds side by side (they dominate restore time), then foreign keys side by side
-   * (never two on one table at once), then the rest in dump order.
+   * Index and key builds side by side (they dominate restore time), then foreign-key checks and
+   * the statistics left to post-data side by side (never two on one table at once), keys to
+   * tables without data NOT VALID, then the rest in dump order.
    */
   private async postData(dump: string): Promise<void> {
     const early = this.early ?? new EarlyBuilds(dump);
@@ -112,6 +117,10 @@ export class PostgresTarget implements TargetDriver {
     await this.withClient((c) => runSection(c, prelude + early.serial()));
   }
 
+  planLoads(streams: readonly PlannedLoad[]): void {
+    this.plan = new LoadPlan(streams.map((s) => s.name));
+  }
+
   async load(
     name: string,
     format: string,
@@ -134,10 +143,11 @@ export class PostgresTarget implements TargetDriver {
     // counted before the connection is taken: another load deciding whether it is the last one
     // at work must see this one from the moment it was started
     this.peakLoading = Math.max(this.peakLoading, ++this.loading);
+    this.plan?.started(name);
     // A load alone at work (none left to start, no other running) leaves its table's builds,
     // statistics and keys to post-data, which spreads them over all sessions, where one session
     // would run them one by one while the others sit idle.
-    const alone = (): boolean => opts?.moreToLoad?.() === false && this.loading === 1;
+    const alone = (): boolean => this.plan?.more() === false && this.loading === 1;
     let client: pg.Client | undefined;
     let healthy = false;
     try {
@@ -237,7 +247,10 @@ export class PostgresTarget implements TargetDriver {
   }
 
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
-    // one connection for all replay: parts of one transaction must share its BEGIN … COMMIT
+    // one connection for all replay: parts of one transaction must share its BEGIN … COMMIT.
+    // apply.ts sets session_replication_role = replica, so ordinary triggers, foreign-key checks
+    // and actions and rules do not fire; triggers and rules enabled ALWAYS or REPLICA are not
+    // switched off yet, and would (target-driver.ts says what a target must switch off).
     this.applyClient ??= await connect(this.target);
     for (const t of tx.tables ?? []) this.replayed.add(t);
     await applyTransaction(this.applyClient, tx, {
@@ -263,8 +276,8 @@ export class PostgresTarget implements TargetDriver {
         await this.sequences.restore(c, doc.sequences);
         // after replay, so that the views show the data as of the restore point
         await refreshMatviews(c, doc.matviews ?? []);
-        // Loaded tables were analyzed right after their load; the ones replay changed are analyzed
-        // again, and partitioned parents only get statistics from an ANALYZE of their own.
+        // Loaded tables were analyzed after their load (or in post-data); the ones replay changed
+        // are analyzed again, and partitioned parents only get statistics from an ANALYZE of their own.
         await analyzeTables(c, [...this.replayed]);
         await analyzePartitionedParents(c);
       } catch (err) {

@@ -13,7 +13,7 @@ import { AbortError, throwIfAborted } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { redactUrl } from '../util/redact.js';
 import { dateToMicros, formatMicros } from '../util/time.js';
-import { refuseOnErrors } from './preflight.js';
+import { refuseOnErrors } from '../driver/preflight.js';
 
 export interface SnapshotJobOptions {
   readonly repo: Repository;

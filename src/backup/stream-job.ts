@@ -14,7 +14,7 @@ import { AbortError } from '../util/errors.js';
 import { formatBytes, type Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
 import { OpenSegment } from './log-segment.js';
-import { refuseOnErrors } from './preflight.js';
+import { refuseOnErrors } from '../driver/preflight.js';
 
 export interface StreamJobOptions {
   readonly repo: Repository;

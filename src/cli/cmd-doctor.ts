@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Finding } from '../driver/finding.js';
+import { mergeFindings, severityRank } from '../driver/preflight.js';
 import { driverFor } from '../driver/registry.js';
 import { UsageError } from '../util/errors.js';
 import { defaultSourceName } from './context.js';
@@ -27,31 +28,26 @@ export function registerDoctor(program: Command): void {
         if (!opts.source) throw new UsageError('doctor needs --source URL.');
         const driver = await driverFor(opts.source);
         const source = await driver.openSource(opts.source, { name: defaultSourceName(opts.source) });
-        let findings: Finding[] = [];
+        const found: Finding[][] = [];
         try {
-          const seen = new Set<string>();
-          for (const need of ['snapshot', 'stream'] as const) {
-            for (const f of await source.preflight(need, { signal: ctx.signal })) {
-              const key = `${f.check}|${f.subject ?? ''}|${f.message}`;
-              if (!seen.has(key)) findings.push(f);
-              seen.add(key);
-            }
-          }
+          // a check both needs make reports for each: merged, it is printed once, the stricter kept
+          for (const need of ['snapshot', 'stream'] as const)
+            found.push(await source.preflight(need, { signal: ctx.signal }));
         } finally {
           await source.close();
         }
-        findings = findings.sort((a, b) => rank(b.severity) - rank(a.severity));
+        const findings = mergeFindings(found).sort(
+          (a, b) => severityRank(b.severity) - severityRank(a.severity),
+        );
         if (ctx.json) ctx.print(JSON.stringify(findings, null, 2));
-        else
-          for (const f of findings)
-            ctx.print(
-              `${MARK[f.severity]}  ${f.message}${f.fix && !f.message.includes(f.fix) ? ` Fix: ${f.fix}` : ''}`,
-            );
+        else for (const f of findings) ctx.print(formatFinding(f));
         return findings.some((f) => f.severity === 'error') ? 1 : 0;
       }),
     );
 }
 
-function rank(s: Finding['severity']): number {
-  return { ok: 0, info: 1, warning: 2, error: 3 }[s];
+/** `FAIL  [pg.wal_level] <message>`, and the fix on a line of its own under it. */
+export function formatFinding(f: Finding): string {
+  const line = `${MARK[f.severity]}  [${f.id}] ${f.message}`;
+  return f.fix ? `${line}\n${' '.repeat(6)}Fix: ${f.fix}` : line;
 }

@@ -1,6 +1,6 @@
 import type { Finding, Need } from './finding.js';
 
-/** Driver-encoded position in the change log, totally ordered by `SourceDriver.comparePositions`. */
+/** Driver-encoded position in the change log, totally ordered by `DriverModule.comparePositions`. */
 export type Position = string;
 
 export interface SnapshotOptions {
@@ -11,10 +11,7 @@ export interface SnapshotOptions {
   readonly tables?: readonly string[];
   /** Include ownership and grants in the schema. */
   readonly withPrivileges?: boolean;
-  /**
-   * When set, the snapshot's position must line up with a change log of this name
-   * (PostgreSQL: the snapshot is exported by the stream's permanent slot when it is created).
-   */
+  /** Stops the snapshot: reading ends and the driver releases what it holds on the server. */
   readonly signal?: AbortSignal;
 }
 
@@ -114,7 +111,8 @@ export interface ChangeLogStatus {
 
 /**
  * Committed transactions in commit order, interleaved with heartbeats. Iteration ends when the
- * signal fires. Positions at or before `from` are never yielded.
+ * signal fires or the log is closed, and throws when the driver cannot go on (after the retries
+ * it makes itself). Positions at or before `from` are never yielded.
  */
 export interface ChangeLog extends AsyncIterable<ChangeLogItem> {
   /**
@@ -131,9 +129,18 @@ export interface ChangeLog extends AsyncIterable<ChangeLogItem> {
 
 export interface SourceDriver {
   readonly kind: string;
+  /**
+   * Every setting, privilege and object that would make `need` fail or silently miss data, as
+   * findings (finding.ts). The snapshot and stream jobs refuse on an `error`; doctor prints them.
+   */
   preflight(need: Need, opts?: { signal?: AbortSignal }): Promise<Finding[]>;
   /** Position fixed before any data is read. */
   openSnapshot(opts: SnapshotOptions): Promise<SnapshotReader>;
+  /**
+   * The change log after `from` (exclusive; undefined when nothing is stored yet), creating the
+   * server-side state it needs when missing (PostgreSQL: slot and publication). Where it really
+   * continues from is `ChangeLog.from`.
+   */
   openChangeLog(from: Position | undefined, opts: StreamOptions): Promise<ChangeLog>;
   /** Removes server-side state for streaming (slot, publication). */
   dropChangeLog?(): Promise<void>;

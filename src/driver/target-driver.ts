@@ -8,14 +8,53 @@ export interface LoadStats {
 
 export interface LoadOptions {
   readonly signal?: AbortSignal;
-  /**
-   * Whether loads not started yet remain in this restore. A driver may leave the work that
-   * follows the last loads (index builds, statistics) to post-data, where it has every session;
-   * without it a driver assumes more loads follow.
-   */
-  readonly moreToLoad?: () => boolean;
 }
 
+/** One table stream the core is going to load (`TargetDriver.planLoads`). */
+export interface PlannedLoad {
+  /** The name `load` will be called with, e.g. `public.contacts` or `public.contacts#2`. */
+  readonly name: string;
+  /** Its size in the snapshot: the bytes `load` will receive. */
+  readonly bytes: number;
+}
+
+/**
+ * Loads a snapshot into an empty database, then replays the log up to a point in time.
+ *
+ * Call order. The core (src/restore/restore-job.ts) calls, on one target, in this order:
+ *  1. `preflight({ replay })`, when the driver has one: an `error` finding refuses the restore
+ *     before anything is written;
+ *  2. `assertEmpty({ clean })`;
+ *  3. `createSchema(…, 'pre-data')`: what the data needs to load (tables, types, functions);
+ *  4. `planLoads(streams)`, when the driver has one, exactly once, even when there is nothing to
+ *     load: every stream the restore will load, in the order their loads will start;
+ *  5. `load(…)` once per planned stream, in that order, up to `--jobs` at once (the parts
+ *     `name#n` of a split table may load side by side); after a load fails, no other starts;
+ *  6. `createSchema(…, 'post-data')`, after every load has returned: what would slow the loads
+ *     or act on their rows (indexes, constraints, triggers, rules). A driver may run a table's
+ *     share of it earlier, once that table is loaded, if nothing can act on rows loaded later;
+ *  7. `warnings()`, when the driver has it;
+ *  8. `apply(tx)` for each transaction part to replay, one at a time, in commit order, with
+ *     nothing else running; only for a point-in-time restore (none for a snapshot alone);
+ *  9. `finish()`;
+ *  10. `close()`, always, exactly once: also after a step threw or the restore was aborted, and
+ *     then no other step follows. The core ignores its errors, so it must release everything
+ *     it can even when one part of it fails.
+ *
+ * What a driver switches off. The snapshot holds every row as the source had it, and the log
+ * every change the source made, including the ones its triggers, cascading foreign keys and rules
+ * made: those arrive as changes of their own. So while the target loads and replays, the
+ * database must not act on that data again: user triggers, foreign-key checks and actions
+ * (ON DELETE CASCADE, SET NULL) and rules must not fire, or rows are changed twice, or a change
+ * the source committed is refused.
+ *  - PostgreSQL: `session_replication_role = replica` on every session that writes while any of
+ *    them exists (they come with post-data, so there it is replay). That stops ordinary triggers
+ *    (foreign-key triggers among them) and rules, but not those enabled ALWAYS, and it is what
+ *    fires those enabled REPLICA: such triggers and rules must be disabled too.
+ *  - MySQL/MariaDB: `foreign_key_checks = 0`; triggers cannot be switched off per session, so the
+ *    target must hold none while it writes (create them after replay).
+ *  - MongoDB: nothing to switch off (no triggers, no foreign keys).
+ */
 export interface TargetDriver {
   readonly kind: string;
   /**
@@ -26,8 +65,18 @@ export interface TargetDriver {
   /** Refuses (SourceError) when the target holds user objects, unless `clean` drops them first. */
   assertEmpty(opts?: { clean?: boolean }): Promise<void>;
   createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void>;
+  /**
+   * The streams the core is going to load, before the first load. A driver may schedule with it
+   * (work that can follow a table's load, or wait for post-data, which has every session);
+   * a driver without it must not assume anything about the loads to come.
+   */
+  planLoads?(streams: readonly PlannedLoad[]): void;
   load(name: string, format: string, data: AsyncIterable<Uint8Array>, opts?: LoadOptions): Promise<LoadStats>;
-  /** Applies one transaction atomically, in commit order. `tables` restricts which tables it touches. */
+  /**
+   * Applies one transaction part, in commit order. The parts of one transaction (`more`) go into
+   * one database transaction that commits at the last part, so a transaction is applied whole or
+   * not at all. `tables` restricts which tables it touches.
+   */
   apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void>;
   /** Things restored differently from the source that the user must hear of, after post-data. */
   warnings?(): readonly string[];

@@ -11,7 +11,7 @@ import type { DriverModule } from '../driver/driver-module.js';
 import type { TargetDriver } from '../driver/target-driver.js';
 import type { Position } from '../driver/source-driver.js';
 import type { Repository } from '../repository/repository-api.js';
-import { refuseOnErrors } from '../backup/preflight.js';
+import { refuseOnErrors } from '../driver/preflight.js';
 import { decodeSegment } from '../repository/segment-codec.js';
 import { collectBytes } from '../util/bytes.js';
 import { forEachConcurrent } from '../util/concurrency.js';
@@ -72,11 +72,10 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
         'restore.tables',
         `No table of snapshot ${snap.id.slice(0, 12)} matches --tables ${opts.tables!.join(',')}.`,
       );
+    target.planLoads?.(streams.map((s) => ({ name: s.name, bytes: s.data.bytes })));
     let rows = 0;
     let bytes = 0;
     let done = 0;
-    let begun = 0;
-    const moreToLoad = (): boolean => begun < streams.length;
     // progress inside tables too: one large table can take most of a restore
     const total = streams.reduce((n, s) => n + s.data.bytes, 0);
     let read = 0;
@@ -92,7 +91,6 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     };
     await forEachConcurrent(streams, opts.jobs, async (s) => {
       throwIfAborted(signal);
-      begun++;
       const data = counted(
         repo.readStream(s.data, {
           signal,
@@ -101,7 +99,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
         reading,
       );
       loading.add(s.name);
-      const stats = await target.load(s.name, s.format, data, { signal, moreToLoad }).finally(() => {
+      const stats = await target.load(s.name, s.format, data, { signal }).finally(() => {
         loading.delete(s.name);
       });
       rows += stats.rows;

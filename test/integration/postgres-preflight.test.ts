@@ -1,8 +1,11 @@
 /**
  * Preflight findings against real servers: a wal_level=replica server, a role without
  * REPLICATION, risky tables (no key, unlogged), large objects, and the snapshot refusal
- * that matches the finding.
+ * that matches the finding. doctor (the real CLI) prints a check both needs report once.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createPgDatabase,
@@ -14,6 +17,7 @@ import {
 import { driver } from '../../drivers/postgres/index.js';
 import type { Finding } from '../../src/driver/finding.js';
 import { SourceError } from '../../src/util/errors.js';
+import { runCli } from '../helpers/cli.js';
 
 async function findings(url: string, need: 'snapshot' | 'stream' | 'restore'): Promise<Finding[]> {
   const source = await driver.openSource(url, { name: 'test' });
@@ -24,7 +28,10 @@ async function findings(url: string, need: 'snapshot' | 'stream' | 'restore'): P
   }
 }
 
-const byCheck = (all: Finding[], check: string): Finding[] => all.filter((f) => f.check === check);
+const byId = (all: Finding[], id: string): Finding[] => all.filter((f) => f.id === id);
+
+/** How often `text` occurs in `output`. */
+const count = (output: string, text: string): number => output.split(text).length - 1;
 
 describe('postgres preflight', () => {
   let replica: ThrowawayServer;
@@ -58,15 +65,59 @@ describe('postgres preflight', () => {
     await replica?.stop();
   });
 
-  it('names wal_level in one sentence with the fix', async () => {
+  it('names wal_level in one sentence, and the fix apart', async () => {
     const all = await findings(replica.url, 'stream');
-    expect(byCheck(all, 'pg.wal_level')).toEqual([
-      expect.objectContaining({
+    expect(byId(all, 'pg.wal_level')).toEqual([
+      {
+        id: 'pg.wal_level',
         severity: 'error',
-        message:
-          'wal_level is "replica"; logical decoding needs "logical" (set wal_level = logical in postgresql.conf and restart PostgreSQL).',
-      }),
+        subject: 'wal_level',
+        message: 'wal_level is "replica"; logical decoding needs "logical".',
+        fix: 'Set wal_level = logical in postgresql.conf and restart PostgreSQL.',
+      },
     ]);
+  });
+
+  it('doctor prints wal_level, which snapshot and stream both check, once with its fix once', async () => {
+    const r = await runCli(['doctor', '--source', replica.url]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(count(r.stdout, '[pg.wal_level]')).toBe(1);
+    expect(count(r.stdout, 'wal_level = logical')).toBe(1);
+    expect(r.stdout).toContain(
+      'FAIL  [pg.wal_level] wal_level is "replica"; logical decoding needs "logical".\n' +
+        '      Fix: Set wal_level = logical in postgresql.conf and restart PostgreSQL.\n',
+    );
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    expect(lines).toEqual([...new Set(lines)]);
+  });
+
+  it('doctor prints each check a role fails for both needs once, with its fix once', async () => {
+    const r = await runCli(['doctor', '--source', asRole()]);
+    expect(r.code, r.stderr).toBe(1);
+    for (const id of ['pg.role_replication', 'pg.read_tables', 'pg.wal_level', 'pg.version'])
+      expect(count(r.stdout, `[${id}]`), id).toBe(1);
+    expect(count(r.stdout, `ALTER ROLE "${role}" REPLICATION;`)).toBe(1);
+    expect(count(r.stdout, `TO "${role}";`)).toBe(2); // the read grant and the stream's CREATE grant
+    const json = await runCli(['doctor', '--source', asRole(), '--json']);
+    const merged = JSON.parse(json.stdout) as Finding[];
+    const keys = merged.map((f) => `${f.id} ${f.subject ?? ''}`);
+    expect(keys).toEqual([...new Set(keys)]);
+    expect(byId(merged, 'pg.create_publication')[0]?.severity).toBe('error');
+  });
+
+  it('a snapshot refuses with the finding as "<message> <fix>"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crmb-preflight-'));
+    const env = { CRM_BACKUP_REPO: join(dir, 'repo'), CRM_BACKUP_PASSWORD: 'pw' };
+    try {
+      expect((await runCli(['init'], { env })).code).toBe(0);
+      const r = await runCli(['snapshot', '--source', replica.url], { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        'crm-backup: wal_level is "replica"; logical decoding needs "logical". Set wal_level = logical in postgresql.conf and restart PostgreSQL.',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a snapshot on that server refuses with the same reason', async () => {
@@ -79,14 +130,14 @@ describe('postgres preflight', () => {
 
   it('a role without REPLICATION gets the privilege sentence and cannot read every table', async () => {
     const all = await findings(asRole(), 'snapshot');
-    expect(byCheck(all, 'pg.role_replication')).toEqual([
+    expect(byId(all, 'pg.role_replication')).toEqual([
       expect.objectContaining({
         severity: 'error',
         message: `Role "${role}" has neither the REPLICATION attribute nor superuser; logical decoding needs one of them.`,
         fix: `ALTER ROLE "${role}" REPLICATION;`,
       }),
     ]);
-    const read = byCheck(all, 'pg.read_tables');
+    const read = byId(all, 'pg.read_tables');
     expect(read[0]?.message).toMatch(/cannot read 1 table\(s\) \(public\.secret\)/);
   });
 
@@ -94,12 +145,12 @@ describe('postgres preflight', () => {
     const target = await driver.openTarget(asRole());
     try {
       const snapshotOnly = await target.preflight!({ replay: false });
-      expect(byCheck(snapshotOnly, 'pg.create_target')[0]?.message).toBe(
+      expect(byId(snapshotOnly, 'pg.create_target')[0]?.message).toBe(
         `Role "${role}" lacks CREATE on database "${db.name}"; a restore creates schemas and tables there.`,
       );
-      expect(byCheck(snapshotOnly, 'pg.replay_privilege')).toEqual([]);
+      expect(byId(snapshotOnly, 'pg.replay_privilege')).toEqual([]);
       const pitr = await target.preflight!({ replay: true });
-      expect(byCheck(pitr, 'pg.replay_privilege')).toEqual([
+      expect(byId(pitr, 'pg.replay_privilege')).toEqual([
         expect.objectContaining({
           severity: 'error',
           message: `Role "${role}" cannot set session_replication_role, which replaying the log needs (so the target's triggers do not fire twice).`,
@@ -112,19 +163,28 @@ describe('postgres preflight', () => {
 
   it('flags tables without a key, unlogged tables, large objects and the unlimited WAL keep size', async () => {
     const all = await findings(db.url, 'stream');
-    const ident = byCheck(all, 'pg.replica_identity');
+    const ident = byId(all, 'pg.replica_identity');
     expect(ident.map((f) => f.subject)).toEqual(['public.loose']);
     expect(ident[0]?.fix).toBe('ALTER TABLE "public"."loose" REPLICA IDENTITY FULL;');
-    expect(byCheck(all, 'pg.unlogged_tables')[0]?.message).toMatch(/"?public"?\.cache.*not streamed/);
-    expect(byCheck(all, 'pg.large_objects')[0]?.severity).toBe('warning');
-    expect(byCheck(all, 'pg.max_slot_wal_keep_size')[0]?.severity).toBe('warning');
-    expect(byCheck(all, 'pg.wal_level')[0]?.severity).toBe('ok');
+    expect(byId(all, 'pg.unlogged_tables')[0]?.message).toMatch(/"?public"?\.cache.*not streamed/);
+    expect(byId(all, 'pg.large_objects')[0]?.severity).toBe('warning');
+    expect(byId(all, 'pg.max_slot_wal_keep_size')[0]?.severity).toBe('warning');
+    expect(byId(all, 'pg.wal_level')[0]?.severity).toBe('ok');
     expect(all.filter((f) => f.severity === 'error')).toEqual([]);
   });
 
-  it('every finding is one sentence', async () => {
-    for (const f of [...(await findings(db.url, 'stream')), ...(await findings(asRole(), 'restore'))]) {
+  it('every finding is one sentence, without its fix', async () => {
+    const all = [
+      ...(await findings(db.url, 'stream')),
+      ...(await findings(asRole(), 'stream')),
+      ...(await findings(asRole(), 'restore')),
+      ...(await findings(replica.url, 'snapshot')),
+    ];
+    expect(all.filter((f) => f.fix).length).toBeGreaterThan(5);
+    for (const f of all) {
       expect(f.message).toMatch(/^[^\n]+[.]$/);
+      expect(f.message.split(/[.;] /).length, f.message).toBeLessThanOrEqual(2);
+      if (f.fix) expect(f.message.toLowerCase()).not.toContain(f.fix.toLowerCase().slice(0, 12));
     }
   });
 });

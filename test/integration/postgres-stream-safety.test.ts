@@ -369,7 +369,7 @@ describe('PostgreSQL stream safety', () => {
     const findings = async () => {
       const src = await driver.openSource(source.url, { name: 'syncrep' });
       try {
-        return (await src.preflight('stream')).filter((f) => f.check === 'pg.synchronous_standby_names');
+        return (await src.preflight('stream')).filter((f) => f.id === 'pg.synchronous_standby_names');
       } finally {
         await src.close();
       }

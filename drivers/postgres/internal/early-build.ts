@@ -7,10 +7,33 @@
  * one referencing table never do (see ForeignKey.run and #startable for the locks).
  * What no loaded table claims (partitioned parents and their attachments, tables restored
  * without data, keys to them) stays for the post-data phase, in dump order. So do the builds,
- * statistics and keys of a table loaded when no other load is at work (the last one): post-data
- * spreads them over every session instead of one running them while the others sit idle.
+ * statistics and keys of a table whose load ends when no other load is at work and none is left
+ * to start (LoadPlan): post-data spreads them over every session instead of one running them
+ * while the others sit idle.
  */
 import { dumpEntries, sqlOf } from '../schema.js';
+
+/**
+ * The loads the core announced (TargetDriver.planLoads), and which of them have started. Without
+ * a plan a target cannot know a load is among the last, and assumes more follow.
+ */
+export class LoadPlan {
+  readonly #waiting: Set<string>;
+
+  constructor(names: readonly string[]) {
+    this.#waiting = new Set(names);
+  }
+
+  /** A load of `name` started (call it before the load's first await). */
+  started(name: string): void {
+    this.#waiting.delete(name);
+  }
+
+  /** Whether a planned load has not started yet. */
+  more(): boolean {
+    return this.#waiting.size > 0;
+  }
+}
 
 /** `public."Kunden Übersicht"` -> `public.Kunden Übersicht` (the form stream names use). */
 const QUALIFIED = /^((?:"(?:[^"]|"")*"|[^\s."]+))\.((?:"(?:[^"]|"")*"|[^\s."(]+))/;

@@ -5,8 +5,8 @@
  * `connection.sendCopyFromChunk`. Inside the frames: XLogData 'w' and Primary keepalive 'k' from
  * the server, Standby status update 'r' from us.
  *
- * One session = one connection; it ends on the first error and the owner (change-log.ts) decides
- * whether to reconnect. Backpressure: when the consumer falls behind, the socket is paused so the
+ * One session = one connection; it ends on the first error and the owner (change-log-stream.ts)
+ * decides whether to reconnect. Backpressure: when the consumer falls behind, the socket is paused so the
  * walsender blocks on TCP instead of our heap growing; status updates keep flowing meanwhile, so
  * wal_sender_timeout does not fire.
  */
@@ -38,7 +38,8 @@ export const STATUS_INTERVAL_MS = 10_000;
 /**
  * Like wal_receiver_timeout: a session that receives nothing, not even a keepalive, for this long
  * is presumed dead (a silent network drop would otherwise wait for TCP, ~15 min) and ends.
- * We ask for a keepalive at least every heartbeat while idle, so silence this long is no load.
+ * The owner asks for a keepalive every half heartbeat while idle (sendStatus(true)), so a live
+ * server is never silent this long.
  */
 export const RECEIVE_TIMEOUT_MS = 6 * STATUS_INTERVAL_MS;
 /** TCP keepalive probes start after this much idleness (the kernel then gives up after its probes). */

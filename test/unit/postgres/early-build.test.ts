@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { EarlyBuilds, foreignKeyOf, tableOfEntry } from '../../../drivers/postgres/internal/early-build.js';
+import {
+  EarlyBuilds,
+  foreignKeyOf,
+  LoadPlan,
+  tableOfEntry,
+} from '../../../drivers/postgres/internal/early-build.js';
 
 const entry = (name: string, type: string, sql: string): string =>
   `--\n-- Name: ${name}; Type: ${type}; Schema: public; Owner: -\n--\n\n${sql}\n\n`;
@@ -248,5 +253,23 @@ describe('early index builds', () => {
     expect(b.nextForeignKey()).toBeUndefined();
     b.finished(key);
     expect(b.nextForeignKey()?.run).toEqual(['ANALYZE public.users']);
+  });
+});
+
+describe('load plan', () => {
+  it('knows a load is among the last once every planned load has started, split parts each counted', () => {
+    const plan = new LoadPlan(['public.contacts#1', 'public.contacts#2', 'public.users']);
+    plan.started('public.contacts#1');
+    expect(plan.more()).toBe(true);
+    plan.started('public.contacts#2');
+    // a load the plan did not name does not stand in for one it did
+    plan.started('public.other');
+    expect(plan.more()).toBe(true);
+    plan.started('public.users');
+    expect(plan.more()).toBe(false);
+  });
+
+  it('has nothing more to load when nothing was planned', () => {
+    expect(new LoadPlan([]).more()).toBe(false);
   });
 });
