@@ -28,6 +28,35 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: engineImports }] },
   },
   {
+    // backup and restore are siblings: what both need (segment format, findings) lives below them
+    files: ['src/restore/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: ['backup', 'cli'].map((dir) => ({
+            group: [`**/src/${dir}/**`, `../${dir}/**`],
+            message: `src/restore must not import src/${dir}; move what both need to src/repository or src/driver.`,
+          })),
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/backup/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: ['restore', 'cli'].map((dir) => ({
+            group: [`**/src/${dir}/**`, `../${dir}/**`],
+            message: `src/backup must not import src/${dir}; move what both need to src/repository or src/driver.`,
+          })),
+        },
+      ],
+    },
+  },
+  {
     files: ['src/storage/**/*.ts'],
     rules: {
       'no-restricted-imports': [
