@@ -3,6 +3,7 @@ import type { DriverModule } from '../../src/driver/driver-module.js';
 import { parsePgUrl } from './internal/connection.js';
 import { PostgresSource } from './source.js';
 import { comparePositions } from './internal/position.js';
+import { tableNames } from './names.js';
 import { PostgresTarget } from './target.js';
 
 export const driver: DriverModule = {
@@ -10,6 +11,7 @@ export const driver: DriverModule = {
   formatVersion: 1,
   capabilities: { snapshot: true, changeLog: true, restore: true },
   comparePositions,
+  tableNames,
   openSource: async (url, opts) => new PostgresSource(parsePgUrl(url), opts.name),
   openTarget: async (url) => new PostgresTarget(parsePgUrl(url)),
 };

@@ -11,6 +11,7 @@ import { AbortError, SourceError } from '../../src/util/errors.js';
 import { scrub } from '../../src/util/redact.js';
 import type { PgEndpoint } from './internal/connection.js';
 import { CAPTURE_SCHEMA } from './internal/ddl-capture.js';
+import { tableNames } from './names.js';
 import type { SequenceValue } from './internal/sequences.js';
 import type { SnapshotOptions } from '../../src/driver/source-driver.js';
 
@@ -222,12 +223,9 @@ export async function listTables(
      ORDER BY pg_relation_size(c.oid) DESC, 1, 2`,
     [opts.schemas?.length ? opts.schemas : null],
   );
-  const wanted = opts.tables?.length ? new Set(opts.tables) : undefined;
+  const wanted = opts.tables?.length ? tableNames.matcher(opts.tables) : undefined;
   const picked = (t: { schema: string; name: string; root: string | null }): boolean =>
-    !wanted ||
-    wanted.has(`${t.schema}.${t.name}`) ||
-    wanted.has(t.name) ||
-    (t.root !== null && (wanted.has(t.root) || wanted.has(t.root.slice(t.root.indexOf('.') + 1))));
+    !wanted || wanted(`${t.schema}.${t.name}`) || (t.root !== null && wanted(t.root));
   return rows.filter(picked).map((r) => ({
     schema: r.schema,
     name: r.name,

@@ -27,7 +27,7 @@ export function registerDoctor(program: Command): void {
       action<DoctorOpts>(async (opts, ctx) => {
         if (!opts.source) throw new UsageError('doctor needs --source URL.');
         const driver = await driverFor(opts.source);
-        const source = await driver.openSource(opts.source, { name: defaultSourceName(opts.source) });
+        const source = await driver.openSource(opts.source, { name: await defaultSourceName(opts.source) });
         const found: Finding[][] = [];
         try {
           // a check both needs make reports for each: merged, it is printed once, the stricter kept

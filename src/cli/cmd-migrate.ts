@@ -94,7 +94,7 @@ export function registerMigrate(program: Command): void {
               repo,
               driver,
               sourceUrl: opts.source,
-              name: opts.name ?? defaultSourceName(opts.source),
+              name: opts.name ?? (await defaultSourceName(opts.source)),
               tags: ['pre-migration', ...names.map((n) => `migration:${n}`)],
               jobs: 2,
               log: ctx.log,

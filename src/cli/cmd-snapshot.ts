@@ -39,6 +39,7 @@ export function registerSnapshot(program: Command): void {
     .action(
       action<SnapshotOpts>(async (opts, ctx) => {
         if (!opts.source) throw new UsageError('snapshot needs --source URL.');
+        const name = opts.name ?? (await defaultSourceName(opts.source));
         const driver = await driverFor(opts.source);
         const repo = await openRepo(opts, { zstdLevel: opts.compression });
         try {
@@ -46,7 +47,7 @@ export function registerSnapshot(program: Command): void {
             repo,
             driver,
             sourceUrl: opts.source,
-            name: opts.name ?? defaultSourceName(opts.source),
+            name,
             tags: opts.tag,
             jobs: opts.jobs,
             tables: opts.tables,

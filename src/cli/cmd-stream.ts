@@ -48,8 +48,8 @@ export function registerStream(program: Command): void {
     .action(
       action<StreamOpts>(async (opts, ctx) => {
         if (!opts.source) throw new UsageError('stream needs --source URL.');
+        const name = opts.name ?? (await defaultSourceName(opts.source));
         const driver = await driverFor(opts.source);
-        const name = opts.name ?? defaultSourceName(opts.source);
         if (opts.drop) {
           const source = await driver.openSource(opts.source, { name });
           try {

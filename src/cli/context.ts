@@ -3,13 +3,14 @@
  * interrupt signal. Options are validated here, once, so commands stay thin.
  */
 import { readFile } from 'node:fs/promises';
+import { describeSourceUrl } from '../driver/registry.js';
 import { openStorage } from '../storage/open-storage.js';
 import { openRepository, type RepositoryOptions } from '../repository/index.js';
 import type { Repository } from '../repository/repository-api.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
 import { ConfigError, UsageError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { Secret, redactUrl } from '../util/redact.js';
+import { Secret } from '../util/redact.js';
 
 export interface GlobalOptions {
   readonly repo?: string;
@@ -87,15 +88,13 @@ export function compressionLevel(v: string): number {
   return n;
 }
 
-/** `postgres://app:pw@db.internal:5432/crm` -> `db.internal:5432/crm` (no user, no password). */
-export function defaultSourceName(url: string): string {
-  try {
-    const u = new URL(url);
-    const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'default';
-    return `${u.hostname || 'localhost'}${u.port ? `:${u.port}` : ''}/${db}`;
-  } catch {
-    throw new UsageError(`"${redactUrl(url)}" is not a valid database URL.`);
-  }
+/**
+ * The default `--name` of a source, read by its driver's rules: `postgres://app:pw@db.internal:5432/crm`
+ * -> `db.internal:5432/crm`, `mongodb://a:27017,b:27017/crm` -> `a:27017,b:27017/crm` (never a user
+ * or password). Works for planned drivers too, so their URLs fail only where the driver is needed.
+ */
+export async function defaultSourceName(url: string): Promise<string> {
+  return (await describeSourceUrl(url)).defaultName;
 }
 
 export function positiveInt(name: string): (v: string) => number {

@@ -1,4 +1,5 @@
 import type { SourceDriver, Position } from './source-driver.js';
+import type { TableNames } from './table-names.js';
 import type { TargetDriver } from './target-driver.js';
 
 export interface SourceOptions {
@@ -24,6 +25,8 @@ export interface DriverModule {
   /** Capabilities are declared, not guessed; `guard.ts` refuses what a driver does not declare. */
   readonly capabilities: Readonly<Record<Capability, boolean>>;
   comparePositions(a: Position, b: Position): number;
+  /** Reads the table names a user types (`--tables`) and matches them against the names it writes. */
+  readonly tableNames: TableNames;
   openSource(url: string, opts: SourceOptions): Promise<SourceDriver>;
   openTarget(url: string): Promise<TargetDriver>;
 }

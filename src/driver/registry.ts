@@ -3,12 +3,15 @@
  * here: its kind (recorded in manifests), the URL schemes it answers to, and how to load it.
  * Nothing else in `src/` names a database. Drivers are loaded lazily so that a PostgreSQL user
  * never loads the MongoDB client; every module handed out is wrapped by `guardDriver`, which
- * enforces the capabilities the driver declares.
+ * enforces the capabilities the driver declares. Each entry also loads the driver's small
+ * `url.ts`, planned drivers included, so that their URLs are read (default source name, redacted
+ * form) by the database's own rules and never by the core.
  */
 import { NotBuiltError, UsageError } from '../util/errors.js';
 import { redactUrl } from '../util/redact.js';
 import type { DriverModule } from './driver-module.js';
 import { guardDriver } from './guard.js';
+import type { UrlDescription, UrlSyntax } from './url-syntax.js';
 
 export interface DriverEntry {
   /** Recorded in every manifest the driver writes; never renamed. */
@@ -19,6 +22,8 @@ export interface DriverEntry {
   readonly schemes: readonly string[];
   /** Absent while the driver is planned but not built: its URLs get an honest "not built yet". */
   readonly load?: () => Promise<DriverModule>;
+  /** How the database's URLs read; dependency-free, present for planned drivers too. */
+  readonly url: () => Promise<UrlSyntax>;
 }
 
 const DRIVERS: readonly DriverEntry[] = [
@@ -27,9 +32,20 @@ const DRIVERS: readonly DriverEntry[] = [
     label: 'PostgreSQL',
     schemes: ['postgres', 'postgresql'],
     load: async () => (await import('../../drivers/postgres/index.js')).driver,
+    url: async () => (await import('../../drivers/postgres/url.js')).urlSyntax,
   },
-  { kind: 'mysql', label: 'MySQL/MariaDB', schemes: ['mysql', 'mariadb'] },
-  { kind: 'mongodb', label: 'MongoDB', schemes: ['mongodb', 'mongodb+srv'] },
+  {
+    kind: 'mysql',
+    label: 'MySQL/MariaDB',
+    schemes: ['mysql', 'mariadb'],
+    url: async () => (await import('../../drivers/mysql/url.js')).urlSyntax,
+  },
+  {
+    kind: 'mongodb',
+    label: 'MongoDB',
+    schemes: ['mongodb', 'mongodb+srv'],
+    url: async () => (await import('../../drivers/mongodb/url.js')).urlSyntax,
+  },
 ];
 
 export function driverEntries(): readonly DriverEntry[] {
@@ -60,6 +76,14 @@ export function entryForUrl(url: string): DriverEntry {
     );
   }
   return entry;
+}
+
+/**
+ * A database URL's default source name and redacted form, read by its driver's rules (built or
+ * planned); refuses an unknown scheme, or a URL the driver cannot read, with one sentence.
+ */
+export async function describeSourceUrl(url: string): Promise<UrlDescription> {
+  return (await entryForUrl(url).url()).describeUrl(url);
 }
 
 export async function driverFor(url: string): Promise<DriverModule> {

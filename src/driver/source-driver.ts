@@ -6,7 +6,11 @@ export type Position = string;
 export interface SnapshotOptions {
   /** Parallel worker connections reading tables (all see the same consistent state). */
   readonly jobs: number;
-  /** Only these schemas / tables (qualified `schema.table` or bare `table`), when given. */
+  /**
+   * Only these schemas / tables, when given, as the user typed them: the driver reads them
+   * (`DriverModule.tableNames`; PostgreSQL `schema.table` or `table`, MySQL `database.table`, a
+   * MongoDB collection name whole). `schemas` means something only where tables live in schemas.
+   */
   readonly schemas?: readonly string[];
   readonly tables?: readonly string[];
   /** Include ownership and grants in the schema. */

@@ -52,7 +52,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   const { repo, plan, log, signal } = opts;
   const started = Date.now();
   const snap = plan.snapshot;
-  const matches = tableMatcher(opts.tables);
+  const matches = tableMatcher(opts.driver, opts.tables);
   const target = await guardDriver(opts.driver).openTarget(opts.targetUrl);
   try {
     if (target.preflight)

@@ -1,12 +1,13 @@
-/** `--tables a,b`: a bare name matches the table in any schema, a qualified one exactly. */
+import type { DriverModule } from '../driver/driver-module.js';
+
+/**
+ * `--tables a,b`: which of the table names the driver wrote are wanted; undefined for all of them.
+ * Only the driver reads a name (`schema.table`, `database.table`, a collection name with dots).
+ */
 export function tableMatcher(
+  driver: Pick<DriverModule, 'tableNames'>,
   wanted: readonly string[] | undefined,
 ): ((table: string) => boolean) | undefined {
   if (!wanted || wanted.length === 0) return undefined;
-  const set = new Set(wanted);
-  return (table) => {
-    if (set.has(table)) return true;
-    const dot = table.indexOf('.');
-    return dot >= 0 && set.has(table.slice(dot + 1));
-  };
+  return driver.tableNames.matcher(wanted);
 }

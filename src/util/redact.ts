@@ -3,6 +3,7 @@
  * (template strings, JSON, util.inspect), and URLs are shown without password.
  */
 import { inspect } from 'node:util';
+import { schemeOnly, splitUrl } from './url-parts.js';
 
 export class Secret {
   readonly #value: string;
@@ -24,19 +25,17 @@ export class Secret {
   }
 }
 
-/** `postgres://app:pw@db:5432/crm?sslpassword=x` -> `postgres://app@db:5432/crm` (no password, no query). */
+/**
+ * `postgres://app:pw@db:5432/crm?sslpassword=x` -> `postgres://app@db:5432/crm`: no password, no
+ * query, no fragment. Host lists the WHATWG parser refuses (`mongodb://u:pw@a:27017,b:27017/crm`)
+ * keep their hosts; a URL whose password could be mistaken for a host or path (an unencoded `/`,
+ * `?` or `#` before an `@`) shows only its scheme.
+ */
 export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString();
-  } catch {
-    // Not a URL we can parse: show only the scheme, if any, so nothing secret leaks.
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1];
-    return scheme ? `${scheme}://…` : '(unparseable location)';
-  }
+  const split = splitUrl(raw);
+  if (!split.ok) return schemeOnly(raw);
+  const { scheme, user, hosts, path } = split.parts;
+  return `${scheme}://${user ? `${user}@` : ''}${hosts}${path}`;
 }
 
 /** Removes every occurrence of the given secret strings from a text (for messages from libraries). */

@@ -45,6 +45,10 @@ export function fakeDriver(target: TargetDriver = fakeTarget(), formatVersion = 
       const d = BigInt(a) - BigInt(b);
       return d < 0n ? -1 : d > 0n ? 1 : 0;
     },
+    // a bare name matches it under any qualifier, as PostgreSQL's `table` matches `public.table`
+    tableNames: {
+      matcher: (wanted) => (t) => wanted.includes(t) || wanted.includes(t.slice(t.lastIndexOf('.') + 1)),
+    },
     openSource: async () => {
       throw new Error('the fake driver has no source');
     },

@@ -99,6 +99,44 @@ describe('drivers not built yet', () => {
   });
 });
 
+describe('URLs of drivers not built yet are read, then refused for the driver', () => {
+  // each URL is one WHATWG `new URL()` refuses or misreads; the name is derived before the driver loads
+  const cases: Array<[string, string]> = [
+    ['mongodb://app:s3cret@a:27017,b:27017/crm', 'MongoDB'],
+    ['mongodb+srv://app:s3cret@cluster0.example.net/crm?retryWrites=true', 'MongoDB'],
+    ['mysql://root:s3cret@localhost/crm?socketPath=/run/mysqld/mysqld.sock', 'MySQL/MariaDB'],
+  ];
+  for (const [url, label] of cases) {
+    it(`snapshot --source ${url.replace('s3cret', '…')}`, async () => {
+      const r = await runCli(['snapshot', '--repo', '/tmp/crmb-never-created', '--source', url], {
+        env: { CRM_BACKUP_PASSWORD: 'x' },
+      });
+      expect(r.stderr.trim()).toBe(
+        `crm-backup: The ${label} driver is not built yet; this version backs up PostgreSQL only.`,
+      );
+      expect(r.code).toBe(1);
+    });
+  }
+
+  it('a URL its driver cannot read exits 2 in one sentence without the password', async () => {
+    const r = await runCli(
+      [
+        'snapshot',
+        '--repo',
+        '/tmp/crmb-never-created',
+        '--source',
+        'mongodb://app:12/s3cret@a:27017,b:27017/crm',
+      ],
+      { env: { CRM_BACKUP_PASSWORD: 'x' } },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: "mongodb://…" is not a MongoDB URL crm-backup can read: an "@" follows the host; percent-encode "@", "/", "?" and "#" in the user name and password (as %40, %2F, %3F and %23).',
+    );
+    expect(r.stderr).not.toContain('s3cret');
+  });
+});
+
 describe('bad input gets one sentence, never a secret or a stack trace', () => {
   it('an unreachable server', async () => {
     const r = await runCli([

@@ -1,0 +1,14 @@
+/**
+ * How a database names its tables, for `--tables`. Only the driver knows: PostgreSQL has
+ * `schema.table`, MySQL `database.table`, and a MongoDB collection name may itself contain dots
+ * (`events.2026`). The core passes what the user typed to the driver and gets a predicate back;
+ * it never splits a name.
+ */
+export interface TableNames {
+  /**
+   * A predicate over the table names this driver writes (`TableStream.table`,
+   * `Transaction.tables`), true for the tables `wanted` names in the database's own syntax.
+   * Throws a UsageError, one sentence naming the bad entry, for a name it cannot read.
+   */
+  matcher(wanted: readonly string[]): (table: string) => boolean;
+}
