@@ -18,7 +18,8 @@
  * only, never beyond. Heartbeat positions may be acknowledged too (the stream job does, after
  * storing the coverage): that is how an idle CRM stops the slot from retaining WAL, and unlike
  * flushing a keepalive position on our own it keeps `ChangeLog.from` of the next run equal to
- * what the repository holds (no false gap). Why heartbeats are true: change-log-stream.ts.
+ * what the repository holds (no false gap). Why heartbeats are true:
+ * internal/transaction-assembly.ts.
  * The publication must exist before the slot: pgoutput reads it with the catalog as of each
  * change, so changes decoded before the publication existed would not be published.
  */
@@ -30,7 +31,8 @@ import { PgChangeLog, type PgChangeLogNames } from './internal/change-log-stream
 import { fixReplicaIdentity, installDdlCapture, markInternal, removeDdlCapture } from './internal/ddl-capture.js';
 import { bigIntToLsn, decodePosition, encodePosition, lsnToBigInt } from './internal/position.js';
 
-export { PART_MAX_BYTES, PART_MAX_CHANGES, type PgChangeLogNames } from './internal/change-log-stream.js';
+export type { PgChangeLogNames } from './internal/change-log-stream.js';
+export { PART_MAX_BYTES, PART_MAX_CHANGES } from './internal/transaction-assembly.js';
 
 const IDENTIFIER_MAX = 63;
 const ACTIVE_SLOT_WAIT_MS = 5_000;

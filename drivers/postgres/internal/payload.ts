@@ -16,9 +16,6 @@
  * part can be applied (or filtered by table) without the parts before it. Text values are the
  * server's output functions under DateStyle=ISO, TimeZone=UTC, extra_float_digits=3, bytea hex.
  */
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { PgOutputMessage, RelationColumn, TupleValue } from './pgoutput.js';
 
 export const PAYLOAD_FORMAT = 'pg-changes/1';
@@ -210,59 +207,5 @@ export function* decodePayload(payload: Uint8Array): Generator<PayloadRecord> {
   }
 }
 
-export interface SpooledPart {
-  readonly payload: Uint8Array;
-  readonly changes: number;
-  readonly tables: readonly string[];
-}
-
-/**
- * Parts of a transaction whose commit has not arrived yet. A part's position is the END LSN of the
- * commit record, which only the Commit message tells, so finished parts wait here: the first one
- * in memory, any further ones in a temporary file, so memory holds at most two parts however
- * large the transaction is.
- */
-export class PartSpool {
-  private first: SpooledPart | undefined;
-  private file: { dir: string; handle: FileHandle; offsets: Array<[number, number, number, string[]]> } | undefined;
-  private size = 0;
-
-  get count(): number {
-    return (this.first ? 1 : 0) + (this.file?.offsets.length ?? 0);
-  }
-
-  async add(part: SpooledPart): Promise<void> {
-    if (!this.first) {
-      this.first = part;
-      return;
-    }
-    if (!this.file) {
-      const dir = await mkdtemp(join(tmpdir(), 'crmb-pg-tx-'));
-      this.file = { dir, handle: await open(join(dir, 'parts'), 'w+'), offsets: [] };
-    }
-    await this.file.handle.write(part.payload, 0, part.payload.length, this.size);
-    this.file.offsets.push([this.size, part.payload.length, part.changes, [...part.tables]]);
-    this.size += part.payload.length;
-  }
-
-  /** The parts in order; each is read back only when asked for. */
-  async *parts(): AsyncGenerator<SpooledPart> {
-    if (this.first) yield this.first;
-    for (const [offset, length, changes, tables] of this.file?.offsets ?? []) {
-      const buf = Buffer.allocUnsafe(length);
-      await this.file?.handle.read(buf, 0, length, offset);
-      yield { payload: buf, changes, tables };
-    }
-  }
-
-  async clear(): Promise<void> {
-    this.first = undefined;
-    this.size = 0;
-    const f = this.file;
-    this.file = undefined;
-    if (f) {
-      await f.handle.close().catch(() => {});
-      await rm(f.dir, { recursive: true, force: true });
-    }
-  }
-}
+/** Moved to the driver helpers (every change log spools large transactions the same way). */
+export { PartSpool } from '../../../src/driver/part-spool.js';

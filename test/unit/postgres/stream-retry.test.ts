@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { retryable } from '../../../drivers/postgres/internal/change-log-stream.js';
+import { retryable } from '../../../drivers/postgres/internal/change-log-session.js';
 import { connect, connectionError, parsePgUrl } from '../../../drivers/postgres/internal/connection.js';
 import { ReceiveTimeoutError, ReplicationDecodeError } from '../../../drivers/postgres/internal/replication.js';
 import { SourceError } from '../../../src/util/errors.js';
