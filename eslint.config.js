@@ -1,12 +1,17 @@
-// Lint rules that keep the architecture honest: drivers implement the contracts in
-// src/driver and must not reach into the engine (backup, restore, repository, storage).
+// Lint rules that keep the architecture honest (DESIGN.md, dependency direction):
+// cli -> backup | restore -> driver contracts + repository -> storage, and drivers/ implement the
+// contracts in src/driver without reaching into the engine.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const engineImports = ['backup', 'restore', 'repository', 'storage', 'cli'].map((dir) => ({
-  group: [`**/src/${dir}/**`, `**/src/${dir}`],
-  message: `drivers/ implement src/driver contracts and must not import src/${dir} (DESIGN.md, dependency direction).`,
-}));
+/** Files matching `files` may not import the folders `src/<dir>` named in `dirs`. */
+function layer(files, dirs, why) {
+  const patterns = dirs.map((dir) => ({
+    group: [`**/src/${dir}/**`, `**/src/${dir}`, `../${dir}/**`],
+    message: `${why} (must not import src/${dir}).`,
+  }));
+  return { files, rules: { 'no-restricted-imports': ['error', { patterns }] } };
+}
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
@@ -23,53 +28,19 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  {
-    files: ['drivers/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: engineImports }] },
-  },
-  {
-    // backup and restore are siblings: what both need (segment format, findings) lives below them
-    files: ['src/restore/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: ['backup', 'cli'].map((dir) => ({
-            group: [`**/src/${dir}/**`, `../${dir}/**`],
-            message: `src/restore must not import src/${dir}; move what both need to src/repository or src/driver.`,
-          })),
-        },
-      ],
-    },
-  },
-  {
-    files: ['src/backup/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: ['restore', 'cli'].map((dir) => ({
-            group: [`**/src/${dir}/**`, `../${dir}/**`],
-            message: `src/backup must not import src/${dir}; move what both need to src/repository or src/driver.`,
-          })),
-        },
-      ],
-    },
-  },
-  {
-    files: ['src/storage/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: ['backup', 'restore', 'repository', 'cli', 'driver'].map((dir) => ({
-            group: [`**/src/${dir}/**`, `../${dir}/**`],
-            message: `src/storage is the bottom layer and must not import src/${dir}.`,
-          })),
-        },
-      ],
-    },
-  },
+  layer(
+    ['drivers/**/*.ts'],
+    ['backup', 'restore', 'repository', 'storage', 'cli'],
+    'drivers/ implement src/driver contracts and use nothing of the engine',
+  ),
+  // backup and restore are siblings: what both need (segment format, findings) lives below them
+  layer(['src/restore/**/*.ts'], ['backup', 'cli'], 'src/restore: move what backup also needs to src/repository or src/driver'),
+  layer(['src/backup/**/*.ts'], ['restore', 'cli'], 'src/backup: move what restore also needs to src/repository or src/driver'),
+  layer(
+    ['src/storage/**/*.ts'],
+    ['backup', 'restore', 'repository', 'cli', 'driver'],
+    'src/storage is the bottom layer',
+  ),
   {
     files: ['eslint.config.js', 'vitest.config.ts', 'migrations/**/*.ts', 'knexfile*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
