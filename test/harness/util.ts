@@ -150,3 +150,26 @@ export async function waitExit(child: ChildProcess, timeoutMs: number): Promise<
     });
   });
 }
+
+/**
+ * Polls `probe` until it returns a value other than `undefined` or `false`, and returns that; throws
+ * naming `what` once `timeoutMs` has passed. Tests wait with it for the event they then assert on
+ * (a row, a log line, a stored segment) instead of sleeping a time that a busy machine overruns,
+ * so `timeoutMs` is only a safety net and should be generous. An error thrown by `probe` ends the
+ * wait (a child that exited, say). The deadline is on the monotonic clock and the pauses are
+ * `node:timers/promises`, so a test that fakes `Date` can still wait.
+ */
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 30_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const got = await probe();
+    if (got !== undefined && got !== false) return got;
+    if (performance.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}

@@ -14,6 +14,7 @@ import { FaultInjectionBackend } from '../../src/storage/index.js';
 import { AbortError, StorageError } from '../../src/util/errors.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { createPgDatabase, pgStartOwnServer, type TestDatabase } from '../harness/index.js';
+import { waitFor } from '../harness/util.js';
 import { cliProcess } from '../helpers/cli.js';
 import {
   TEST_PASSWORD,
@@ -43,13 +44,25 @@ function streamChild(url: string, repoDir: string, name = 'crm', extra = ['--seg
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  const started = (async () => {
-    for (let i = 0; i < 600 && !stderr.includes('"stream.start"'); i++) {
+  const started = waitFor(
+    () => {
+      if (stderr.includes('"stream.start"')) return true;
       if (child.exitCode !== null) throw new Error(`stream exited: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return { child, exited, started, stderr: () => stderr };
+      return false;
+    },
+    'the stream process to start',
+    90_000,
+  );
+  // its progress lines (JSON on stderr) count the transactions taken into the open segment
+  const transactionsSeen = (): number =>
+    Math.max(
+      0,
+      ...stderr
+        .split('\n')
+        .filter((l) => l.includes('"stream.lag"'))
+        .map((l) => Number(/, (\d+) transactions stored/.exec(l)?.[1] ?? 0)),
+    );
+  return { child, exited, started, stderr: () => stderr, transactionsSeen };
 }
 
 async function waitRepoCovered(repo: Repository, micros: bigint): Promise<void> {
@@ -72,7 +85,14 @@ describe('PostgreSQL stream faults', () => {
     await first.started;
     await takeSnapshot(tr.repo, driver, source.url, 'crm');
     const workload = runWorkload(source.url, { ratePerSecond: 300, durationMs: 4000, seed: 11 });
-    await new Promise((r) => setTimeout(r, 1800));
+    // killed once it has stored and acknowledged part of the workload (only the workload makes
+    // changes), so the restart must resume from the middle of it
+    await waitFor(
+      async () => (await tr.repo.listSegments('crm')).some((s) => s.changes > 0),
+      'the stream to store part of the workload',
+      60_000,
+      100,
+    );
     first.child.kill('SIGKILL');
     await first.exited;
     await workload;
@@ -99,7 +119,10 @@ describe('PostgreSQL stream faults', () => {
     const s = streamChild(source.url, tr.dir, 'crm_sigint', ['--segment-seconds', '3600']);
     await s.started;
     await pgExec(source.url, `INSERT INTO t SELECT g, 'x' FROM generate_series(1, 500) g`);
-    await new Promise((r) => setTimeout(r, 1500));
+    // SIGINT only once the stream has taken the insert into its open segment (a progress line
+    // counts it), or a slow machine would store fewer than 500 changes. Idle markers are
+    // transactions too, but the first comes 5 s after the stream starts, after the insert.
+    await waitFor(() => s.transactionsSeen() >= 1, 'the stream to take in the insert', 60_000);
     s.child.kill('SIGINT');
     expect(await s.exited).toBe(0);
     expect(s.stderr()).toContain('"stream.stop"');
@@ -206,17 +229,13 @@ describe('PostgreSQL stream faults', () => {
     expect(err).toBeInstanceOf(AbortError);
     expect(await tr.repo.listSnapshots()).toEqual([]);
     // A temporary slot goes when its server session ends, a moment after the client closed it.
-    let slots = await pgExec(
-      source.url,
-      `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'crmb_snap%'`,
-    );
-    for (let i = 0; i < 50 && slots.rows.length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      slots = await pgExec(
-        source.url,
-        `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'crmb_snap%'`,
-      );
-    }
-    expect(slots.rows).toEqual([]);
+    const slots = async (): Promise<unknown[]> =>
+      (
+        await pgExec(
+          source.url,
+          `SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'crmb_snap%'`,
+        )
+      ).rows;
+    await expect.poll(slots, { timeout: 30_000, interval: 100 }).toEqual([]);
   });
 });

@@ -9,10 +9,30 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyTransaction } from '../../drivers/postgres/apply.js';
 import { driver } from '../../drivers/postgres/index.js';
+import { SEQUENCES_MESSAGE_PREFIX } from '../../drivers/postgres/internal/ddl-capture.js';
+import { decodePayload } from '../../drivers/postgres/internal/payload.js';
 import { pgTableChecksums, type TableChecksum } from '../../scripts/crm/checksums.js';
+import { decodeSegment } from '../../src/backup/segment-codec.js';
+import type { Repository } from '../../src/repository/repository-api.js';
 import { createPgDatabase, type TestDatabase } from '../harness/index.js';
+import { waitFor } from '../harness/util.js';
 import { pgExec, pitrFixture, restoreInto, serverNowMicros, startStream, takeSnapshot } from '../helpers/pitr.js';
 import { changePayload, INT4, relation, TEXT } from '../helpers/pg-payload.js';
+
+/** The highest value of `sequence` in the sequence records the stored log of `source` holds (0: none). */
+async function recordedSequenceValue(repo: Repository, source: string, sequence: string): Promise<number> {
+  let max = 0;
+  for (const seg of await repo.listSegments(source)) {
+    for await (const tx of decodeSegment(repo.readStream(seg.data), `log segment ${seg.id}`)) {
+      for (const rec of decodePayload(tx.payload)) {
+        if (rec.kind !== 'message' || rec.prefix !== SEQUENCES_MESSAGE_PREFIX || !rec.text) continue;
+        const value = (JSON.parse(rec.text) as Record<string, string>)[sequence];
+        if (value !== undefined) max = Math.max(max, Number(value));
+      }
+    }
+  }
+  return max;
+}
 
 describe('PostgreSQL replay into inheritance parents', () => {
   const NAME = 'replay_inherit';
@@ -247,8 +267,14 @@ describe('PostgreSQL restore of sequences no column owns', () => {
       await pgExec(fx.source.url, `INSERT INTO notes (body) SELECT 'late' FROM generate_series(1, 3)`);
       last = Number((await pgExec(fx.source.url, 'SELECT last_value FROM note_seq')).rows[0].last_value);
       // no column says which numbers 'N-' || nextval handed out: only a record of the sequence
-      // does, and one is taken within 2 s of the change
-      await new Promise((r) => setTimeout(r, 4000));
+      // does, and one is taken every 2 s while it changes; wait until the stored log holds one
+      // (a fixed wait can end before it on a busy machine)
+      await waitFor(
+        async () => (await recordedSequenceValue(fx.repo, NAME, 'public.note_seq')) >= last,
+        `a sequence record of note_seq at ${last} or more in the stored log`,
+        60_000,
+        200,
+      );
       at = await serverNowMicros(fx.source.url);
       await stream.waitCovered(at);
     } finally {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   applyPolicy,
   forget,
@@ -14,6 +14,7 @@ import type { MemoryBackend } from './memory-backend.js';
 
 const open: Repository[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
 
@@ -118,14 +119,17 @@ describe('forget and prune', () => {
     await writer.close();
 
     // A writer that crashed: its chunks are written, its manifest is not, its lock was left behind and went stale.
-    const crashed = await reopen(storage, { locks: { staleMs: 50 } });
+    const crashed = await reopen(storage, { locks: { staleMs: 5_000 } });
     const orphan = await crashed.writeStream(crmStream(80_000, 5_000_000));
-    await new Promise((r) => setTimeout(r, 80));
+    // It crashed 10 s ago; then the clock stands still, so the live writer's lock below cannot
+    // go stale too while a busy machine gets round to the prune.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 10_000);
     // Meanwhile a live writer is working: prune must refuse.
-    const live = await reopen(storage, { locks: { staleMs: 50, refreshMs: 10 } });
+    const live = await reopen(storage, { locks: { staleMs: 5_000 } });
     open.push(live);
     const liveRef = await live.writeStream(crmStream(80_000, 9_000_000));
-    const pruner = await reopen(storage, { locks: { staleMs: 50 } });
+    const pruner = await reopen(storage, { locks: { staleMs: 5_000 } });
     open.push(pruner);
     await expect(prune(pruner, { graceMs: 0 })).rejects.toThrow(/locked shared/);
     await live.commitSnapshot(snapshotOf('crm', new Date('2025-01-02T00:00:00Z'), { t: liveRef }, EMPTY));

@@ -4,9 +4,11 @@ import { prune, type Repository } from '../../../src/repository/index.js';
 import type { MemoryBackend } from './memory-backend.js';
 import { snapshotOf } from './fixtures.js';
 import { newRepo, reopen, randomBytesSeeded, pieces } from './helpers.js';
+import { waitFor } from '../../harness/util.js';
 
 const open: Repository[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
 
@@ -41,9 +43,12 @@ describe('locks', () => {
 
   it('ignores a stale lock and prune removes it', async () => {
     const { a, b, storage } = await two({ refreshMs: 60_000, staleMs: 100 });
+    // the clock stands still until the test moves it past the stale age: a slow machine cannot
+    // age the lock before b looks at it
+    vi.useFakeTimers({ toFake: ['Date'] });
     await a.lock('exclusive');
     await expect(b.lock('shared')).rejects.toBeInstanceOf(LockedError);
-    await new Promise((r) => setTimeout(r, 150));
+    vi.setSystemTime(Date.now() + 150);
     const s = await b.lock('shared');
     await s.release();
     const result = await prune(b, { graceMs: 0 });
@@ -53,8 +58,9 @@ describe('locks', () => {
 
   it('does not judge a lock stale by a holder clock that runs behind while the store saw it just now', async () => {
     const { a, b, storage } = await two({ refreshMs: 60_000, staleMs: 100 });
+    vi.useFakeTimers({ toFake: ['Date'] });
     await a.lock('exclusive');
-    await new Promise((r) => setTimeout(r, 150));
+    vi.setSystemTime(Date.now() + 150);
     // the holder's own timestamp is now older than staleMs; the store's modified time is fresh
     for (const [k, o] of storage.objects)
       if (k.startsWith('locks/')) storage.objects.set(k, { ...o, modified: new Date() });
@@ -63,8 +69,11 @@ describe('locks', () => {
 
   it('keeps a refreshed lock alive past the stale age', async () => {
     const { a, b } = await two({ refreshMs: 20, staleMs: 100 });
+    // a fake clock and refresh timer: 250 ms pass with a refresh every 20 ms, however busy the
+    // machine (real timers could fire late enough for the lock to look stale)
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
     const x = await a.lock('exclusive');
-    await new Promise((r) => setTimeout(r, 250));
+    await vi.advanceTimersByTimeAsync(250);
     await expect(b.lock('shared')).rejects.toBeInstanceOf(LockedError);
     expect(x.signal.aborted).toBe(false);
     await x.release();
@@ -74,7 +83,7 @@ describe('locks', () => {
     const { a, storage } = await two({ refreshMs: 20, staleMs: 1000 });
     const lock = await a.lock('shared');
     storage.failWrites = (k) => k.startsWith('locks/');
-    await new Promise((r) => setTimeout(r, 80));
+    await waitFor(() => lock.signal.aborted, 'the failed refresh to abort the lock signal', 10_000);
     expect(lock.signal.aborted).toBe(true);
     storage.failWrites = undefined;
     await lock.release();
@@ -84,7 +93,7 @@ describe('locks', () => {
     const { a, storage } = await two({ refreshMs: 20, staleMs: 1000 });
     const lock = await a.lock('shared');
     for (const k of storage.keys('locks/')) storage.objects.delete(k);
-    await new Promise((r) => setTimeout(r, 80));
+    await waitFor(() => lock.signal.aborted, 'the refresh to find the lock gone', 10_000);
     expect(lock.signal.aborted).toBe(true);
     expect(String((lock.signal.reason as Error).message)).toMatch(/disappeared/);
   });
@@ -127,7 +136,10 @@ describe('locks', () => {
   it('a writer paused while a prune holds the repository does not commit', async () => {
     const { a, b, storage } = await two({ refreshMs: 60_000, staleMs: 100 });
     const ref = await a.writeStream(pieces(randomBytesSeeded(50_000, 8)));
-    await new Promise((r) => setTimeout(r, 150));
+    // the pause is a clock jump, and the clock then stands still: on a busy machine real time
+    // could age the prune's lock past staleMs too before the commit looks at it
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 150);
     // a prune took its exclusive lock (ours looked stale) and has not removed ours yet
     const x = await b.lock('exclusive', { purpose: 'prune' });
     const empty = { chunks: [], sizes: [], bytes: 0 };
@@ -153,12 +165,18 @@ describe('locks', () => {
     const ref = await a.writeStream(pieces(randomBytesSeeded(50_000, 9)));
     // the writer is "paused" for 5 s: the clock jumps, nothing of its ran meanwhile, and a prune
     // that started then found its lock stale and took the exclusive lock
+    const [own] = storage.keys('locks/');
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
-      vi.setSystemTime(Date.now() + 5000);
+      const woke = Date.now() + 5000;
+      vi.setSystemTime(woke);
       const x = await b.lock('exclusive', { purpose: 'prune' });
-      // the writer wakes: its overdue refresh timer fires before its commit
-      await new Promise((r) => setTimeout(r, 60));
+      // the writer wakes: its overdue refresh timer fires (and rewrites its lock) before its commit
+      await waitFor(
+        () => (storage.objects.get(own!)?.modified.getTime() ?? 0) >= woke,
+        "the writer's refresh timer to rewrite its lock",
+        10_000,
+      );
       const empty = { chunks: [], sizes: [], bytes: 0 };
       await expect(a.commitSnapshot(snapshotOf('crm', new Date(), { 'public.t': ref }, empty))).rejects.toThrow(
         /judged it stale: The repository at memory:\/\/test is locked exclusive by host .* \(prune\)/,

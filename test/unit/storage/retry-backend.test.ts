@@ -117,22 +117,34 @@ describe('RetryBackend', () => {
   });
 
   it('stops waiting when the signal fires', async () => {
-    const { faulty, retry } = await setup({ baseDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.99 });
-    faulty.inject({ op: 'put' });
     const ac = new AbortController();
+    // the abort comes once the ~59 s wait has begun (onRetry runs just before it); a fixed time
+    // from the start could pass on a busy machine before the first attempt even failed
+    const { faulty, retry } = await setup({
+      baseDelayMs: 60_000,
+      maxDelayMs: 60_000,
+      random: () => 0.99,
+      onRetry: () => setTimeout(() => ac.abort(), 20),
+    });
+    faulty.inject({ op: 'put' });
     const started = Date.now();
-    setTimeout(() => ac.abort(), 50);
     await expect(retry.put('k', bytes('v'), { signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // far below the wait it cut short
+    expect(Date.now() - started).toBeLessThan(30_000);
     expect(faulty.calls.put).toBe(1);
   });
 
   it('honours a backend-wide signal for calls without their own', async () => {
     const { faulty } = await setup();
     const ac = new AbortController();
-    const retry = new RetryBackend(faulty, { baseDelayMs: 60_000, random: () => 0.99, signal: ac.signal });
+    const retry = new RetryBackend(faulty, {
+      baseDelayMs: 60_000,
+      random: () => 0.99,
+      signal: ac.signal,
+      // abort during the wait, as above
+      onRetry: () => setTimeout(() => ac.abort(), 20),
+    });
     faulty.inject({ op: 'stat' });
-    setTimeout(() => ac.abort(), 20);
     await expect(retry.stat('k')).rejects.toBeInstanceOf(AbortError);
   });
 
