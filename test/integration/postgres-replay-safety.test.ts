@@ -12,7 +12,7 @@ import { driver } from '../../drivers/postgres/index.js';
 import { SEQUENCES_MESSAGE_PREFIX } from '../../drivers/postgres/internal/ddl-capture.js';
 import { decodePayload } from '../../drivers/postgres/internal/payload.js';
 import { pgTableChecksums, type TableChecksum } from '../../scripts/crm/checksums.js';
-import { decodeSegment } from '../../src/backup/segment-codec.js';
+import { decodeSegment } from '../../src/repository/segment-codec.js';
 import type { Repository } from '../../src/repository/repository-api.js';
 import { createPgDatabase, type TestDatabase } from '../harness/index.js';
 import { waitFor } from '../harness/util.js';
