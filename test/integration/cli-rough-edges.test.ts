@@ -1,0 +1,62 @@
+/**
+ * Rough edges a DBA hit on a first try (issue #10 item 12), each checked as the user meets it:
+ * the real CLI's exit code and sentence, or the state a restore leaves behind. Real servers only:
+ * a throwaway PostgreSQL that asks for passwords, s3rver for s3:// repositories.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addKey } from '../../src/repository/index.js';
+import { Secret } from '../../src/util/redact.js';
+import { runCli } from '../helpers/cli.js';
+import { FAST_SCRYPT, tempRepo, TEST_PASSWORD, type TempRepo } from '../helpers/pitr.js';
+
+const PASSWORD_ENV = { CRM_BACKUP_PASSWORD: TEST_PASSWORD, CRM_BACKUP_REPO: undefined };
+
+describe('key remove takes what key list shows', () => {
+  let tr: TempRepo;
+  beforeAll(async () => {
+    tr = await tempRepo();
+  });
+  afterAll(async () => tr?.dispose());
+
+  it('removes the key a unique prefix names, as the help example does', async () => {
+    const { id } = await addKey(tr.storage, new Secret(TEST_PASSWORD), new Secret('second'), {
+      scrypt: FAST_SCRYPT,
+    });
+    const r = await runCli(['key', 'remove', '--repo', tr.dir, id.slice(0, 6)], { env: PASSWORD_ENV });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`Removed key ${id}.`);
+    expect(await readdir(join(tr.dir, 'keys'))).not.toContain(id);
+  });
+
+  it('refuses a prefix several keys share, naming them', async () => {
+    // 17 keys: two of them share a first hex digit
+    const ids = [...(await readdir(join(tr.dir, 'keys')))];
+    for (let i = 0; i < 16; i++)
+      ids.push(
+        (await addKey(tr.storage, new Secret(TEST_PASSWORD), new Secret(`k${i}`), { scrypt: FAST_SCRYPT }))
+          .id,
+      );
+    const prefix = [...'0123456789abcdef'].find((c) => ids.filter((id) => id.startsWith(c)).length >= 2)!;
+    const matches = ids.filter((id) => id.startsWith(prefix)).sort();
+    const before = (await readdir(join(tr.dir, 'keys'))).length;
+    const r = await runCli(['key', 'remove', '--repo', tr.dir, prefix], { env: PASSWORD_ENV });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `crm-backup: Key prefix ${prefix} matches ${matches.length} keys of the repository at ${tr.dir} (${matches.join(', ')}); give more of the id.`,
+    );
+    expect((await readdir(join(tr.dir, 'keys'))).length).toBe(before);
+  });
+
+  it('key add without a new password names the option for the new one', async () => {
+    const r = await runCli(['key', 'add', '--repo', tr.dir], {
+      env: { ...PASSWORD_ENV, CRM_BACKUP_NEW_PASSWORD: undefined },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: No new password for the key; set CRM_BACKUP_NEW_PASSWORD or pass --new-password-file FILE.',
+    );
+  });
+});
