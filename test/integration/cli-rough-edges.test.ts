@@ -3,7 +3,8 @@
  * the real CLI's exit code and sentence, or the state a restore leaves behind. Real servers only:
  * a throwaway PostgreSQL that asks for passwords, s3rver for s3:// repositories.
  */
-import { readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addKey } from '../../src/repository/index.js';
@@ -57,6 +58,40 @@ describe('key remove takes what key list shows', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
       'crm-backup: No new password for the key; set CRM_BACKUP_NEW_PASSWORD or pass --new-password-file FILE.',
+    );
+  });
+});
+
+describe('init goes only into an empty place', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'crmb-init-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('refuses a folder of other files, naming what is there, and writes nothing', async () => {
+    const folder = join(dir, 'documents');
+    await mkdir(join(folder, 'photos'), { recursive: true });
+    await writeFile(join(folder, 'notes.txt'), 'my notes\n');
+    await writeFile(join(folder, 'photos', 'cat.jpg'), 'not really a cat\n');
+    const r = await runCli(['init', '--repo', folder], { env: PASSWORD_ENV });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `crm-backup: Cannot create a repository at ${folder}: it is not empty (it holds notes.txt, photos/cat.jpg) and is not a crm-backup repository; give init an empty or new folder or S3 prefix.`,
+    );
+    expect((await readdir(folder)).sort()).toEqual(['notes.txt', 'photos']);
+  });
+
+  it('creates a repository in an empty folder, then refuses to create one there again', async () => {
+    const folder = join(dir, 'empty');
+    await mkdir(folder);
+    const first = await runCli(['init', '--repo', folder], { env: PASSWORD_ENV });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const again = await runCli(['init', '--repo', folder], { env: PASSWORD_ENV });
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe(
+      `crm-backup: ${folder} already holds a crm-backup repository (it has a config object); open it instead of running init again.`,
     );
   });
 });
