@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addKey } from '../../src/repository/index.js';
 import { Secret } from '../../src/util/redact.js';
+import { startS3Server, type S3TestServer } from '../harness/s3-server.js';
 import { runCli } from '../helpers/cli.js';
 import { FAST_SCRYPT, tempRepo, TEST_PASSWORD, type TempRepo } from '../helpers/pitr.js';
 
@@ -93,5 +94,27 @@ describe('init goes only into an empty place', () => {
     expect(again.stderr.trim()).toBe(
       `crm-backup: ${folder} already holds a crm-backup repository (it has a config object); open it instead of running init again.`,
     );
+  });
+});
+
+describe('s3:// repositories', () => {
+  let s3: S3TestServer;
+  beforeAll(async () => {
+    s3 = await startS3Server();
+  });
+  afterAll(async () => s3?.stop());
+
+  it("print nothing of the AWS SDK's own on stderr (its Node.js version warning above all)", async () => {
+    const env = {
+      ...s3.env,
+      ...PASSWORD_ENV,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined,
+    };
+    const init = await runCli(['init', '--repo', `${s3.url}/warn`], { env });
+    expect(init.stderr).toBe('');
+    expect(init.code).toBe(0);
+    const list = await runCli(['list', '--repo', `${s3.url}/warn`], { env });
+    expect(list.stderr).toBe('');
+    expect(list.code).toBe(0);
   });
 });
