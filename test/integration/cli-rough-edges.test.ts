@@ -3,12 +3,13 @@
  * the real CLI's exit code and sentence, or the state a restore leaves behind. Real servers only:
  * a throwaway PostgreSQL that asks for passwords, s3rver for s3:// repositories.
  */
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addKey } from '../../src/repository/index.js';
 import { Secret } from '../../src/util/redact.js';
+import { pgQuery, startOwnPostgres, type ThrowawayServer } from '../harness/index.js';
 import { startS3Server, type S3TestServer } from '../harness/s3-server.js';
 import { runCli } from '../helpers/cli.js';
 import { FAST_SCRYPT, tempRepo, TEST_PASSWORD, type TempRepo } from '../helpers/pitr.js';
@@ -116,5 +117,51 @@ describe('s3:// repositories', () => {
     const list = await runCli(['list', '--repo', `${s3.url}/warn`], { env });
     expect(list.stderr).toBe('');
     expect(list.code).toBe(0);
+  });
+});
+
+describe('a PostgreSQL server that asks for a password', () => {
+  let server: ThrowawayServer;
+  let dir: string;
+  let url: string;
+  beforeAll(async () => {
+    server = await startOwnPostgres({ hostAuth: 'scram-sha-256' });
+    dir = await mkdtemp(join(tmpdir(), 'crmb-pgpass-'));
+    await pgQuery(server.url, `CREATE ROLE app LOGIN PASSWORD 'app-secret'`);
+    url = `postgres://app@127.0.0.1:${server.port}/postgres`;
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  // no password anywhere: not in the URL, not in PGPASSWORD, not in a password file
+  const noPassword = (): Record<string, string | undefined> => ({
+    PGPASSWORD: undefined,
+    PGPASSFILE: join(dir, 'no-such-pgpass'),
+    HOME: dir,
+  });
+
+  it('says the server asks for a password and where to give it (SCRAM)', async () => {
+    const r = await runCli(['doctor', '--source', url], { env: noPassword() });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `crm-backup: PostgreSQL at ${url} asks for a password for user "app" and none was given; put it in the URL, in PGPASSWORD or in ~/.pgpass (or the file PGPASSFILE names).`,
+    );
+  });
+
+  it('still finds the password in PGPASSWORD and in the password file', async () => {
+    const viaEnv = await runCli(['doctor', '--source', url], {
+      env: { ...noPassword(), PGPASSWORD: 'app-secret' },
+    });
+    expect(viaEnv.stdout).toContain('wal_level');
+    expect(viaEnv.stderr).not.toMatch(/password|credentials/);
+    const pgpass = join(dir, 'pgpass');
+    await writeFile(pgpass, `127.0.0.1:${server.port}:*:app:app-secret\n`);
+    await chmod(pgpass, 0o600);
+    const viaFile = await runCli(['doctor', '--source', url], {
+      env: { ...noPassword(), PGPASSFILE: pgpass },
+    });
+    expect(viaFile.stdout).toContain('wal_level');
+    expect(viaFile.stderr).not.toMatch(/password|credentials/);
   });
 });
