@@ -7,12 +7,27 @@ import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgTableChecksums } from '../../scripts/crm/checksums.js';
+import { seedCrm } from '../../scripts/crm/seed.js';
+import { runWorkload } from '../../scripts/crm/workload.js';
+import { driver as pgDriver } from '../../drivers/postgres/index.js';
 import { addKey } from '../../src/repository/index.js';
+import { restore } from '../../src/restore/restore.js';
+import { AbortError } from '../../src/util/errors.js';
+import { memoryLogger } from '../../src/util/log.js';
 import { Secret } from '../../src/util/redact.js';
-import { pgQuery, startOwnPostgres, type ThrowawayServer } from '../harness/index.js';
+import { createPgDatabase, pgQuery, startOwnPostgres, type ThrowawayServer } from '../harness/index.js';
 import { startS3Server, type S3TestServer } from '../harness/s3-server.js';
 import { runCli } from '../helpers/cli.js';
-import { FAST_SCRYPT, tempRepo, TEST_PASSWORD, type TempRepo } from '../helpers/pitr.js';
+import {
+  FAST_SCRYPT,
+  serverNowMicros,
+  startStream,
+  takeSnapshot,
+  tempRepo,
+  TEST_PASSWORD,
+  type TempRepo,
+} from '../helpers/pitr.js';
 
 const PASSWORD_ENV = { CRM_BACKUP_PASSWORD: TEST_PASSWORD, CRM_BACKUP_REPO: undefined };
 
@@ -163,5 +178,103 @@ describe('a PostgreSQL server that asks for a password', () => {
     });
     expect(viaFile.stdout).toContain('wal_level');
     expect(viaFile.stderr).not.toMatch(/password|credentials/);
+  });
+});
+
+describe('an interrupted restore says what it left in the target', () => {
+  let tr: TempRepo;
+  let sourceUrl: string;
+  const dbs: Array<{ drop(): Promise<void> }> = [];
+  const newTarget = async (): Promise<string> => {
+    const d = await createPgDatabase('rough_dst');
+    dbs.push(d);
+    return d.url;
+  };
+  beforeAll(async () => {
+    const source = await createPgDatabase('rough_src');
+    dbs.push(source);
+    sourceUrl = source.url;
+    await seedCrm(sourceUrl, { scale: 0.005, seed: 3 });
+    tr = await tempRepo();
+  });
+  afterAll(async () => {
+    for (const d of dbs) await d.drop().catch(() => {});
+    await tr?.dispose();
+  });
+
+  /** Restores, aborting as soon as the restore logs `event`; returns the error it ends with. */
+  async function interruptAt(
+    event: string,
+    targetUrl: string,
+    target: Parameters<typeof restore>[0]['target'],
+  ): Promise<{ error: unknown; message: string }> {
+    const controller = new AbortController();
+    const log = memoryLogger();
+    let message = '';
+    const progress = log.progress;
+    log.progress = (e, m, f) => {
+      progress(e, m, f);
+      if (e === event && !controller.signal.aborted) {
+        message = m;
+        controller.abort('SIGINT');
+      }
+    };
+    const error = await restore({
+      repo: tr.repo,
+      targetUrl,
+      source: 'rough',
+      target,
+      jobs: 1,
+      log,
+      signal: controller.signal,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return { error, message };
+  }
+
+  it('while tables load: schema created, how many tables loaded, and the command that cleans it', async () => {
+    await takeSnapshot(tr.repo, pgDriver, sourceUrl, 'rough', ['loads']);
+    const sums = await pgTableChecksums(sourceUrl);
+    const target = await newTarget();
+    const { error } = await interruptAt('restore.load', target, { kind: 'tag', tag: 'loads' });
+    expect(error).toBeInstanceOf(AbortError);
+    expect((error as AbortError).exitCode).toBe(130);
+    expect((error as Error).message).toBe(
+      `Restore interrupted: the target database holds a partial restore that must not be used (schema created, 1 of ${Object.keys(sums).length} tables loaded, no indexes or constraints yet); run the same restore command again with --clean to replace it, or drop and recreate the target database.`,
+    );
+    // the advice holds: the same restore with --clean gives the source exactly
+    await restore({
+      repo: tr.repo,
+      targetUrl: target,
+      source: 'rough',
+      target: { kind: 'tag', tag: 'loads' },
+      jobs: 2,
+      clean: true,
+      log: memoryLogger(),
+    });
+    expect(await pgTableChecksums(target)).toEqual(sums);
+  });
+
+  it('while the log replays: everything loaded and built, and how far the replay reached', async () => {
+    const stream = startStream(tr.repo, pgDriver, sourceUrl, 'rough');
+    await stream.started;
+    await takeSnapshot(tr.repo, pgDriver, sourceUrl, 'rough', ['replay']);
+    await runWorkload(sourceUrl, { ratePerSecond: 200, durationMs: 1500, seed: 5 });
+    const at = await serverNowMicros(sourceUrl);
+    await stream.waitCovered(at);
+    await stream.stop();
+    const tables = Object.keys(await pgTableChecksums(sourceUrl)).length;
+    const { error, message } = await interruptAt('restore.replay', await newTarget(), {
+      kind: 'time',
+      micros: at,
+    });
+    const reached = /up to (\S+)$/.exec(message)?.[1];
+    expect(reached).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(error).toBeInstanceOf(AbortError);
+    expect((error as Error).message).toBe(
+      `Restore interrupted: the target database holds a partial restore that must not be used (schema created, all ${tables} tables loaded, indexes and constraints built, log replayed up to ${reached}); run the same restore command again with --clean to replace it, or drop and recreate the target database.`,
+    );
   });
 });
