@@ -6,26 +6,28 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startOwnPostgres } from '../test/harness/index.js';
-import { pgTableChecksums, type TableChecksum } from './crm/checksums.js';
+import { pgTableChecksums } from './crm/checksums.js';
+import { describeSeed, repeatLines, verdict } from './crm/demo-report.js';
 import { seedCrm } from './crm/seed.js';
 import { runWorkload } from './crm/workload.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = resolve(ROOT, 'src/cli/bin.ts');
+const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
 const WORK = resolve(ROOT, '.crm-backup-demo');
 const SCALE = Number(process.env.CRMB_DEMO_SCALE ?? '0.05');
 
 const say = (text: string): void => void process.stdout.write(`${text}\n`);
 const step = (n: number, text: string): void => say(`\n[${n}/9] ${text}`);
 
-function cli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  say(`  $ crm-backup ${args.join(' ')}`);
+function cli(args: string[], env: NodeJS.ProcessEnv, echo = true): ChildProcess {
+  if (echo) say(`  $ crm-backup ${args.join(' ')}`);
   return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     cwd: ROOT,
     env,
@@ -33,8 +35,8 @@ function cli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   });
 }
 
-async function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const child = cli(args, env);
+async function run(args: string[], env: NodeJS.ProcessEnv, echo = true): Promise<string> {
+  const child = cli(args, env, echo);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
@@ -78,15 +80,22 @@ async function main(): Promise<number> {
 
     step(2, `Creating the reference CRM schema and seeding it (scale ${SCALE})`);
     const seeded = await seedCrm(source, { scale: SCALE, seed: 42 });
-    say(
-      `  ${Object.values(seeded.rows).reduce((a, b) => a + b, 0)} rows in ${Object.keys(seeded.rows).length} tables`,
+    // every table, as crm-backup counts them: the CRM's and knex's migration bookkeeping
+    const seededRows = Object.fromEntries(
+      Object.entries(await pgTableChecksums(source)).map(([t, sum]) => [t, sum.rows]),
     );
+    say(`  ${describeSeed(Object.keys(seeded.rows), seededRows)}`);
 
     step(3, 'Creating an encrypted repository');
     const password = randomBytes(18).toString('base64url');
+    const passwordFile = resolve(WORK, 'password');
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     const env = { ...process.env, CRM_BACKUP_REPO: resolve(WORK, 'repo'), CRM_BACKUP_PASSWORD: password };
     say(`  repository ${env.CRM_BACKUP_REPO}`);
-    say(`  generated password (shown once): ${password}`);
+    say(`  generated password (shown once, kept in ${passwordFile}): ${password}`);
+    say('  to repeat the commands below in another shell (the database lives only while the demo runs):');
+    for (const line of repeatLines({ repo: env.CRM_BACKUP_REPO, passwordFile, tsx: TSX, bin: CLI }))
+      say(`  $ ${line}`);
     await run(['init'], env);
 
     step(4, 'Streaming the change log (logical decoding) in the background');
@@ -121,9 +130,10 @@ async function main(): Promise<number> {
     )) as [{ n: string }];
     say(`  ${n} contacts deleted (notes cascaded, deals and activities lost their contact)`);
     await runWorkload(source, { ratePerSecond: 150, durationMs: 2000, seed: 8 });
+    say(`  waiting for the stream to store the log past ${target} (what "crm-backup list --json" reports)`);
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const listing = JSON.parse(await run(['list', '--json'], { ...env })) as Array<{
+      const listing = JSON.parse(await run(['list', '--json'], env, false)) as Array<{
         restorable: Array<{ to: string }>;
       }>;
       const to = listing[0]?.restorable.at(-1)?.to;
@@ -138,34 +148,20 @@ async function main(): Promise<number> {
     if (streamCode !== 0)
       throw new Error(`the stream exited ${streamCode} on SIGINT: ${streamLog.trim().split('\n').at(-1)}`);
     say('  stream stopped cleanly on SIGINT: open segment stored and acknowledged (exit 0)');
+    for (const line of (await run(['list'], env)).split('\n')) say(`    ${line}`);
 
     step(8, `Restoring the CRM as it was at ${target}, just before the DELETE`);
     await run(['restore', '--target', restored, '--at', target, '--jobs', '2'], env);
 
     step(9, 'Verdict: per-table checksums of ordered rows, restored vs. the source just before the DELETE');
-    const got = await pgTableChecksums(restored);
-    let same = 0;
-    const tables = Object.keys(good).sort();
-    for (const t of tables) {
-      const ok = sameTable(good[t], got[t]);
-      if (ok) same++;
-      say(`  ${ok ? 'same     ' : 'DIFFERENT'} ${t.padEnd(16)} ${good[t]?.rows ?? 0} rows`);
-    }
-    const verdict = same === tables.length;
-    say(
-      verdict
-        ? `\nAll ${tables.length} tables restored exactly.`
-        : `\n${tables.length - same} of ${tables.length} tables differ.`,
-    );
-    return verdict ? 0 : 1;
+    const result = verdict(good, await pgTableChecksums(restored));
+    for (const line of result.lines) say(`  ${line}`);
+    say(`\n${result.summary}`);
+    return result.exact ? 0 : 1;
   } finally {
     stream?.kill('SIGKILL');
     await server.stop();
   }
-}
-
-function sameTable(a: TableChecksum | undefined, b: TableChecksum | undefined): boolean {
-  return a !== undefined && b !== undefined && a.rows === b.rows && a.md5 === b.md5;
 }
 
 main().then(

@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
 import { addKey, listKeys, removeKey } from '../repository/index.js';
 import { UsageError } from '../util/errors.js';
-import { openStorageFor, readPassword } from './context.js';
+import { openStorageFor, readPassword, type PasswordSource } from './context.js';
 import { action } from './run-command.js';
+
+const NEW_PASSWORD: PasswordSource = {
+  env: 'CRM_BACKUP_NEW_PASSWORD',
+  flag: '--new-password-file',
+  what: 'new password for the key',
+};
 
 interface KeyAddOpts {
   newPasswordFile?: string;
@@ -26,7 +32,7 @@ export function registerKey(program: Command): void {
       action<KeyAddOpts>(async (opts, ctx) => {
         const storage = await openStorageFor(opts);
         const current = await readPassword(opts);
-        const fresh = await readPassword({ passwordFile: opts.newPasswordFile }, 'CRM_BACKUP_NEW_PASSWORD');
+        const fresh = await readPassword({ passwordFile: opts.newPasswordFile }, NEW_PASSWORD);
         const { id } = await addKey(storage, current, fresh, { label: opts.label });
         ctx.print(ctx.json ? JSON.stringify({ id }) : `Added key ${id}.`);
       }),
@@ -47,13 +53,13 @@ export function registerKey(program: Command): void {
   key
     .command('remove')
     .description('Remove a key (not the one in use, never the last).')
-    .argument('<id>', 'key id (as shown by key list)')
+    .argument('<id>', 'key id, or a unique prefix of it (as shown by key list)')
     .action(
       action(async (opts, ctx, args) => {
         const id = args[0];
         if (!id) throw new UsageError('key remove needs the id of the key to remove.');
-        await removeKey(await openStorageFor(opts), await readPassword(opts), id);
-        ctx.print(ctx.json ? JSON.stringify({ removed: id }) : `Removed key ${id}.`);
+        const removed = await removeKey(await openStorageFor(opts), await readPassword(opts), id);
+        ctx.print(ctx.json ? JSON.stringify({ removed: removed.id }) : `Removed key ${removed.id}.`);
       }),
     );
 }

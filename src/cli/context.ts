@@ -45,8 +45,27 @@ export function repoLocation(opts: GlobalOptions): string {
   return location;
 }
 
+/** Where a password is read from, and how messages name it. */
+export interface PasswordSource {
+  /** The environment variable read when no file is given. */
+  readonly env: string;
+  /** The option naming a file, as the user types it. */
+  readonly flag: string;
+  /** What the password opens, for messages: "repository password". */
+  readonly what: string;
+}
+
+export const REPOSITORY_PASSWORD: PasswordSource = {
+  env: 'CRM_BACKUP_PASSWORD',
+  flag: '--password-file',
+  what: 'repository password',
+};
+
 /** The repository password comes from $CRM_BACKUP_PASSWORD or --password-file, never a flag value. */
-export async function readPassword(opts: GlobalOptions, envName = 'CRM_BACKUP_PASSWORD'): Promise<Secret> {
+export async function readPassword(
+  opts: GlobalOptions,
+  from: PasswordSource = REPOSITORY_PASSWORD,
+): Promise<Secret> {
   if (opts.passwordFile) {
     let text: string;
     try {
@@ -63,9 +82,9 @@ export async function readPassword(opts: GlobalOptions, envName = 'CRM_BACKUP_PA
     if (pw.length === 0) throw new ConfigError(`The password file ${opts.passwordFile} is empty.`);
     return new Secret(pw);
   }
-  const env = process.env[envName];
+  const env = process.env[from.env];
   if (env) return new Secret(env);
-  throw new UsageError(`No repository password; set ${envName} or pass --password-file FILE.`);
+  throw new UsageError(`No ${from.what}; set ${from.env} or pass ${from.flag} FILE.`);
 }
 
 export async function openStorageFor(opts: GlobalOptions): Promise<StorageBackend> {

@@ -16,10 +16,12 @@ export function buildProgram(): Command {
     .option('--repo <location>', 'repository: a folder or s3://bucket/prefix (default $CRM_BACKUP_REPO)')
     .option(
       '--password-file <file>',
-      'read the repository password from this file (default $CRM_BACKUP_PASSWORD)',
+      'read the repository password from this file; without it, the password is taken from $CRM_BACKUP_PASSWORD',
     )
     .option('--json', 'machine-readable output; logs as JSON lines on stderr')
     .option('-q, --quiet', 'no progress and no informational messages')
+    // every subcommand's --help lists these too (they are inherited when the commands are added)
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ outputError: () => {} });

@@ -118,30 +118,48 @@ export async function listKeys(storage: StorageBackend, password: Secret): Promi
   return out;
 }
 
-/** Removes a key file; refuses the key the password opened (lock-out risk) and the last key. */
-export async function removeKey(storage: StorageBackend, password: Secret, keyId: string): Promise<void> {
+/**
+ * Removes a key file named by its id or a unique prefix of it (as `key list` shows them) and returns
+ * the full id; refuses an ambiguous prefix, the key the password opened (lock-out risk) and the last key.
+ */
+export async function removeKey(
+  storage: StorageBackend,
+  password: Secret,
+  idOrPrefix: string,
+): Promise<{ id: string }> {
   const { keyId: current, keys } = await open(storage, password);
   // Two removals at once, each opened by the other's key, would pass every check below and leave
   // no key at all: the checks and the deletion run under the repository's `keys` lock.
   const locks = new LockManager(storage, keys, DEFAULT_LOCK_TIMING);
   const lock = await locks.acquire('keys', { purpose: 'key remove' });
   try {
-    await removeLocked(storage, current, keyId);
+    return { id: await removeLocked(storage, current, idOrPrefix) };
   } finally {
     await lock.release();
   }
 }
 
-async function removeLocked(storage: StorageBackend, current: string, keyId: string): Promise<void> {
+/** The one key id equal to or starting with `idOrPrefix`. */
+function resolveKeyId(location: string, ids: readonly string[], idOrPrefix: string): string {
+  if (ids.includes(idOrPrefix)) return idOrPrefix;
+  const matches = idOrPrefix === '' ? [] : ids.filter((id) => id.startsWith(idOrPrefix));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0)
+    throw new RepositoryError(
+      `The repository at ${location} has no key ${idOrPrefix}; "crm-backup key list" shows the key ids.`,
+    );
+  throw new RepositoryError(
+    `Key prefix ${idOrPrefix} matches ${matches.length} keys of the repository at ${location} (${matches.join(', ')}); give more of the id.`,
+  );
+}
+
+async function removeLocked(storage: StorageBackend, current: string, idOrPrefix: string): Promise<string> {
   const ids = await listKeyIds(storage);
   if (!ids.includes(current))
     throw new RepositoryError(
       `The key this password opened (${current}) was removed from the repository at ${storage.location} meanwhile; nothing was removed.`,
     );
-  if (!ids.includes(keyId))
-    throw new RepositoryError(
-      `The repository at ${storage.location} has no key ${keyId}; "crm-backup key list" shows the key ids.`,
-    );
+  const keyId = resolveKeyId(storage.location, ids, idOrPrefix);
   if (keyId === current) {
     throw new RepositoryError(
       `Key ${keyId} is the one this password opened; remove it using another key's password so you cannot lock yourself out.`,
@@ -152,4 +170,5 @@ async function removeLocked(storage: StorageBackend, current: string, keyId: str
       `Key ${keyId} is the last key of the repository at ${storage.location}; add another key before removing it.`,
     );
   await storage.delete(`${PATHS.keys}${keyId}`);
+  return keyId;
 }

@@ -18,6 +18,7 @@ import { forEachConcurrent } from '../util/concurrency.js';
 import { throwIfAborted } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
+import { interruptedRestore, TargetProgress } from './interrupted.js';
 import type { RestorePlan } from './plan.js';
 import { tableMatcher } from './tables.js';
 
@@ -54,14 +55,19 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   const snap = plan.snapshot;
   const matches = tableMatcher(opts.driver, opts.tables);
   const target = await guardDriver(opts.driver).openTarget(opts.targetUrl);
+  // what the target holds so far, for the message of an interrupted restore
+  const progress = new TargetProgress();
   try {
     if (target.preflight)
       refuseOnErrors(await target.preflight({ replay: plan.untilMicros !== undefined }), log);
+    progress.cleaned = opts.clean === true;
     await target.assertEmpty({ clean: opts.clean });
     const schema = await collectBytes(
       repo.readStream(snap.schema, { signal, context: `snapshot ${snap.id.slice(0, 12)} schema` }),
     );
+    progress.schemaStarted = true;
     await target.createSchema(schema, snap.schemaFormat, 'pre-data');
+    progress.schemaCreated = true;
     // Largest first, as pg_restore -j does: the longest load starts at once and the workers
     // finish together instead of one of them idling while the last big table loads.
     const streams = snap.streams
@@ -73,6 +79,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
         `No table of snapshot ${snap.id.slice(0, 12)} matches --tables ${opts.tables!.join(',')}.`,
       );
     target.planLoads?.(streams.map((s) => ({ name: s.name, bytes: s.data.bytes })));
+    progress.planLoads(streams.map((s) => s.table));
     let rows = 0;
     let bytes = 0;
     let done = 0;
@@ -105,6 +112,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
       rows += stats.rows;
       bytes += stats.bytes;
       done++;
+      progress.partLoaded(s.table);
       log.progress(
         'restore.load',
         `Loaded ${done}/${streams.length} tables (${s.name}: ${stats.rows} rows), ${formatBytes(bytes)} in all`,
@@ -122,13 +130,15 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     const loadSeconds = (Date.now() - started) / 1000;
     const postStarted = Date.now();
     await target.createSchema(schema, snap.schemaFormat, 'post-data');
+    progress.indexesBuilt = true;
     log.info(
       'restore.post-data',
       `Built indexes and constraints in ${formatDuration(Date.now() - postStarted)}.`,
     );
     for (const w of target.warnings?.() ?? []) log.warn('restore.schema', w);
     const replayStarted = Date.now();
-    const replay = plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches);
+    const replay =
+      plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches, progress);
     const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;
     const finishStarted = Date.now();
     await target.finish();
@@ -156,6 +166,9 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
           : '.'),
     );
     return summary;
+  } catch (err) {
+    // whatever failed once the signal fired (a load's broken stream, say), the user interrupted it
+    throw signal?.aborted ? interruptedRestore(progress, err) : err;
   } finally {
     await target.close().catch(() => {});
   }
@@ -165,6 +178,7 @@ async function replayLog(
   opts: RestoreJobOptions,
   target: TargetDriver,
   matches: ((t: string) => boolean) | undefined,
+  progress: TargetProgress,
 ): Promise<{ transactions: number; changes: number; last?: { position: Position; commitTime: string } }> {
   const { plan, repo, driver, log, signal } = opts;
   const until = plan.untilMicros!;
@@ -199,6 +213,7 @@ async function replayLog(
         transactions++;
         applied = tx.position;
         last = { position: tx.position, commitTime: formatMicros(tx.commitTime) };
+        progress.replayedUntil = last.commitTime;
         log.progress('restore.replay', `Replayed ${transactions} transactions, up to ${last.commitTime}`, {
           transactions,
         });

@@ -55,6 +55,25 @@ export interface S3BackendOptions {
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 
+const NODE_VERSION_WARNING_OFF = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/**
+ * Builds an S3Client without the SDK's NodeVersionSupportWarning, which every s3:// command would
+ * print on Node.js < 22 (about the SDK's own future releases; this package pins its version).
+ * The SDK's documented switch is read while the client is built, and the SDK then never checks
+ * again: it is set for that moment only, so no other warning and no child process is affected.
+ */
+function withoutNodeVersionWarning<T>(build: () => T): T {
+  const before = process.env[NODE_VERSION_WARNING_OFF];
+  process.env[NODE_VERSION_WARNING_OFF] = 'true';
+  try {
+    return build();
+  } finally {
+    if (before === undefined) delete process.env[NODE_VERSION_WARNING_OFF];
+    else process.env[NODE_VERSION_WARNING_OFF] = before;
+  }
+}
+
 export class S3Backend implements StorageBackend {
   readonly location: string;
   readonly #client: S3Client;
@@ -72,17 +91,20 @@ export class S3Backend implements StorageBackend {
     this.#pageSize = Math.min(1000, Math.max(1, opts.listPageSize ?? 1000));
     this.#partRetry = opts.partRetry ?? { attempts: 4 };
     const s = this.#settings;
-    this.#client = new S3Client({
-      region: s.region,
-      forcePathStyle: s.forcePathStyle,
-      maxAttempts: 1,
-      requestHandler: {
-        requestTimeout: (opts.requestTimeoutSeconds ?? 120) * 1000,
-        connectionTimeout: 10_000,
-      },
-      ...(s.endpoint ? { endpoint: s.endpoint } : {}),
-      ...(s.credentials ? { credentials: s.credentials } : {}),
-    });
+    this.#client = withoutNodeVersionWarning(
+      () =>
+        new S3Client({
+          region: s.region,
+          forcePathStyle: s.forcePathStyle,
+          maxAttempts: 1,
+          requestHandler: {
+            requestTimeout: (opts.requestTimeoutSeconds ?? 120) * 1000,
+            connectionTimeout: 10_000,
+          },
+          ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+          ...(s.credentials ? { credentials: s.credentials } : {}),
+        }),
+    );
   }
 
   #key(key: string): string {

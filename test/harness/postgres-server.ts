@@ -1,6 +1,7 @@
 /**
  * Throwaway PostgreSQL 15 server for tests, demos and benchmarks: initdb into a temp
- * folder, logical decoding on, trust auth on 127.0.0.1, durability off for speed.
+ * folder, logical decoding on, trust auth on 127.0.0.1 (or a password check for other roles than
+ * `postgres`: `hostAuth`), durability off for speed.
  */
 import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,13 +22,34 @@ import {
 
 const DEFAULT_BINDIR = '/usr/lib/postgresql/15/bin';
 
-const HBA = `local all all trust
-local replication all trust
-host all all 127.0.0.1/32 trust
-host replication all 127.0.0.1/32 trust
-host all all ::1/128 trust
-host replication all ::1/128 trust
+/** Password checks a test may ask for on TCP connections (`trust` asks for none). */
+export type PgHostAuth = 'trust' | 'scram-sha-256' | 'md5';
+
+export interface PgStartOptions extends StartOptions {
+  /**
+   * How TCP connections of roles other than `postgres` authenticate (default `trust`). The
+   * `postgres` superuser, which the harness and tests connect as, is always trusted.
+   */
+  readonly hostAuth?: PgHostAuth;
+}
+
+function hba(hostAuth: PgHostAuth): string {
+  const superuser =
+    hostAuth === 'trust'
+      ? ''
+      : `host all postgres 127.0.0.1/32 trust
+host replication postgres 127.0.0.1/32 trust
+host all postgres ::1/128 trust
+host replication postgres ::1/128 trust
 `;
+  return `local all all trust
+local replication all trust
+${superuser}host all all 127.0.0.1/32 ${hostAuth}
+host replication all 127.0.0.1/32 ${hostAuth}
+host all all ::1/128 ${hostAuth}
+host replication all ::1/128 ${hostAuth}
+`;
+}
 
 const BASE_SETTINGS: Record<string, string> = {
   listen_addresses: '127.0.0.1',
@@ -55,7 +77,7 @@ export async function startPostgres(opts?: StartOptions): Promise<ThrowawayServe
 }
 
 /** Always starts a fresh server, ignoring `CRMB_TEST_PG_URL` (for tests that restart or kill it). */
-export async function startOwnPostgres(opts?: StartOptions): Promise<ThrowawayServer> {
+export async function startOwnPostgres(opts?: PgStartOptions): Promise<ThrowawayServer> {
   const binDir = pgBinDir(opts);
   requireBinary(join(binDir, 'postgres'), 'PostgreSQL 15 server binaries', 'postgresql-15');
   requireBinary(join(binDir, 'initdb'), 'PostgreSQL 15 server binaries', 'postgresql-15');
@@ -78,7 +100,7 @@ export async function startOwnPostgres(opts?: StartOptions): Promise<ThrowawaySe
       logFile,
       ids,
     );
-    writeFileSync(join(dataDir, 'pg_hba.conf'), HBA);
+    writeFileSync(join(dataDir, 'pg_hba.conf'), hba(opts?.hostAuth ?? 'trust'));
     chownTree(join(dataDir, 'pg_hba.conf'), ids);
     const port = await freePort();
     const settings = { ...BASE_SETTINGS, ...opts?.settings };

@@ -2,6 +2,7 @@
  * Connection settings from a postgres:// URL, and translation of connection failures into one
  * sentence without secrets. Every other file of this driver connects through here.
  */
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import { SourceError, UsageError } from '../../../src/util/errors.js';
 import { redactUrl } from '../../../src/util/redact.js';
@@ -51,6 +52,11 @@ export function parsePgUrl(url: string): PgEndpoint {
 export function connectionError(err: unknown, target: PgEndpoint): SourceError {
   const e = err as { code?: string; message?: string };
   const where = target.display;
+  if (err instanceof NoPasswordGiven)
+    return new SourceError(
+      `PostgreSQL at ${where} asks for a password for user "${target.config.user ?? ''}" and none was given; put it in the URL, in PGPASSWORD or in ~/.pgpass (or the file PGPASSFILE names).`,
+      { cause: err, source: where },
+    );
   switch (e.code) {
     case 'ECONNREFUSED':
       return new SourceError(
@@ -93,6 +99,40 @@ export function connectionError(err: unknown, target: PgEndpoint): SourceError {
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
+
+/** The server asked for a password, and neither the URL, PGPASSWORD nor the password file has one. */
+class NoPasswordGiven extends Error {}
+
+type PgPassLookup = (params: unknown, found: (password: string | undefined) => void) => void;
+
+/**
+ * The password file reader pg itself uses (the `pgpass` package, a dependency of pg): it reads
+ * ~/.pgpass or PGPASSFILE as libpq does. Resolved from pg's own folder; absent, no file is read.
+ */
+function pgPassLookup(): PgPassLookup | undefined {
+  try {
+    const fromPg = createRequire(createRequire(import.meta.url).resolve('pg'));
+    return fromPg('pgpass') as PgPassLookup;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * pg calls this only when the server asks for a password and none was configured. Without it, pg
+ * would fail later in words of its own ("client password must be a string" for SCRAM, a wrong
+ * MD5 hash for md5): so the password file is read here, and when it has none either, the
+ * connection fails with NoPasswordGiven, which connectionError says in one sentence.
+ */
+function passwordOnDemand(params?: unknown): Promise<string> {
+  const lookup = pgPassLookup();
+  return new Promise((resolve, reject) => {
+    const done = (password: string | undefined): void =>
+      password === undefined || password === '' ? reject(new NoPasswordGiven()) : resolve(password);
+    if (!lookup || params === undefined) done(undefined);
+    else lookup(params, done);
+  });
+}
 
 /**
  * Ends a client that may be stuck on a silent socket: queries in flight reject at once (`end()`
@@ -150,6 +190,7 @@ export async function connect(target: PgEndpoint, opts?: { replication?: boolean
     keepAliveInitialDelayMillis: 30_000,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     ...config,
+    password: config.password ?? passwordOnDemand,
   });
   // An idle client whose server goes away emits 'error'; without a listener that kills the process.
   client.on('error', () => {});

@@ -43,6 +43,25 @@ describe('crm-backup command line', () => {
     });
   });
 
+  it("lists the global options on every command's help page", async () => {
+    const results = await Promise.all(COMMANDS.map((c) => runCli([...c.split(' '), '--help'])));
+    results.forEach((r, i) => {
+      expect(r.code, COMMANDS[i]).toBe(0);
+      const page = r.stdout.replace(/\s+/g, ' ');
+      expect(page, COMMANDS[i]).toContain('Global Options:');
+      for (const option of ['--repo <location>', '--password-file <file>', '--json', '--quiet'])
+        expect(page, `${COMMANDS[i]} ${option}`).toContain(option);
+    });
+  });
+
+  it('says where the password comes from when no --password-file is given', async () => {
+    const page = (await runCli(['--help'])).stdout.replace(/\s+/g, ' ');
+    expect(page).toContain(
+      '--password-file <file> read the repository password from this file; without it, the password is taken from $CRM_BACKUP_PASSWORD',
+    );
+    expect(page).not.toContain('(default $CRM_BACKUP_PASSWORD)');
+  });
+
   it('exits 2 with one sentence on an unknown option', async () => {
     const r = await runCli(['snapshot', '--source', 'postgres://x@h/db', '--bogus']);
     expect(r.code).toBe(2);
