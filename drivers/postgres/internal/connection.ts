@@ -106,16 +106,12 @@ class NoPasswordGiven extends Error {}
 type PgPassLookup = (params: unknown, found: (password: string | undefined) => void) => void;
 
 /**
- * The password file reader pg itself uses (the `pgpass` package, a dependency of pg): it reads
- * ~/.pgpass or PGPASSFILE as libpq does. Resolved from pg's own folder; absent, no file is read.
+ * The password file reader pg itself uses (the `pgpass` package, declared as our own dependency
+ * at pg's version): it reads ~/.pgpass or PGPASSFILE as libpq does. Loaded on demand, only when a
+ * server asks for a password that the URL and PGPASSWORD do not give.
  */
-function pgPassLookup(): PgPassLookup | undefined {
-  try {
-    const fromPg = createRequire(createRequire(import.meta.url).resolve('pg'));
-    return fromPg('pgpass') as PgPassLookup;
-  } catch {
-    return undefined;
-  }
+function pgPassLookup(): PgPassLookup {
+  return createRequire(import.meta.url)('pgpass') as PgPassLookup;
 }
 
 /**
@@ -129,7 +125,7 @@ function passwordOnDemand(params?: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
     const done = (password: string | undefined): void =>
       password === undefined || password === '' ? reject(new NoPasswordGiven()) : resolve(password);
-    if (!lookup || params === undefined) done(undefined);
+    if (params === undefined) done(undefined);
     else lookup(params, done);
   });
 }
