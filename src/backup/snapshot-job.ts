@@ -8,7 +8,7 @@ import { guardDriver } from '../driver/guard.js';
 import { assertWrittenBy } from '../driver/position-order.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import type { SourceDriver, TableStream } from '../driver/source-driver.js';
-import type { Repository, StoredTableStream } from '../repository/repository-api.js';
+import type { Repository, SnapshotFilter, StoredTableStream } from '../repository/repository-api.js';
 import { AbortError, throwIfAborted } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { redactUrl } from '../util/redact.js';
@@ -88,6 +88,7 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
         streams: stored,
         meta: reader.meta,
         sourceUrl: redactUrl(opts.sourceUrl),
+        ...snapshotFilter(opts),
       });
       const bytes = stored.reduce((n, s) => n + s.data.bytes, 0);
       const rows = stored.reduce((n, s) => n + (s.rows ?? 0), 0);
@@ -117,6 +118,14 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
     await source?.close().catch(() => {});
     await releaseLock(lock, log);
   }
+}
+
+/** The manifest's record of a partial snapshot: the filter as the user gave it. */
+function snapshotFilter(opts: SnapshotJobOptions): { filter?: SnapshotFilter } {
+  const filter: { tables?: string[]; schemas?: string[] } = {};
+  if (opts.tables?.length) filter.tables = [...opts.tables];
+  if (opts.schemas?.length) filter.schemas = [...opts.schemas];
+  return filter.tables || filter.schemas ? { filter } : {};
 }
 
 async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {

@@ -7,12 +7,14 @@ import { assertReadable } from '../driver/guard.js';
 import { driverOfSource } from '../driver/position-order.js';
 import { registry, type Drivers } from '../driver/registry.js';
 import type { Repository } from '../repository/repository-api.js';
+import { describeSnapshotFilter, isPartialSnapshot } from '../repository/retention.js';
 import { RestoreRefusedError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
 import { planRestore, type RestoreTarget } from './plan.js';
 import { runRestore, type RestoreSummary } from './restore-job.js';
 import { pickSource } from './sources.js';
+import { tableMatcher } from './tables.js';
 
 export type { RestoreTarget } from './plan.js';
 export type { RestoreSummary } from './restore-job.js';
@@ -57,16 +59,25 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
         `Source ${source} was backed up by the ${driver.kind} driver; the target must be a ${driver.kind} database.`,
       );
     }
-    const plan = planRestore(snapshots, segments, target, driver.comparePositions);
-    assertReadable(driver, plan.snapshot, `Snapshot ${plan.snapshot.id.slice(0, 12)}`);
+    const tables = tableMatcher(driver, req.tables);
+    const plan = planRestore(snapshots, segments, target, driver.comparePositions, { tables });
+    const snap = plan.snapshot;
+    assertReadable(driver, snap, `Snapshot ${snap.id.slice(0, 12)}`);
     for (const seg of plan.segments) assertReadable(driver, seg, `Log segment ${seg.id.slice(0, 12)}`);
     log.info(
       'restore.plan',
-      `Restoring snapshot ${plan.snapshot.id.slice(0, 12)} (${plan.snapshot.consistentAt})` +
+      `Restoring ${isPartialSnapshot(snap) ? 'partial ' : ''}snapshot ${snap.id.slice(0, 12)} (${snap.consistentAt})` +
         (plan.untilMicros !== undefined
           ? ` and ${plan.segments.length} log segments up to ${formatMicros(plan.untilMicros)}.`
           : '.'),
     );
+    if (isPartialSnapshot(snap) && !req.tables?.length) {
+      const n = new Set(snap.streams.map((s) => s.table)).size;
+      log.warn(
+        'restore.partial',
+        `Snapshot ${snap.id.slice(0, 12)} is partial (taken with ${describeSnapshotFilter(snap.filter)}): only its ${n} ${n === 1 ? 'table is' : 'tables are'} restored, not the whole database.`,
+      );
+    }
     return await runRestore({
       repo,
       driver,
