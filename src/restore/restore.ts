@@ -4,9 +4,11 @@
  * reads, plan (which snapshot, which log), then load, replay and finish (restore-job.ts).
  */
 import { assertReadable } from '../driver/guard.js';
+import type { DriverModule } from '../driver/driver-module.js';
 import { driverOfSource } from '../driver/position-order.js';
 import { registry, type Drivers } from '../driver/registry.js';
-import type { Repository } from '../repository/repository-api.js';
+import { namesMatchingNone, unmatchedPhrase } from '../driver/unmatched-names.js';
+import type { Repository, SnapshotManifest } from '../repository/repository-api.js';
 import { describeSnapshotFilter, isPartialSnapshot } from '../repository/retention.js';
 import { RestoreRefusedError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -59,9 +61,17 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
         `Source ${source} was backed up by the ${driver.kind} driver; the target must be a ${driver.kind} database.`,
       );
     }
+    refuseUnknownTables(driver, req.tables, snapshots, `in any snapshot of ${source}`, '');
     const tables = tableMatcher(driver, req.tables);
     const plan = planRestore(snapshots, segments, target, driver.comparePositions, { tables });
     const snap = plan.snapshot;
+    refuseUnknownTables(
+      driver,
+      req.tables,
+      [snap],
+      `of snapshot ${snap.id.slice(0, 12)} (consistent at ${snap.consistentAt})`,
+      ', or restore from a snapshot that holds it',
+    );
     assertReadable(driver, snap, `Snapshot ${snap.id.slice(0, 12)}`);
     for (const seg of plan.segments) assertReadable(driver, seg, `Log segment ${seg.id.slice(0, 12)}`);
     log.info(
@@ -92,4 +102,24 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
   } finally {
     await lock.release().catch(() => {});
   }
+}
+
+/**
+ * Refuses (exit 2), before the target is touched, when a --tables name matches no table of
+ * `snapshots`: each name on its own, so one typo among right names is caught too.
+ */
+function refuseUnknownTables(
+  driver: DriverModule,
+  wanted: readonly string[] | undefined,
+  snapshots: readonly SnapshotManifest[],
+  where: string,
+  advice: string,
+): void {
+  if (!wanted?.length) return;
+  const tables = new Set(snapshots.flatMap((s) => s.streams.map((t) => t.table)));
+  const phrase = unmatchedPhrase([
+    { flag: '--tables', names: namesMatchingNone(driver.tableNames, wanted, tables) },
+  ]);
+  if (phrase)
+    throw new UsageError(`${phrase} no table ${where}; check the spelling${advice} (nothing was restored).`);
 }

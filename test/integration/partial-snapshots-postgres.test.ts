@@ -1,6 +1,8 @@
 /**
  * Snapshots taken with --tables / --schemas on a real PostgreSQL, through the real CLI: a partial
- * snapshot never stands in for the whole database (restore --at and --latest, list, forget).
+ * snapshot never stands in for the whole database (restore --at and --latest, list, forget), and
+ * a name that selects no table is refused with the names, by snapshot and by restore, before
+ * anything is stored or written.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -162,4 +164,61 @@ describe('partial snapshots and filters on PostgreSQL (CLI)', () => {
     }
   });
 
+  it('refuses --tables and --schemas names that select no table, naming each, and stores nothing', async () => {
+    const before = (await listed()).snapshots.length;
+    const refused = async (args: string[], sentence: string): Promise<void> => {
+      const r = await runCli(['snapshot', '--source', source.url, '--name', 'partial', ...args], {
+        env: env(),
+      });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n').at(-1)).toBe(`crm-backup: ${sentence}`);
+    };
+    const tail = 'no table of partial; check the spelling (no snapshot was stored).';
+    await refused(['--tables', 'nosuch'], `--tables "nosuch" matches ${tail}`);
+    await refused(['--tables', 'customers,nosuch,ordres'], `--tables "nosuch", "ordres" match ${tail}`);
+    await refused(['--schemas', 'nosuch'], `--schemas "nosuch" matches ${tail}`);
+    await refused(['--schemas', 'archive,archiv'], `--schemas "archiv" matches ${tail}`);
+    // each name must select a table after both filters: old_orders lives in archive, not public
+    await refused(
+      ['--tables', 'old_orders', '--schemas', 'public'],
+      `--tables "old_orders" and --schemas "public" match ${tail}`,
+    );
+    expect((await listed()).snapshots.length).toBe(before);
+
+    const ok = await runCli(
+      [
+        'snapshot',
+        '--source',
+        source.url,
+        '--name',
+        'partial',
+        '--tables',
+        'old_orders',
+        '--schemas',
+        'archive',
+      ],
+      { env: env() },
+    );
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await listed()).snapshots.at(-1)).toMatchObject({
+      partial: true,
+      filter: { tables: ['old_orders'], schemas: ['archive'] },
+    });
+  });
+
+  it('refuses restore --tables names that match no table before anything is written to the target', async () => {
+    const t = await target();
+    const r = await runCli(['restore', '--target', t.url, '--latest', '--tables', 'customers,nosuch'], {
+      env: env(),
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      'crm-backup: --tables "nosuch" matches no table in any snapshot of partial; check the spelling (nothing was restored).',
+    );
+    const tables = await pgExec(
+      t.url,
+      "SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
+    );
+    expect(tables.rows[0]).toEqual({ n: 0 });
+  });
 });

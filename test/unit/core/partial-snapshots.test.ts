@@ -8,6 +8,7 @@ import { applyPolicy, forget } from '../../../src/repository/index.js';
 import type { Repository, SnapshotManifest } from '../../../src/repository/repository-api.js';
 import { restore, type RestoreTarget } from '../../../src/restore/restore.js';
 import { listSources, repositoryPositionOrder } from '../../../src/restore/sources.js';
+import { UsageError } from '../../../src/util/errors.js';
 import { memoryLogger } from '../../../src/util/log.js';
 import { formatMicros } from '../../../src/util/time.js';
 import { fakeDriver, fakeTarget, onlyDriver } from '../../helpers/fake-driver.js';
@@ -225,6 +226,28 @@ describe('retention counts partial snapshots apart from full backups', () => {
     expect(result.removed).toEqual([]);
     expect(result.removedSegments).toEqual([]);
     expect((await run(repo, at(41))).loaded).toEqual(ALL);
+    await repo.close();
+  });
+});
+
+describe('names a --tables restore gives must match', () => {
+  it('refuses (exit 2) each name that matches no table of any snapshot, before the target is opened', async () => {
+    const { repo } = await repoWithPartial();
+    const err = await refusal(repo, { kind: 'latest' }, ['customers', 'nosuch', 'ordres']);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.message).toBe(
+      '--tables "nosuch", "ordres" match no table in any snapshot of crm; check the spelling (nothing was restored).',
+    );
+    await repo.close();
+  });
+
+  it('refuses a name the chosen snapshot does not hold, naming the snapshot', async () => {
+    const { repo, partial } = await repoWithPartial();
+    const err = await refusal(repo, { kind: 'snapshot', id: partial }, ['customers', 'orders']);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.message).toBe(
+      `--tables "orders" matches no table of snapshot ${partial.slice(0, 12)} (consistent at ${formatMicros(T0 + 20n * S)}); check the spelling, or restore from a snapshot that holds it (nothing was restored).`,
+    );
     await repo.close();
   });
 });
