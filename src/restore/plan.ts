@@ -36,6 +36,22 @@ export interface PlanOptions {
   readonly tables?: (table: string) => boolean;
 }
 
+/**
+ * The log continues from the snapshot without a gap but is not stored up to the instant (yet):
+ * `restore` says whether a stream is running and can wait for it (--wait).
+ */
+export class LogShortError extends RestoreRefusedError {
+  constructor(
+    message: string,
+    readonly snapshot: SnapshotManifest,
+    /** The newest instant the stored log of the source covers (µs), -1 when it covers none. */
+    readonly storedUntilMicros: bigint,
+    readonly atMicros: bigint,
+  ) {
+    super(message);
+  }
+}
+
 export function planRestore(
   snapshots: readonly SnapshotManifest[],
   segments: readonly SegmentManifest[],
@@ -150,10 +166,17 @@ function chain(
       `The change log has a gap between position ${reached}${covered >= 0n ? ` (complete up to ${formatMicros(covered)})` : ''} and position ${gapBefore.fromPosition} (first commit ${formatMicros(BigInt(gapBefore.firstCommitMicros))}); ${formatMicros(at)} cannot be restored exactly from snapshot ${snapshot.id.slice(0, 12)}.`,
     );
   }
-  throw new RestoreRefusedError(
+  const stored = all.reduce((max, s) => {
+    const c = BigInt(s.coveredUntilMicros);
+    return c > max ? c : max;
+  }, -1n);
+  throw new LogShortError(
     covered < 0n
       ? `No stored change log continues from snapshot ${snapshot.id.slice(0, 12)} of ${snapshot.source}; ${formatMicros(at)} cannot be restored exactly (run "crm-backup stream" before taking snapshots, or restore --snapshot).`
       : `The change log of ${snapshot.source} is complete only up to ${formatMicros(covered)}; ${formatMicros(at)} is later (is "crm-backup stream" running, and has it stored a segment since?).`,
+    snapshot,
+    stored > covered ? stored : covered,
+    at,
   );
 }
 

@@ -8,12 +8,14 @@ import type { DriverModule } from '../driver/driver-module.js';
 import { driverOfSource } from '../driver/position-order.js';
 import { registry, type Drivers } from '../driver/registry.js';
 import { namesMatchingNone, unmatchedPhrase } from '../driver/unmatched-names.js';
-import type { Repository, SnapshotManifest } from '../repository/repository-api.js';
+import type { Repository, SegmentManifest, SnapshotManifest } from '../repository/repository-api.js';
 import { describeSnapshotFilter, isPartialSnapshot } from '../repository/retention.js';
+import { runningStreams } from '../repository/stream-locks.js';
 import { RestoreRefusedError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
-import { planRestore, type RestoreTarget } from './plan.js';
+import { refuseFuture, shortLogRefusal, waitForLog, type WaitOptions } from './log-wait.js';
+import { LogShortError, planRestore, type RestorePlan, type RestoreTarget } from './plan.js';
 import { runRestore, type RestoreSummary } from './restore-job.js';
 import { pickSource } from './sources.js';
 import { tableMatcher } from './tables.js';
@@ -34,6 +36,8 @@ export interface RestoreRequest {
   readonly tables?: readonly string[];
   /** Drop the target's existing objects first. */
   readonly clean?: boolean;
+  /** `--at` only: wait while a running stream has not stored the log up to the instant yet. */
+  readonly wait?: WaitOptions;
   readonly log: Logger;
   readonly signal?: AbortSignal;
   /** Where drivers come from: the registry, unless a test brings a fake driver. */
@@ -43,6 +47,8 @@ export interface RestoreRequest {
 export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
   const { repo, target, log, signal } = req;
   const drivers = req.drivers ?? registry;
+  if (req.wait && target.kind !== 'time')
+    throw new UsageError('--wait waits for the change log to reach an --at time; use it with --at.');
   // Before anything else: an unknown or unbuilt target scheme is the user's first mistake to hear of.
   const targetDriver = await drivers.forUrl(req.targetUrl);
   // shared: a prune (exclusive) cannot delete chunks this restore is about to read
@@ -63,7 +69,36 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
     }
     refuseUnknownTables(driver, req.tables, snapshots, `in any snapshot of ${source}`, '');
     const tables = tableMatcher(driver, req.tables);
-    const plan = planRestore(snapshots, segments, target, driver.comparePositions, { tables });
+    const planFrom = (segs: readonly SegmentManifest[]): RestorePlan =>
+      planRestore(snapshots, segs, target, driver.comparePositions, { tables });
+    let plan: RestorePlan;
+    if (target.kind === 'time') {
+      refuseFuture(source, target.micros, segments);
+      try {
+        plan = planFrom(segments);
+      } catch (err) {
+        if (!(err instanceof LogShortError)) throw err;
+        if (!req.wait) throw shortLogRefusal(source, err, segments, await runningStreams(repo, source));
+        plan = await waitForLog({
+          repo,
+          source,
+          first: err,
+          segments,
+          wait: req.wait,
+          log,
+          signal,
+          plan: async () => {
+            const segs = await repo.listSegments(source);
+            try {
+              return { plan: planFrom(segs) };
+            } catch (e) {
+              if (e instanceof LogShortError) return { short: e, segments: segs };
+              throw e;
+            }
+          },
+        });
+      }
+    } else plan = planFrom(segments);
     const snap = plan.snapshot;
     refuseUnknownTables(
       driver,

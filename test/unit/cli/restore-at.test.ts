@@ -25,4 +25,25 @@ describe('restore --at refuses a time that is not a real instant', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`crm-backup: "${at}" is not a real instant: ${why}; ${FORM}`);
   });
+
+  it('--wait takes a limit like 90s, 15m or 2h, and refuses anything else with exit 2', async () => {
+    const r = await runCli(
+      [
+        'restore',
+        '--repo',
+        '/nonexistent',
+        '--target',
+        'postgres://x@h/db',
+        '--at',
+        '2026-12-04T14:25:02Z',
+        '--wait',
+        '10 minutes',
+      ],
+      { env: { CRM_BACKUP_PASSWORD: 'x' } },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: --wait 10 minutes: give how long to wait at most, like 90s, 15m or 2h, or no value to wait as long as the stream runs.',
+    );
+  });
 });
