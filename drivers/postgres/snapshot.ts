@@ -7,9 +7,16 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
-import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgEndpoint } from './internal/connection.js';
+import {
+  connect,
+  quoteIdent,
+  quoteQualified,
+  textSettingsSql,
+  type PgEndpoint,
+} from './internal/connection.js';
 import { copyOut } from './internal/load.js';
 import { positionFromLsn } from './internal/position.js';
+import { tableNames } from './names.js';
 import { captureSequences } from './internal/sequences.js';
 import {
   checkPgDump,
@@ -142,6 +149,7 @@ async function openSnapshotOnce(target: PgEndpoint, opts: SnapshotOptions): Prom
         lsn: exported.lsn,
         tables: meta.tables.length,
       },
+      matched: matchedNames(meta.tables, opts),
       streams: () => tableStreams(meta.tables, workers, signal),
       close,
     };
@@ -150,6 +158,21 @@ async function openSnapshotOnce(target: PgEndpoint, opts: SnapshotOptions): Prom
     if (signal?.aborted && !(err instanceof AbortError)) throw new AbortError('interrupted', { cause: err });
     throw err;
   }
+}
+
+/** The names of `--tables` and `--schemas` that selected some table (a partition also by its root). */
+function matchedNames(
+  tables: readonly SnapshotTable[],
+  opts: SnapshotOptions,
+): { tables: string[]; schemas: string[] } {
+  const selects = (w: string): boolean => {
+    const wanted = tableNames.matcher([w]);
+    return tables.some((t) => wanted(`${t.schema}.${t.name}`) || (t.root !== undefined && wanted(t.root)));
+  };
+  return {
+    tables: (opts.tables ?? []).filter(selects),
+    schemas: (opts.schemas ?? []).filter((s) => tables.some((t) => t.schema === s)),
+  };
 }
 
 function slotError(err: unknown, target: PgEndpoint): SourceError {

@@ -7,9 +7,10 @@ import { releaseLock } from './release-lock.js';
 import { guardDriver } from '../driver/guard.js';
 import { assertWrittenBy } from '../driver/position-order.js';
 import type { DriverModule } from '../driver/driver-module.js';
-import type { SourceDriver, TableStream } from '../driver/source-driver.js';
-import type { Repository, StoredTableStream } from '../repository/repository-api.js';
-import { AbortError, throwIfAborted } from '../util/errors.js';
+import type { SnapshotReader, SourceDriver, TableStream } from '../driver/source-driver.js';
+import { unmatchedPhrase } from '../driver/unmatched-names.js';
+import type { Repository, SnapshotFilter, StoredTableStream } from '../repository/repository-api.js';
+import { AbortError, throwIfAborted, UsageError } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { redactUrl } from '../util/redact.js';
 import { dateToMicros, formatMicros } from '../util/time.js';
@@ -61,6 +62,7 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
       signal,
     });
     try {
+      refuseUnmatched(opts, reader.matched);
       log.info(
         'snapshot.position',
         `Consistent at ${reader.consistentAt.toISOString()} (position ${reader.position}).`,
@@ -88,6 +90,7 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
         streams: stored,
         meta: reader.meta,
         sourceUrl: redactUrl(opts.sourceUrl),
+        ...snapshotFilter(opts),
       });
       const bytes = stored.reduce((n, s) => n + s.data.bytes, 0);
       const rows = stored.reduce((n, s) => n + (s.rows ?? 0), 0);
@@ -117,6 +120,29 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
     await source?.close().catch(() => {});
     await releaseLock(lock, log);
   }
+}
+
+/**
+ * A name given to --tables or --schemas that selects no table is refused before anything is
+ * stored: each name on its own, so one typo among right names is caught too.
+ */
+function refuseUnmatched(opts: SnapshotJobOptions, matched: SnapshotReader['matched']): void {
+  const missing = (given: readonly string[] | undefined, found: readonly string[]): string[] =>
+    (given ?? []).filter((n) => !found.includes(n));
+  const phrase = unmatchedPhrase([
+    { flag: '--tables', names: missing(opts.tables, matched.tables) },
+    { flag: '--schemas', names: missing(opts.schemas, matched.schemas) },
+  ]);
+  if (phrase)
+    throw new UsageError(`${phrase} no table of ${opts.name}; check the spelling (no snapshot was stored).`);
+}
+
+/** The manifest's record of a partial snapshot: the filter as the user gave it. */
+function snapshotFilter(opts: SnapshotJobOptions): { filter?: SnapshotFilter } {
+  const filter: { tables?: string[]; schemas?: string[] } = {};
+  if (opts.tables?.length) filter.tables = [...opts.tables];
+  if (opts.schemas?.length) filter.schemas = [...opts.schemas];
+  return filter.tables || filter.schemas ? { filter } : {};
 }
 
 async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { describeSnapshotFilter } from '../repository/retention.js';
 import { listSources } from '../restore/sources.js';
 import { formatBytes } from '../util/log.js';
 import { openRepo } from './context.js';
@@ -25,13 +26,14 @@ export function registerList(program: Command): void {
             ctx.print(`Source ${src.source}`);
             for (const s of src.snapshots) {
               const tags = s.tags.length ? `  [${s.tags.join(', ')}]` : '';
+              const partial = s.partial ? `  partial: ${describeSnapshotFilter(s.filter)}` : '';
               ctx.print(
-                `  snapshot ${s.id.slice(0, 12)}  ${s.consistentAt}  ${s.tables} tables, ${s.rows} rows, ${formatBytes(s.bytes)}${tags}`,
+                `  snapshot ${s.id.slice(0, 12)}  ${s.consistentAt}  ${s.tables} tables, ${s.rows} rows, ${formatBytes(s.bytes)}${tags}${partial}`,
               );
             }
             ctx.print(`  log: ${src.segments} segments, ${formatBytes(src.logBytes)}`);
             if (src.restorable.length === 0)
-              ctx.print('  point-in-time restore: no window (no unbroken log after a snapshot yet)');
+              ctx.print('  point-in-time restore: no window (no unbroken log after a full snapshot yet)');
             for (const w of src.restorable) ctx.print(`  restorable to any time from ${w.from} to ${w.to}`);
           }
         } finally {

@@ -16,6 +16,21 @@ interface RestoreOpts {
   tables?: string[];
   jobs: number;
   clean?: boolean;
+  wait?: boolean | string;
+}
+
+/** `--wait`, `--wait 90`, `--wait 90s`, `--wait 15m`, `--wait 2h`: the limit in ms, if one is given. */
+export function waitLimit(value: boolean | string | undefined): { limitMs?: number } | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  const m = /^(\d+)\s*(s|m|h)?$/i.exec(value.trim());
+  const n = m ? Number(m[1]) : 0;
+  if (!m || n <= 0)
+    throw new UsageError(
+      `--wait ${value}: give how long to wait at most, like 90s, 15m or 2h, or no value to wait as long as the stream runs.`,
+    );
+  const unit = { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h'];
+  return { limitMs: n * unit };
 }
 
 export function restoreTarget(opts: RestoreOpts): RestoreTarget {
@@ -48,6 +63,10 @@ export function registerRestore(program: Command): void {
       2,
     )
     .option('--clean', 'drop existing objects in the target first')
+    .option(
+      '--wait [limit]',
+      'with --at: wait until the running stream has stored the log up to the time (at most limit, e.g. 90s, 15m)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  crm-backup restore --repo /srv/backups/crm --target postgres://dba@db2:5432/crm_restored --at 2026-11-21T14:02:59+01:00\n  crm-backup restore --repo /srv/backups/crm --target postgres://dba@db2:5432/crm_before --tag pre-migration\n',
@@ -56,6 +75,7 @@ export function registerRestore(program: Command): void {
       action<RestoreOpts>(async (opts, ctx) => {
         if (!opts.target) throw new UsageError('restore needs --target URL.');
         const target = restoreTarget(opts);
+        const wait = waitLimit(opts.wait);
         // a wrong URL is refused before the repository (and its password) is touched
         await driverFor(opts.target);
         const repo = await openRepo(opts);
@@ -68,6 +88,7 @@ export function registerRestore(program: Command): void {
             jobs: opts.jobs,
             tables: opts.tables,
             clean: opts.clean,
+            ...(wait ? { wait } : {}),
             log: ctx.log,
             signal: ctx.signal,
           });

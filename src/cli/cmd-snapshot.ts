@@ -23,8 +23,12 @@ export function registerSnapshot(program: Command): void {
     .option('--name <name>', 'source name in the repository (default: host:port/database of the URL)')
     .option('--tag <tag>', 'tag the snapshot (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--jobs <n>', 'tables dumped in parallel', positiveInt('--jobs'), 2)
-    .option('--tables <list>', 'only these tables (comma-separated)', list)
-    .option('--schemas <list>', 'only these schemas (comma-separated)', list)
+    .option(
+      '--tables <list>',
+      'only these tables (comma-separated): a partial snapshot, which never stands in for the whole database',
+      list,
+    )
+    .option('--schemas <list>', 'only these schemas (comma-separated): a partial snapshot as well', list)
     // Level 6 makes a snapshot smaller than pg_dump -Fc at a fraction of its time; 3 is faster.
     .option(
       '--compression <level>',

@@ -46,6 +46,13 @@ export interface SnapshotReader {
   readonly schemaFormat: string;
   /** Small driver facts worth keeping with the snapshot (server version, database name). No secrets. */
   readonly meta: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * The entries of `SnapshotOptions.tables` and `.schemas` that select at least one table this
+   * snapshot streams (after both filters), each exactly as given; empty lists without a filter.
+   * Known before any data is read: the snapshot job refuses a name that selects nothing (a typo
+   * in a nightly job must not store an empty or partial backup quietly).
+   */
+  readonly matched: { readonly tables: readonly string[]; readonly schemas: readonly string[] };
   /** Table streams; consumers may pull up to `jobs` of them concurrently. */
   streams(): AsyncIterable<TableStream>;
   close(): Promise<void>;

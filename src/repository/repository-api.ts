@@ -39,6 +39,18 @@ export interface SnapshotManifest {
   readonly meta: Readonly<Record<string, string | number | boolean>>;
   /** Redacted source URL (no password), for humans. */
   readonly sourceUrl: string;
+  /**
+   * Present on a partial snapshot: the filter it was taken with (`snapshot --tables`, `--schemas`),
+   * the names as the user gave them, which only the driver reads. Such a snapshot never stands in
+   * for the whole database. Absent: the whole database (also in manifests older than the field).
+   */
+  readonly filter?: SnapshotFilter;
+}
+
+/** What a partial snapshot was asked to hold; at least one of the lists is non-empty. */
+export interface SnapshotFilter {
+  readonly tables?: readonly string[];
+  readonly schemas?: readonly string[];
 }
 
 export interface SegmentManifest {

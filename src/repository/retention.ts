@@ -2,8 +2,13 @@
  * Which snapshots a keep policy keeps, and why (pure: tested on synthetic manifests with fixed dates).
  * Like restic: within each rule, walk snapshots newest first and keep the newest one of each distinct
  * hour/day/week/month, until the rule has kept N. Buckets are in UTC.
+ *
+ * The rules count full snapshots only: a partial one (taken with --tables/--schemas) is no backup
+ * of the database. Partial snapshots are kept while they are newer than the oldest kept full one,
+ * so they never hold back the log that forget removes. A source with no full snapshot at all has
+ * the rules applied to its partial snapshots, to each filter apart (as restic groups by paths).
  */
-import type { SnapshotManifest } from './repository-api.js';
+import type { SnapshotFilter, SnapshotManifest } from './repository-api.js';
 
 export interface KeepPolicy {
   readonly keepLast?: number;
@@ -46,12 +51,58 @@ const RULES: { name: string; count: (p: KeepPolicy) => number | undefined; bucke
   { name: 'monthly', count: (p) => p.keepMonthly, bucket: (d) => d.toISOString().slice(0, 7) },
 ];
 
-/** Applies the policy to the snapshots of one source. */
+export const PARTIAL_KEPT = 'partial, newer than the oldest kept full snapshot';
+
+/** True for a snapshot taken with --tables/--schemas: it holds only some of the database. */
+export function isPartialSnapshot(s: Pick<SnapshotManifest, 'filter'>): boolean {
+  return !!(s.filter?.tables?.length || s.filter?.schemas?.length);
+}
+
+/** `--tables a,b --schemas s`: the filter as the user gave it, for messages and `list`. */
+export function describeSnapshotFilter(f: SnapshotFilter | undefined): string {
+  const parts: string[] = [];
+  if (f?.tables?.length) parts.push(`--tables ${f.tables.join(',')}`);
+  if (f?.schemas?.length) parts.push(`--schemas ${f.schemas.join(',')}`);
+  return parts.join(' ');
+}
+
+/** Applies the policy to the snapshots of one source (full and partial ones apart, see above). */
 export function applyPolicy(snapshots: readonly SnapshotManifest[], policy: KeepPolicy): Decision[] {
-  const newestFirst = [...snapshots].sort((a, b) => {
-    const d = BigInt(b.consistentAtMicros) - BigInt(a.consistentAtMicros);
-    return d > 0n ? 1 : d < 0n ? -1 : b.id.localeCompare(a.id);
+  const full = snapshots.filter((s) => !isPartialSnapshot(s));
+  const partial = snapshots.filter(isPartialSnapshot);
+  if (full.length === 0) {
+    const groups = new Map<string, SnapshotManifest[]>();
+    for (const s of partial) {
+      const key = JSON.stringify([s.filter?.tables ?? [], s.filter?.schemas ?? []]);
+      groups.set(key, [...(groups.get(key) ?? []), s]);
+    }
+    return newestFirst([...groups.values()].flatMap((g) => applyRules(g, policy)));
+  }
+  const decided = applyRules(full, policy);
+  const oldestKept = decided.filter((d) => d.keep).at(-1)?.snapshot;
+  const partialDecided = partial.map((snapshot) => {
+    const keep = !!oldestKept && newer(snapshot, oldestKept);
+    return { snapshot, keep, reasons: keep ? [PARTIAL_KEPT] : [] };
   });
+  return newestFirst([...decided, ...partialDecided]);
+}
+
+function newer(a: SnapshotManifest, b: SnapshotManifest): boolean {
+  return BigInt(a.consistentAtMicros) > BigInt(b.consistentAtMicros);
+}
+
+function byNewest(a: SnapshotManifest, b: SnapshotManifest): number {
+  const d = BigInt(b.consistentAtMicros) - BigInt(a.consistentAtMicros);
+  return d > 0n ? 1 : d < 0n ? -1 : b.id.localeCompare(a.id);
+}
+
+function newestFirst(decisions: Decision[]): Decision[] {
+  return decisions.sort((x, y) => byNewest(x.snapshot, y.snapshot));
+}
+
+/** The keep rules over one group of snapshots, newest first. */
+function applyRules(snapshots: readonly SnapshotManifest[], policy: KeepPolicy): Decision[] {
+  const newestFirst = [...snapshots].sort(byNewest);
   const reasons = newestFirst.map(() => [] as string[]);
   for (const rule of RULES) {
     const n = rule.count(policy) ?? 0;

@@ -2,9 +2,15 @@
  * Restore planning: which snapshot, which log segments, and whether the log is continuous from
  * the snapshot's position to the target. Refuses (RestoreRefusedError) rather than restoring a
  * state that never existed.
+ *
+ * A partial snapshot (taken with --tables/--schemas) never stands in for the whole database: a
+ * restore of the whole database chooses among full snapshots only, and a --tables restore may
+ * also start from a partial snapshot holding every table it restores. Only an explicit
+ * --snapshot ID restores a partial snapshot as it is.
  */
 import { walkChain, type Compare } from './chain.js';
 import type { SegmentManifest, SnapshotManifest } from '../repository/repository-api.js';
+import { describeSnapshotFilter, isPartialSnapshot } from '../repository/retention.js';
 import { RestoreRefusedError } from '../util/errors.js';
 import { formatMicros } from '../util/time.js';
 
@@ -22,19 +28,49 @@ export interface RestorePlan {
   readonly untilMicros: bigint | undefined;
 }
 
+export interface PlanOptions {
+  /**
+   * `--tables`: true for the tables restored (the driver's matcher over the names it writes);
+   * undefined when the whole database is restored.
+   */
+  readonly tables?: (table: string) => boolean;
+}
+
+/**
+ * The log continues from the snapshot without a gap but is not stored up to the instant (yet):
+ * `restore` says whether a stream is running and can wait for it (--wait).
+ */
+export class LogShortError extends RestoreRefusedError {
+  constructor(
+    message: string,
+    readonly snapshot: SnapshotManifest,
+    /** The newest instant the stored log of the source covers (µs), -1 when it covers none. */
+    readonly storedUntilMicros: bigint,
+    readonly atMicros: bigint,
+  ) {
+    super(message);
+  }
+}
+
 export function planRestore(
   snapshots: readonly SnapshotManifest[],
   segments: readonly SegmentManifest[],
   target: RestoreTarget,
   compare: Compare,
+  opts: PlanOptions = {},
 ): RestorePlan {
   if (snapshots.length === 0)
     throw new RestoreRefusedError(
       'The repository holds no snapshot of this source; take one with "crm-backup snapshot" first.',
     );
-  const byTime = [...snapshots].sort((a, b) =>
+  const all = [...snapshots].sort((a, b) =>
     cmpBig(BigInt(a.consistentAtMicros), BigInt(b.consistentAtMicros)),
   );
+  const covering = coveringSnapshots(all, opts.tables);
+  const byTime = all.filter(covering);
+  // the newest snapshot among `among` that could have served but does not cover what is restored
+  const refuse = (among: readonly SnapshotManifest[], when: string): RestoreRefusedError =>
+    notCovering(among.at(-1)!, when, opts.tables !== undefined);
   switch (target.kind) {
     case 'snapshot': {
       const matches = snapshots.filter((s) => s.id.startsWith(target.id));
@@ -47,15 +83,48 @@ export function planRestore(
       return { snapshot: matches[0]!, segments: [], untilMicros: undefined };
     }
     case 'tag': {
-      const tagged = byTime.filter((s) => s.tags.includes(target.tag));
+      const tagged = all.filter((s) => s.tags.includes(target.tag));
       if (tagged.length === 0) throw new RestoreRefusedError(`No snapshot is tagged "${target.tag}".`);
-      return { snapshot: tagged.at(-1)!, segments: [], untilMicros: undefined };
+      const usable = tagged.filter(covering);
+      if (usable.length === 0) throw refuse(tagged, ` tagged "${target.tag}"`);
+      return { snapshot: usable.at(-1)!, segments: [], untilMicros: undefined };
     }
     case 'latest':
+      if (byTime.length === 0) throw refuse(all, '');
       return { snapshot: byTime.at(-1)!, segments: [], untilMicros: undefined };
-    case 'time':
+    case 'time': {
+      const before = all.filter((s) => BigInt(s.consistentAtMicros) <= target.micros);
+      if (before.length > 0 && !before.some(covering))
+        throw refuse(before, ` at or before ${formatMicros(target.micros)}`);
+      if (byTime.length === 0) throw refuse(all, '');
       return planAt(byTime, segments, target.micros, compare);
+    }
   }
+}
+
+/**
+ * Which snapshots can start a restore: full ones always; for a --tables restore also a partial
+ * one that holds every table the names select among all the snapshots' tables (a table it lacks
+ * but another snapshot has could exist at the instant, so it would come back missing).
+ */
+function coveringSnapshots(
+  snapshots: readonly SnapshotManifest[],
+  tables: ((table: string) => boolean) | undefined,
+): (s: SnapshotManifest) => boolean {
+  if (!tables) return (s) => !isPartialSnapshot(s);
+  const wanted = new Set(snapshots.flatMap((s) => s.streams.map((t) => t.table)).filter(tables));
+  return (s) => {
+    if (!isPartialSnapshot(s)) return true;
+    const held = new Set(s.streams.map((t) => t.table));
+    return wanted.size > 0 && [...wanted].every((t) => held.has(t));
+  };
+}
+
+function notCovering(newest: SnapshotManifest, when: string, tables: boolean): RestoreRefusedError {
+  const id = newest.id.slice(0, 12);
+  return new RestoreRefusedError(
+    `No snapshot of ${newest.source}${when} covers ${tables ? 'every table --tables names' : 'the whole database'}; the newest, ${id}, is partial (taken with ${describeSnapshotFilter(newest.filter)}): restore it with --snapshot ${id} to get only its tables${tables ? '' : ', or only tables it holds with --tables'}.`,
+  );
 }
 
 function planAt(
@@ -97,10 +166,17 @@ function chain(
       `The change log has a gap between position ${reached}${covered >= 0n ? ` (complete up to ${formatMicros(covered)})` : ''} and position ${gapBefore.fromPosition} (first commit ${formatMicros(BigInt(gapBefore.firstCommitMicros))}); ${formatMicros(at)} cannot be restored exactly from snapshot ${snapshot.id.slice(0, 12)}.`,
     );
   }
-  throw new RestoreRefusedError(
+  const stored = all.reduce((max, s) => {
+    const c = BigInt(s.coveredUntilMicros);
+    return c > max ? c : max;
+  }, -1n);
+  throw new LogShortError(
     covered < 0n
       ? `No stored change log continues from snapshot ${snapshot.id.slice(0, 12)} of ${snapshot.source}; ${formatMicros(at)} cannot be restored exactly (run "crm-backup stream" before taking snapshots, or restore --snapshot).`
       : `The change log of ${snapshot.source} is complete only up to ${formatMicros(covered)}; ${formatMicros(at)} is later (is "crm-backup stream" running, and has it stored a segment since?).`,
+    snapshot,
+    stored > covered ? stored : covered,
+    at,
   );
 }
 

@@ -4,15 +4,21 @@
  * reads, plan (which snapshot, which log), then load, replay and finish (restore-job.ts).
  */
 import { assertReadable } from '../driver/guard.js';
+import type { DriverModule } from '../driver/driver-module.js';
 import { driverOfSource } from '../driver/position-order.js';
 import { registry, type Drivers } from '../driver/registry.js';
-import type { Repository } from '../repository/repository-api.js';
+import { namesMatchingNone, unmatchedPhrase } from '../driver/unmatched-names.js';
+import type { Repository, SegmentManifest, SnapshotManifest } from '../repository/repository-api.js';
+import { describeSnapshotFilter, isPartialSnapshot } from '../repository/retention.js';
+import { runningStreams } from '../repository/stream-locks.js';
 import { RestoreRefusedError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
-import { planRestore, type RestoreTarget } from './plan.js';
+import { refuseFuture, shortLogRefusal, waitForLog, type WaitOptions } from './log-wait.js';
+import { LogShortError, planRestore, type RestorePlan, type RestoreTarget } from './plan.js';
 import { runRestore, type RestoreSummary } from './restore-job.js';
 import { pickSource } from './sources.js';
+import { tableMatcher } from './tables.js';
 
 export type { RestoreTarget } from './plan.js';
 export type { RestoreSummary } from './restore-job.js';
@@ -30,6 +36,8 @@ export interface RestoreRequest {
   readonly tables?: readonly string[];
   /** Drop the target's existing objects first. */
   readonly clean?: boolean;
+  /** `--at` only: wait while a running stream has not stored the log up to the instant yet. */
+  readonly wait?: WaitOptions;
   readonly log: Logger;
   readonly signal?: AbortSignal;
   /** Where drivers come from: the registry, unless a test brings a fake driver. */
@@ -39,6 +47,8 @@ export interface RestoreRequest {
 export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
   const { repo, target, log, signal } = req;
   const drivers = req.drivers ?? registry;
+  if (req.wait && target.kind !== 'time')
+    throw new UsageError('--wait waits for the change log to reach an --at time; use it with --at.');
   // Before anything else: an unknown or unbuilt target scheme is the user's first mistake to hear of.
   const targetDriver = await drivers.forUrl(req.targetUrl);
   // shared: a prune (exclusive) cannot delete chunks this restore is about to read
@@ -57,16 +67,62 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
         `Source ${source} was backed up by the ${driver.kind} driver; the target must be a ${driver.kind} database.`,
       );
     }
-    const plan = planRestore(snapshots, segments, target, driver.comparePositions);
-    assertReadable(driver, plan.snapshot, `Snapshot ${plan.snapshot.id.slice(0, 12)}`);
+    refuseUnknownTables(driver, req.tables, snapshots, `in any snapshot of ${source}`, '');
+    const tables = tableMatcher(driver, req.tables);
+    const planFrom = (segs: readonly SegmentManifest[]): RestorePlan =>
+      planRestore(snapshots, segs, target, driver.comparePositions, { tables });
+    let plan: RestorePlan;
+    if (target.kind === 'time') {
+      refuseFuture(source, target.micros, segments);
+      try {
+        plan = planFrom(segments);
+      } catch (err) {
+        if (!(err instanceof LogShortError)) throw err;
+        if (!req.wait) throw shortLogRefusal(source, err, segments, await runningStreams(repo, source));
+        plan = await waitForLog({
+          repo,
+          source,
+          first: err,
+          segments,
+          wait: req.wait,
+          log,
+          signal,
+          plan: async () => {
+            const segs = await repo.listSegments(source);
+            try {
+              return { plan: planFrom(segs) };
+            } catch (e) {
+              if (e instanceof LogShortError) return { short: e, segments: segs };
+              throw e;
+            }
+          },
+        });
+      }
+    } else plan = planFrom(segments);
+    const snap = plan.snapshot;
+    refuseUnknownTables(
+      driver,
+      req.tables,
+      [snap],
+      `of snapshot ${snap.id.slice(0, 12)} (consistent at ${snap.consistentAt})`,
+      ', or restore from a snapshot that holds it',
+    );
+    assertReadable(driver, snap, `Snapshot ${snap.id.slice(0, 12)}`);
     for (const seg of plan.segments) assertReadable(driver, seg, `Log segment ${seg.id.slice(0, 12)}`);
     log.info(
       'restore.plan',
-      `Restoring snapshot ${plan.snapshot.id.slice(0, 12)} (${plan.snapshot.consistentAt})` +
+      `Restoring ${isPartialSnapshot(snap) ? 'partial ' : ''}snapshot ${snap.id.slice(0, 12)} (${snap.consistentAt})` +
         (plan.untilMicros !== undefined
           ? ` and ${plan.segments.length} log segments up to ${formatMicros(plan.untilMicros)}.`
           : '.'),
     );
+    if (isPartialSnapshot(snap) && !req.tables?.length) {
+      const n = new Set(snap.streams.map((s) => s.table)).size;
+      log.warn(
+        'restore.partial',
+        `Snapshot ${snap.id.slice(0, 12)} is partial (taken with ${describeSnapshotFilter(snap.filter)}): only its ${n} ${n === 1 ? 'table is' : 'tables are'} restored, not the whole database.`,
+      );
+    }
     return await runRestore({
       repo,
       driver,
@@ -81,4 +137,24 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
   } finally {
     await lock.release().catch(() => {});
   }
+}
+
+/**
+ * Refuses (exit 2), before the target is touched, when a --tables name matches no table of
+ * `snapshots`: each name on its own, so one typo among right names is caught too.
+ */
+function refuseUnknownTables(
+  driver: DriverModule,
+  wanted: readonly string[] | undefined,
+  snapshots: readonly SnapshotManifest[],
+  where: string,
+  advice: string,
+): void {
+  if (!wanted?.length) return;
+  const tables = new Set(snapshots.flatMap((s) => s.streams.map((t) => t.table)));
+  const phrase = unmatchedPhrase([
+    { flag: '--tables', names: namesMatchingNone(driver.tableNames, wanted, tables) },
+  ]);
+  if (phrase)
+    throw new UsageError(`${phrase} no table ${where}; check the spelling${advice} (nothing was restored).`);
 }

@@ -9,7 +9,8 @@ import {
   type WrittenBy,
 } from '../driver/position-order.js';
 import { registry, type Drivers } from '../driver/registry.js';
-import type { Repository, SnapshotManifest } from '../repository/repository-api.js';
+import type { Repository, SnapshotFilter, SnapshotManifest } from '../repository/repository-api.js';
+import { isPartialSnapshot } from '../repository/retention.js';
 import { UsageError } from '../util/errors.js';
 import { formatMicros } from '../util/time.js';
 import { restoreWindows } from './windows.js';
@@ -43,9 +44,14 @@ export interface SourceListing {
     tables: number;
     rows: number;
     bytes: number;
+    /** Taken with --tables/--schemas: holds only some tables, never stands in for the whole database. */
+    partial: boolean;
+    /** The filter a partial snapshot was taken with, as given. */
+    filter?: SnapshotFilter;
   }>;
   readonly segments: number;
   readonly logBytes: number;
+  /** The times the whole database can be restored to: from full snapshots only. */
   readonly restorable: ReadonlyArray<{ from: string; to: string }>;
 }
 
@@ -73,11 +79,17 @@ export async function listSources(
           tables: new Set(s.streams.map((t) => t.table)).size,
           rows: s.streams.reduce((n, t) => n + (t.rows ?? 0), 0),
           bytes: s.streams.reduce((n, t) => n + t.data.bytes, 0),
+          partial: isPartialSnapshot(s),
+          ...(isPartialSnapshot(s) ? { filter: s.filter } : {}),
         })),
       segments: segments.length,
       logBytes: segments.reduce((n, s) => n + s.data.bytes, 0),
       restorable: driver
-        ? restoreWindows(snapshots, segments, driver.comparePositions).map((w) => ({
+        ? restoreWindows(
+            snapshots.filter((s) => !isPartialSnapshot(s)),
+            segments,
+            driver.comparePositions,
+          ).map((w) => ({
             from: formatMicros(w.fromMicros),
             to: formatMicros(w.toMicros),
           }))
