@@ -60,6 +60,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
     const plan = planRestore(snapshots, segments, target, driver.comparePositions);
     assertReadable(driver, plan.snapshot, `Snapshot ${plan.snapshot.id.slice(0, 12)}`);
     for (const seg of plan.segments) assertReadable(driver, seg, `Log segment ${seg.id.slice(0, 12)}`);
+    // kept by a prune running beside us even if forget removes these manifests meanwhile
+    const { schema, streams } = plan.snapshot;
+    await lock.hold([schema, ...streams.map((t) => t.data), ...plan.segments.map((g) => g.data)], { signal });
     log.info(
       'restore.plan',
       `Restoring snapshot ${plan.snapshot.id.slice(0, 12)} (${plan.snapshot.consistentAt})` +
