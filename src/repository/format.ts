@@ -4,7 +4,7 @@
 
 /** Major format version this code writes and reads; a newer major is refused, an older one is not expected yet. */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 0;
+export const FORMAT_MINOR = 1;
 /** `format` field of the config object, so a stray JSON file is not mistaken for a repository. */
 export const CONFIG_FORMAT_NAME = 'crm-backup-repository';
 
