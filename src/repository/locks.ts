@@ -296,13 +296,12 @@ export class LockManager {
 
   /** A reader's holds: publish first, then look for prunes that may have missed them (see RepositoryLock.hold). */
   private async holdFor(lock: HeldLock, ids: readonly string[], signal?: AbortSignal): Promise<void> {
-    const sawBefore = lock.sawNotice;
     lock.addHolds(ids);
-    const holds = lock.takeHolds(false);
-    if (holds) {
-      await writeHolds(this.storage, this.keys, lock.id, holds.ids);
-      lock.published(holds.version);
-    }
+    // publishes the holds (syncs run one at a time, so an older list cannot land after this one)
+    await this.sync();
+    // notices read before the holds were published: such a prune may have read the holds before
+    const sawBefore = lock.sawNotice;
+    // and notices published since
     await this.sync();
     const suspects = new Set<string>();
     const prunes = new Set<string>();
