@@ -83,12 +83,14 @@ describe('forget --prune --dry-run', () => {
     expect(doc.prune.deletedChunks).toBe(freed);
     expect(await files(join(local.dir, 'repo'))).toEqual(before);
 
-    const real = await runCli(['forget', '--keep-last', '1', '--prune', '--json'], { env: env() });
+    const real = await runCli(['forget', '--keep-last', '1', '--prune'], { env: env() });
     expect(real.code, real.stderr).toBe(0);
-    const done = (JSON.parse(real.stdout) as { prune: { deletedChunks: number; deletedBytes: number } }).prune;
-    expect(done).toMatchObject({ deletedChunks: doc.prune.deletedChunks, deletedBytes: doc.prune.deletedBytes });
+    const said = real.stdout.trimEnd().split('\n');
+    expect(said[0]).toBe('Removed 1 snapshots and 1 log segments; kept 1 snapshots.');
+    // the same chunks and bytes as the dry run announced, and the grace period in force
+    expect(said[3]).toBe(lines[3]!.replace('Would prune', 'Pruned').replace('would keep', 'kept'));
     expect((await files(join(local.dir, 'repo', 'data'))).length).toBe(
-      before.filter((f) => f.includes(`${join('repo', 'data')}/`)).length - done.deletedChunks,
+      before.filter((f) => f.includes(`${join('repo', 'data')}/`)).length - doc.prune.deletedChunks,
     );
   });
 });
