@@ -23,10 +23,11 @@ export function registerVerify(program: Command): void {
       action<VerifyOpts>(async (opts, ctx) => {
         const repo = await openRepo(opts);
         try {
-          // shared: a prune (exclusive) cannot delete what verify is reading and make it look damaged
-          await repo.lock('shared', { purpose: 'verify', signal: ctx.signal });
+          // shared, and what verify reads is held: a prune cannot delete it and make it look damaged
+          const lock = await repo.lock('shared', { purpose: 'verify', signal: ctx.signal });
           const report = await verifyRepository(repo, {
             readData: opts.readData === true,
+            lock,
             signal: ctx.signal,
             onProgress: ({ phase, done, total }) =>
               ctx.log.progress('verify.progress', `Checked ${done}/${total} ${phase}`, { done, total }),

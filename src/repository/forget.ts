@@ -55,9 +55,9 @@ export async function forget(
     );
   }
   const repo = asCrm(repository);
-  // Removing manifests never harms a concurrent writer (none references another manifest), so a
-  // shared lock suffices and nightly retention can run beside a continuous stream. Deleting
-  // chunks is prune's job, under the exclusive lock.
+  // Removing manifests never harms a concurrent writer (none references another manifest), nor a
+  // restore (it holds the chunks it chose), so a shared lock suffices and nightly retention runs
+  // beside a continuous stream. Deleting chunks is prune's job (prune.ts).
   const lock = policy.dryRun
     ? undefined
     : await repo.lock('shared', { purpose: 'forget', ...(opts.signal ? { signal: opts.signal } : {}) });

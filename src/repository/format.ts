@@ -4,7 +4,7 @@
 
 /** Major format version this code writes and reads; a newer major is refused, an older one is not expected yet. */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 0;
+export const FORMAT_MINOR = 1;
 /** `format` field of the config object, so a stray JSON file is not mistaken for a repository. */
 export const CONFIG_FORMAT_NAME = 'crm-backup-repository';
 
@@ -19,7 +19,7 @@ export const HEADER_LEN = MAGIC_LEN + 4 + NONCE_LEN;
 export const ENVELOPE_OVERHEAD = HEADER_LEN + TAG_LEN;
 
 /** Object type byte; part of the authenticated header, so an object of one type cannot pose as another. */
-export const OBJECT_TYPE = { chunk: 1, snapshot: 2, segment: 3, lock: 4 } as const;
+export const OBJECT_TYPE = { chunk: 1, snapshot: 2, segment: 3, lock: 4, hold: 5, notice: 6 } as const;
 export type ObjectType = keyof typeof OBJECT_TYPE;
 
 /** Compression byte. Chunks that zstd does not shrink are stored raw (random or already compressed data). */
@@ -56,6 +56,9 @@ export const PATHS = {
   snapshots: 'snapshots/',
   segments: 'segments/',
   locks: 'locks/',
+  /** What a lock holder still needs (`holds/<lock id>`) and what a running prune is about to delete (`notices/<lock id>`). */
+  holds: 'holds/',
+  notices: 'notices/',
 } as const;
 
 export function chunkKey(id: string): string {

@@ -99,6 +99,13 @@ export interface RepositoryLock {
    * may have judged it stale, unless the lock is still there and nothing conflicting came in.
    */
   confirm(): Promise<void>;
+  /**
+   * Readers (restore, verify): keeps the chunks of these streams from a prune running beside this
+   * process for as long as the lock is held, even if forget removes their manifests meanwhile.
+   * Call it once the streams to read are chosen, before reading; throws when a prune already
+   * deleted some of them (the command should then start again).
+   */
+  hold(refs: readonly StreamRef[], opts?: { signal?: AbortSignal }): Promise<void>;
   release(): Promise<void>;
 }
 

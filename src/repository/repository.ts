@@ -1,8 +1,9 @@
 /**
  * The Repository implementation: wires keys, chunk store, codec pool, manifests and locks together.
  * Writers take a shared lock automatically on their first write and keep it until close(), and the
- * chunk index is listed only after that lock is held: a prune (exclusive) can then never delete a
- * chunk this writer deduplicated against.
+ * chunk index is listed only after that lock is held. A prune may run meanwhile: the write lock
+ * publishes what the chunk store holds (written or reused, not yet committed) when a prune
+ * announces itself, and the chunk store reuses nothing that prune deletes (docs/FORMAT.md, "Locks").
  */
 import { availableParallelism } from 'node:os';
 import { RepositoryError } from '../util/errors.js';
@@ -74,7 +75,12 @@ export class CrmRepository implements Repository {
       keys,
       () => this.codec(),
       opts.maxInFlightBytes ?? 64 * 1024 * 1024,
+      {
+        condemnedBy: (id) => this.locks.notices.condemnedBy(id),
+        waitForPrune: (prune, signal) => this.locks.waitForPrune(prune, signal),
+      },
     );
+    this.locks.notices.onNotice((ids) => this.chunks.onNotice(ids));
     this.catalog = new ManifestCatalog(storage, keys, opts.zstdLevel ?? 3);
   }
 
@@ -120,14 +126,19 @@ export class CrmRepository implements Repository {
     await this.chunks.ensurePresent([m.schema, ...m.streams.map((s) => s.data)].flatMap((r) => r.chunks));
     // a prune that ran while this process was paused may have taken chunks the index still lists
     await this.locks.confirmHeld();
-    return this.catalog.putSnapshot(m);
+    const id = await this.catalog.putSnapshot(m);
+    // referenced by a manifest now: a prune keeps them without our holds
+    this.chunks.release([m.schema, ...m.streams.map((s) => s.data)].flatMap((r) => r.chunks));
+    return id;
   }
 
   async commitSegment(m: NewSegment): Promise<string> {
     await this.ensureWriteLock();
     await this.chunks.ensurePresent(m.data.chunks);
     await this.locks.confirmHeld();
-    return this.catalog.putSegment(m);
+    const id = await this.catalog.putSegment(m);
+    this.chunks.release(m.data.chunks);
+    return id;
   }
 
   listSnapshots(filter: { source?: string } = {}): Promise<SnapshotManifest[]> {
@@ -163,7 +174,7 @@ export class CrmRepository implements Repository {
   private ensureWriteLock(): Promise<RepositoryLock> {
     this.assertOpen();
     if (!this.writeLock) {
-      const p = this.locks.acquire('shared', { purpose: 'write' });
+      const p = this.locks.acquire('shared', { purpose: 'write', holds: this.chunks.holds });
       // A failed acquisition is not cached: the next write tries again.
       p.catch(() => {
         if (this.writeLock === p) this.writeLock = undefined;

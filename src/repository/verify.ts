@@ -5,7 +5,7 @@
  * Each problem names what it affects (snapshot and table, or segment), so the operator knows what is lost.
  */
 import { throwIfAborted } from '../util/errors.js';
-import type { Repository } from './repository-api.js';
+import type { Repository, RepositoryLock } from './repository-api.js';
 import { checkConfigMac, readConfig } from './config.js';
 import { chunkKey, ENVELOPE_OVERHEAD, PATHS } from './format.js';
 import { parseKeyFile } from './keys.js';
@@ -31,6 +31,8 @@ export interface VerifyReport {
 
 export interface VerifyOptions {
   readonly readData: boolean;
+  /** The caller's shared lock: what verify reads is held against a prune running beside it. */
+  readonly lock?: RepositoryLock;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: { phase: 'manifests' | 'chunks'; done: number; total: number }) => void;
 }
@@ -58,6 +60,8 @@ export async function verifyRepository(repository: Repository, opts: VerifyOptio
   }
   opts.onProgress?.({ phase: 'manifests', done: 0, total: 0 });
   const scan = await scanReferences(storage, keys, opts.signal);
+  const reads = scan.snapshots.flatMap((s) => [s.schema, ...s.streams.map((t) => t.data)]);
+  await opts.lock?.hold([...reads, ...scan.segments.map((g) => g.data)], { signal: opts.signal });
   for (const u of scan.unreadable) {
     problems.push({ object: u.key, problem: message(u.error), affects: [{ kind: u.kind, id: u.id, source: '(unknown: manifest unreadable)' }] });
   }

@@ -109,6 +109,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
     );
     assertReadable(driver, snap, `Snapshot ${snap.id.slice(0, 12)}`);
     for (const seg of plan.segments) assertReadable(driver, seg, `Log segment ${seg.id.slice(0, 12)}`);
+    // kept by a prune running beside us even if forget removes these manifests meanwhile
+    const { schema, streams } = plan.snapshot;
+    await lock.hold([schema, ...streams.map((t) => t.data), ...plan.segments.map((g) => g.data)], { signal });
     log.info(
       'restore.plan',
       `Restoring ${isPartialSnapshot(snap) ? 'partial ' : ''}snapshot ${snap.id.slice(0, 12)} (${snap.consistentAt})` +
