@@ -54,7 +54,7 @@ describe('opening repositories', () => {
     const { storage } = await newRepo();
     const mem = storage as MemoryBackend;
     const cfg = JSON.parse(Buffer.from(mem.objects.get('config')!.data).toString()) as Record<string, unknown>;
-    mem.objects.get('config')!.data = Buffer.from(JSON.stringify({ ...cfg, major: 2 }));
+    mem.objects.get('config')!.data = Buffer.from(JSON.stringify({ ...cfg, major: 2, minor: 0 }));
     expect(await messageOf(openRepository(storage, PASSWORD))).toMatch(/uses format version 2\.0, newer than this crm-backup reads \(1\.x\); upgrade crm-backup/);
     mem.objects.get('config')!.data = Buffer.from(JSON.stringify({ ...cfg, chunker: { min: 1024, avg: 4096, max: 8192 } }));
     expect(await messageOf(openRepository(storage, PASSWORD))).toMatch(/config object .* is damaged \(its MAC does not match/);

@@ -111,12 +111,6 @@ describe('locks', () => {
     storage.failWrites = undefined;
   });
 
-  it('prune refuses while a writer holds its shared lock', async () => {
-    const { a, b } = await two();
-    await a.writeStream(pieces(randomBytesSeeded(1000)));
-    await expect(prune(b, { graceMs: 0 })).rejects.toBeInstanceOf(LockedError);
-  });
-
   it('a writer paused past its stale age commits nothing after a prune ran, and says why', async () => {
     // refreshMs far away: the writer's timer never runs, as in a process stopped by SIGSTOP
     const { a, b, storage } = await two({ refreshMs: 60_000, staleMs: 100 });
