@@ -4,6 +4,7 @@
  * state that never existed.
  */
 import { walkChain, type Compare } from './chain.js';
+import { planToTransaction, type TransactionStop } from './plan-ref.js';
 import type { SegmentManifest, SnapshotManifest } from '../repository/repository-api.js';
 import { RestoreRefusedError } from '../util/errors.js';
 import { formatMicros } from '../util/time.js';
@@ -12,7 +13,9 @@ export type RestoreTarget =
   | { readonly kind: 'time'; readonly micros: bigint }
   | { readonly kind: 'snapshot'; readonly id: string }
   | { readonly kind: 'tag'; readonly tag: string }
-  | { readonly kind: 'latest' };
+  | { readonly kind: 'latest' }
+  /** Just before / just after the stored transaction `ref` names (plan-ref.ts). */
+  | { readonly kind: 'before' | 'through'; readonly ref: string };
 
 export interface RestorePlan {
   readonly snapshot: SnapshotManifest;
@@ -20,6 +23,8 @@ export interface RestorePlan {
   readonly segments: readonly SegmentManifest[];
   /** Replay transactions committed at or before this instant (µs); undefined: no replay. */
   readonly untilMicros: bigint | undefined;
+  /** Replay up to a transaction, by position, instead (`--before`/`--through`). */
+  readonly stop?: TransactionStop;
 }
 
 export function planRestore(
@@ -27,6 +32,8 @@ export function planRestore(
   segments: readonly SegmentManifest[],
   target: RestoreTarget,
   compare: Compare,
+  /** For `before`/`through`: the transaction the reference names, found in the stored log. */
+  stop?: TransactionStop,
 ): RestorePlan {
   if (snapshots.length === 0)
     throw new RestoreRefusedError(
@@ -55,6 +62,11 @@ export function planRestore(
       return { snapshot: byTime.at(-1)!, segments: [], untilMicros: undefined };
     case 'time':
       return planAt(byTime, segments, target.micros, compare);
+    case 'before':
+    case 'through':
+      if (stop?.kind !== target.kind)
+        throw new Error(`planRestore: --${target.kind} ${target.ref} was not located first`);
+      return planToTransaction(snapshots, segments, stop, compare);
   }
 }
 

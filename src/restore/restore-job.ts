@@ -19,6 +19,7 @@ import { throwIfAborted } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
 import type { RestorePlan } from './plan.js';
+import { replayStop } from './plan-ref.js';
 import { tableMatcher } from './tables.js';
 
 export interface RestoreJobOptions {
@@ -55,8 +56,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   const matches = tableMatcher(opts.driver, opts.tables);
   const target = await guardDriver(opts.driver).openTarget(opts.targetUrl);
   try {
-    if (target.preflight)
-      refuseOnErrors(await target.preflight({ replay: plan.untilMicros !== undefined }), log);
+    if (target.preflight) refuseOnErrors(await target.preflight({ replay: replays(plan) }), log);
     await target.assertEmpty({ clean: opts.clean });
     const schema = await collectBytes(
       repo.readStream(snap.schema, { signal, context: `snapshot ${snap.id.slice(0, 12)} schema` }),
@@ -128,7 +128,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     );
     for (const w of target.warnings?.() ?? []) log.warn('restore.schema', w);
     const replayStarted = Date.now();
-    const replay = plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches);
+    const replay = replays(plan) ? await replayLog(opts, target, matches) : undefined;
     const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;
     const finishStarted = Date.now();
     await target.finish();
@@ -167,7 +167,7 @@ async function replayLog(
   matches: ((t: string) => boolean) | undefined,
 ): Promise<{ transactions: number; changes: number; last?: { position: Position; commitTime: string } }> {
   const { plan, repo, driver, log, signal } = opts;
-  const until = plan.untilMicros!;
+  const stopsBefore = replayStop(plan, driver.comparePositions);
   // The driver filters row changes by qualified table name (payloads are opaque to the core).
   const tables = matches ? new Set(plan.snapshot.streams.map((s) => s.table).filter(matches)) : undefined;
   let applied: Position = plan.snapshot.position;
@@ -185,7 +185,7 @@ async function replayLog(
         skipping = driver.comparePositions(tx.position, applied) <= 0;
         // Stop at the first commit after the target, as PostgreSQL's recovery_target_time does:
         // the restored state is then a prefix of the commit order, never a mix.
-        if (!skipping && tx.commitTime > until) return { transactions, changes, last };
+        if (!skipping && stopsBefore(tx)) return { transactions, changes, last };
       }
       const multiPart = inTransaction || tx.more === true;
       inTransaction = tx.more === true;
@@ -206,6 +206,11 @@ async function replayLog(
     }
   }
   return { transactions, changes, last };
+}
+
+/** A time or a transaction to replay up to; none for a snapshot alone. */
+function replays(plan: RestorePlan): boolean {
+  return plan.untilMicros !== undefined || plan.stop !== undefined;
 }
 
 /** `src` as it is, telling `add` the length of each piece as it passes. */

@@ -11,6 +11,8 @@ import { RestoreRefusedError, UsageError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
 import { planRestore, type RestoreTarget } from './plan.js';
+import { describeStop } from './plan-ref.js';
+import { locateStop } from './log.js';
 import { runRestore, type RestoreSummary } from './restore-job.js';
 import { pickSource } from './sources.js';
 
@@ -46,7 +48,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
   try {
     const source = await pickSource(repo, req.source);
     const snapshots = await repo.listSnapshots({ source });
-    const segments = target.kind === 'time' ? await repo.listSegments(source) : [];
+    const segments = ['time', 'before', 'through'].includes(target.kind)
+      ? await repo.listSegments(source)
+      : [];
     const driver = await driverOfSource([...snapshots, ...segments], drivers);
     if (!driver)
       throw new RestoreRefusedError(
@@ -57,7 +61,8 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
         `Source ${source} was backed up by the ${driver.kind} driver; the target must be a ${driver.kind} database.`,
       );
     }
-    const plan = planRestore(snapshots, segments, target, driver.comparePositions);
+    const stop = await locateStop(repo, { source, driver, segments }, target, signal, drivers);
+    const plan = planRestore(snapshots, segments, target, driver.comparePositions, stop);
     assertReadable(driver, plan.snapshot, `Snapshot ${plan.snapshot.id.slice(0, 12)}`);
     for (const seg of plan.segments) assertReadable(driver, seg, `Log segment ${seg.id.slice(0, 12)}`);
     log.info(
@@ -65,7 +70,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
       `Restoring snapshot ${plan.snapshot.id.slice(0, 12)} (${plan.snapshot.consistentAt})` +
         (plan.untilMicros !== undefined
           ? ` and ${plan.segments.length} log segments up to ${formatMicros(plan.untilMicros)}.`
-          : '.'),
+          : plan.stop
+            ? ` and ${plan.segments.length} log segments up to ${describeStop(plan.stop)}.`
+            : '.'),
     );
     return await runRestore({
       repo,
