@@ -25,9 +25,9 @@ export interface TransactionStop {
   readonly commitTime: string;
 }
 
-/** "just before transaction X (committed T)" / "through transaction X (committed T)", for messages. */
+/** "up to just before transaction X (committed T)" / "up to and including transaction X (…)", for messages. */
 export function describeStop(stop: TransactionStop): string {
-  return `${stop.kind === 'before' ? 'just before' : 'through'} transaction ${stop.ref} (committed ${stop.commitTime})`;
+  return `up to ${stop.kind === 'before' ? 'just before' : 'and including'} transaction ${stop.ref} (committed ${stop.commitTime})`;
 }
 
 export function planToTransaction(

@@ -71,7 +71,7 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
         (plan.untilMicros !== undefined
           ? ` and ${plan.segments.length} log segments up to ${formatMicros(plan.untilMicros)}.`
           : plan.stop
-            ? ` and ${plan.segments.length} log segments up to ${describeStop(plan.stop)}.`
+            ? ` and ${plan.segments.length} log segments ${describeStop(plan.stop)}.`
             : '.'),
     );
     return await runRestore({
