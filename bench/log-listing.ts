@@ -118,7 +118,9 @@ async function main(): Promise<void> {
       runUpdateLoad(url, { rate: 1_000_000, seconds, connections, rowsPerStatement: rows }),
       runWorkload(url, { ratePerSecond: 100, durationMs: seconds * 1000, seed: 7 }),
     ]);
-    say(`   ${load.statements} UPDATE transactions (${load.changes} rows) and ${crm.total} CRM operations committed`);
+    say(
+      `   ${load.statements} UPDATE transactions (${load.changes} rows) and ${crm.total} CRM operations committed`,
+    );
     const end = BigInt(Date.now()) * 1000n;
     while (covered < end) {
       await new Promise((r) => setTimeout(r, 200));
@@ -128,13 +130,20 @@ async function main(): Promise<void> {
     await stream;
     const segments = await repo.listSegments(NAME);
     const bytes = segments.reduce((n, s) => n + s.data.bytes, 0);
-    const first = segments.reduce((m, s) => (BigInt(s.firstCommitMicros) < m ? BigInt(s.firstCommitMicros) : m), end);
+    const first = segments.reduce(
+      (m, s) => (BigInt(s.firstCommitMicros) < m ? BigInt(s.firstCommitMicros) : m),
+      end,
+    );
     const middle = first + BigInt(Math.round((seconds / 2) * 1e6));
     const window = [formatMicros(middle), formatMicros(middle + 10_000_000n)];
 
     const cases: Array<{ what: string; args: string[]; query: LogQuery }> = [
       { what: 'whole log', args: [], query: {} },
-      { what: '10-second window', args: ['--from', window[0]!, '--to', window[1]!], query: { fromMicros: middle, toMicros: middle + 10_000_000n } },
+      {
+        what: '10-second window',
+        args: ['--from', window[0]!, '--to', window[1]!],
+        query: { fromMicros: middle, toMicros: middle + 10_000_000n },
+      },
       { what: '--tables deals', args: ['--tables', 'deals'], query: { tables: ['deals'] } },
     ];
     const sourceLog = await openSourceLog(repo, NAME);

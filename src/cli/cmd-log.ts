@@ -94,7 +94,7 @@ export function registerLog(program: Command): void {
             listed++;
             if (!(await out.line(ctx.json ? JSON.stringify(entryJson(entry)) : formatEntry(entry)))) break;
           }
-          await out.flush();
+          await out.close();
           ctx.log.info(
             'log.listed',
             `Listed ${listed} of ${stats.transactionsRead} transactions read from ${stats.segmentsRead} of ${stats.segments} log segments in ${formatDuration(Date.now() - started)}.`,
@@ -146,12 +146,19 @@ async function show(
 }
 
 /**
- * stdout, written in pieces with backpressure; false once the reader has gone (`log | head`),
- * which ends the listing quietly rather than with EPIPE.
+ * stdout, written in pieces with backpressure; `line` returns false once the reader has gone
+ * (`log | head`), which ends the listing quietly rather than with an EPIPE crash.
  */
 class Output {
   private buffer = '';
   private closed = false;
+  private readonly onError = (): void => {
+    this.closed = true; // EPIPE: the reader has gone
+  };
+
+  constructor() {
+    process.stdout.on('error', this.onError);
+  }
 
   async line(text: string): Promise<boolean> {
     this.buffer += `${text}\n`;
@@ -164,14 +171,12 @@ class Output {
     const chunk = this.buffer;
     this.buffer = '';
     if (this.closed || chunk.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (err?: Error | null): void => {
-        process.stdout.off('error', done);
-        if (err) this.closed = true; // EPIPE: the reader has gone
-        resolve();
-      };
-      process.stdout.once('error', done);
-      process.stdout.write(chunk, done);
-    });
+    return new Promise((resolve) => process.stdout.write(chunk, () => resolve()));
+  }
+
+  /** Writes what is left; stdout errors are no longer ours to handle after this. */
+  async close(): Promise<void> {
+    await this.flush();
+    process.stdout.off('error', this.onError);
   }
 }
