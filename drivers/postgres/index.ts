@@ -5,6 +5,7 @@ import { PostgresSource } from './source.js';
 import { comparePositions } from './internal/position.js';
 import { tableNames } from './names.js';
 import { PostgresTarget } from './target.js';
+import { transactions } from './transactions.js';
 
 export const driver: DriverModule = {
   kind: 'postgres',
@@ -14,6 +15,7 @@ export const driver: DriverModule = {
   tableNames,
   openSource: async (url, opts) => new PostgresSource(parsePgUrl(url), opts.name),
   openTarget: async (url) => new PostgresTarget(parsePgUrl(url)),
+  transactions,
 };
 
 export { PostgresSource } from './source.js';

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { describeSnapshotFilter } from '../repository/retention.js';
+import { windowTransactions } from '../restore/log.js';
 import { listSources } from '../restore/sources.js';
-import { formatBytes } from '../util/log.js';
+import { describeError, formatBytes } from '../util/log.js';
 import { openRepo } from './context.js';
 import { action } from './run-command.js';
 
@@ -19,7 +20,18 @@ export function registerList(program: Command): void {
       action<ListOpts>(async (opts, ctx) => {
         const repo = await openRepo(opts);
         try {
-          const listing = await listSources(repo, opts.name);
+          const listing = [];
+          for (const src of await listSources(repo, opts.name)) {
+            // the transactions at each window's ends: what --before / --through can name
+            const ends = await windowTransactions(repo, src.source).catch((err: unknown) => {
+              ctx.log.warn(
+                'list.log',
+                `The transactions of ${src.source} could not be read: ${describeError(err)}`,
+              );
+              return [];
+            });
+            listing.push({ ...src, restorable: src.restorable.map((w, i) => ({ ...w, ...ends[i] })) });
+          }
           if (ctx.json) return void ctx.print(JSON.stringify(listing, null, 2));
           if (listing.length === 0) return void ctx.print('The repository holds no backups yet.');
           for (const src of listing) {
@@ -34,7 +46,13 @@ export function registerList(program: Command): void {
             ctx.print(`  log: ${src.segments} segments, ${formatBytes(src.logBytes)}`);
             if (src.restorable.length === 0)
               ctx.print('  point-in-time restore: no window (no unbroken log after a full snapshot yet)');
-            for (const w of src.restorable) ctx.print(`  restorable to any time from ${w.from} to ${w.to}`);
+            for (const w of src.restorable) {
+              ctx.print(`  restorable to any time from ${w.from} to ${w.to}`);
+              if (w.first && w.last)
+                ctx.print(
+                  `  restorable to any transaction from before ${w.first.ref} (${w.first.commitTime}) through ${w.last.ref} (${w.last.commitTime})`,
+                );
+            }
           }
         } finally {
           await repo.close();

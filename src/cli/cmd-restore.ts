@@ -10,6 +10,8 @@ interface RestoreOpts {
   target?: string;
   name?: string;
   at?: string;
+  before?: string;
+  through?: string;
   snapshot?: string;
   tag?: string;
   latest?: boolean;
@@ -34,10 +36,16 @@ export function waitLimit(value: boolean | string | undefined): { limitMs?: numb
 }
 
 export function restoreTarget(opts: RestoreOpts): RestoreTarget {
-  const given = [opts.at, opts.snapshot, opts.tag, opts.latest].filter((v) => v !== undefined && v !== false);
+  const given = [opts.at, opts.before, opts.through, opts.snapshot, opts.tag, opts.latest].filter(
+    (v) => v !== undefined && v !== false,
+  );
   if (given.length !== 1)
-    throw new UsageError('restore needs exactly one of --at TIME, --snapshot ID, --tag T or --latest.');
+    throw new UsageError(
+      'restore needs exactly one of --at TIME, --before REF, --through REF, --snapshot ID, --tag T or --latest.',
+    );
   if (opts.at !== undefined) return { kind: 'time', micros: parseTimeMicros(opts.at) };
+  if (opts.before !== undefined) return { kind: 'before', ref: opts.before };
+  if (opts.through !== undefined) return { kind: 'through', ref: opts.through };
   if (opts.snapshot !== undefined) return { kind: 'snapshot', id: opts.snapshot };
   if (opts.tag !== undefined) return { kind: 'tag', tag: opts.tag };
   return { kind: 'latest' };
@@ -52,6 +60,14 @@ export function registerRestore(program: Command): void {
     .requiredOption('--target <url>', 'database URL to restore into (must be empty unless --clean)')
     .option('--name <name>', "source to restore (default: the repository's only source)")
     .option('--at <time>', 'ISO 8601 time with a zone; commits at or before it are restored (inclusive)')
+    .option(
+      '--before <ref>',
+      'the state just before this stored transaction committed (a reference from "crm-backup log")',
+    )
+    .option(
+      '--through <ref>',
+      'the state just after this stored transaction committed (a reference from "crm-backup log")',
+    )
     .option('--snapshot <id>', 'restore this snapshot (an id prefix is enough)')
     .option('--tag <tag>', 'restore the newest snapshot with this tag')
     .option('--latest', 'restore the newest snapshot')

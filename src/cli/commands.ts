@@ -4,6 +4,7 @@ import { registerForget } from './cmd-forget.js';
 import { registerInit } from './cmd-init.js';
 import { registerKey } from './cmd-key.js';
 import { registerList } from './cmd-list.js';
+import { registerLog } from './cmd-log.js';
 import { registerMigrate } from './cmd-migrate.js';
 import { registerRestore } from './cmd-restore.js';
 import { registerSnapshot } from './cmd-snapshot.js';
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerSnapshot(program);
   registerStream(program);
   registerList(program);
+  registerLog(program);
   registerRestore(program);
   registerVerify(program);
   registerForget(program);

@@ -1,6 +1,7 @@
 import type { SourceDriver, Position } from './source-driver.js';
 import type { TableNames } from './table-names.js';
 import type { TargetDriver } from './target-driver.js';
+import type { TransactionReader } from './transactions.js';
 
 export interface SourceOptions {
   /** Name of this source inside the repository; drivers use it for slot/publication names. */
@@ -29,4 +30,9 @@ export interface DriverModule {
   readonly tableNames: TableNames;
   openSource(url: string, opts: SourceOptions): Promise<SourceDriver>;
   openTarget(url: string): Promise<TargetDriver>;
+  /**
+   * Decodes the transactions this driver stored, for `log` and `restore --before/--through`
+   * (transactions.ts). Without it those commands refuse with one sentence.
+   */
+  readonly transactions?: TransactionReader;
 }

@@ -9,6 +9,7 @@
  * --snapshot ID restores a partial snapshot as it is.
  */
 import { walkChain, type Compare } from './chain.js';
+import { planToTransaction, type TransactionStop } from './plan-ref.js';
 import type { SegmentManifest, SnapshotManifest } from '../repository/repository-api.js';
 import { describeSnapshotFilter, isPartialSnapshot } from '../repository/retention.js';
 import { RestoreRefusedError } from '../util/errors.js';
@@ -18,7 +19,9 @@ export type RestoreTarget =
   | { readonly kind: 'time'; readonly micros: bigint }
   | { readonly kind: 'snapshot'; readonly id: string }
   | { readonly kind: 'tag'; readonly tag: string }
-  | { readonly kind: 'latest' };
+  | { readonly kind: 'latest' }
+  /** Just before / just after the stored transaction `ref` names (plan-ref.ts). */
+  | { readonly kind: 'before' | 'through'; readonly ref: string };
 
 export interface RestorePlan {
   readonly snapshot: SnapshotManifest;
@@ -26,6 +29,8 @@ export interface RestorePlan {
   readonly segments: readonly SegmentManifest[];
   /** Replay transactions committed at or before this instant (µs); undefined: no replay. */
   readonly untilMicros: bigint | undefined;
+  /** Replay up to a transaction, by position, instead (`--before`/`--through`). */
+  readonly stop?: TransactionStop;
 }
 
 export interface PlanOptions {
@@ -34,6 +39,8 @@ export interface PlanOptions {
    * undefined when the whole database is restored.
    */
   readonly tables?: (table: string) => boolean;
+  /** For `before`/`through`: the transaction the reference names, found in the stored log. */
+  readonly stop?: TransactionStop;
 }
 
 /**
@@ -98,6 +105,14 @@ export function planRestore(
         throw refuse(before, ` at or before ${formatMicros(target.micros)}`);
       if (byTime.length === 0) throw refuse(all, '');
       return planAt(byTime, segments, target.micros, compare);
+    }
+    case 'before':
+    case 'through': {
+      const stop = opts.stop;
+      if (stop?.kind !== target.kind)
+        throw new Error(`planRestore: --${target.kind} ${target.ref} was not located first`);
+      if (byTime.length === 0) throw refuse(all, '');
+      return planToTransaction(byTime, segments, stop, compare);
     }
   }
 }

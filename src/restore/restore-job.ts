@@ -20,6 +20,7 @@ import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
 import { interruptedRestore, TargetProgress } from './interrupted.js';
 import type { RestorePlan } from './plan.js';
+import { replayStop } from './plan-ref.js';
 import { tableMatcher } from './tables.js';
 
 export interface RestoreJobOptions {
@@ -58,8 +59,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   // what the target holds so far, for the message of an interrupted restore
   const progress = new TargetProgress();
   try {
-    if (target.preflight)
-      refuseOnErrors(await target.preflight({ replay: plan.untilMicros !== undefined }), log);
+    if (target.preflight) refuseOnErrors(await target.preflight({ replay: replays(plan) }), log);
     progress.cleaned = opts.clean === true;
     await target.assertEmpty({ clean: opts.clean });
     const schema = await collectBytes(
@@ -137,8 +137,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     );
     for (const w of target.warnings?.() ?? []) log.warn('restore.schema', w);
     const replayStarted = Date.now();
-    const replay =
-      plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches, progress);
+    const replay = replays(plan) ? await replayLog(opts, target, matches, progress) : undefined;
     const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;
     const finishStarted = Date.now();
     await target.finish();
@@ -181,7 +180,7 @@ async function replayLog(
   progress: TargetProgress,
 ): Promise<{ transactions: number; changes: number; last?: { position: Position; commitTime: string } }> {
   const { plan, repo, driver, log, signal } = opts;
-  const until = plan.untilMicros!;
+  const stopsBefore = replayStop(plan, driver.comparePositions);
   // The driver filters row changes by qualified table name (payloads are opaque to the core).
   const tables = matches ? new Set(plan.snapshot.streams.map((s) => s.table).filter(matches)) : undefined;
   let applied: Position = plan.snapshot.position;
@@ -199,7 +198,7 @@ async function replayLog(
         skipping = driver.comparePositions(tx.position, applied) <= 0;
         // Stop at the first commit after the target, as PostgreSQL's recovery_target_time does:
         // the restored state is then a prefix of the commit order, never a mix.
-        if (!skipping && tx.commitTime > until) return { transactions, changes, last };
+        if (!skipping && stopsBefore(tx)) return { transactions, changes, last };
       }
       const multiPart = inTransaction || tx.more === true;
       inTransaction = tx.more === true;
@@ -221,6 +220,11 @@ async function replayLog(
     }
   }
   return { transactions, changes, last };
+}
+
+/** A time or a transaction to replay up to; none for a snapshot alone. */
+function replays(plan: RestorePlan): boolean {
+  return plan.untilMicros !== undefined || plan.stop !== undefined;
 }
 
 /** `src` as it is, telling `add` the length of each piece as it passes. */

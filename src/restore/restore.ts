@@ -16,6 +16,8 @@ import type { Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
 import { refuseFuture, shortLogRefusal, waitForLog, type WaitOptions } from './log-wait.js';
 import { LogShortError, planRestore, type RestorePlan, type RestoreTarget } from './plan.js';
+import { describeStop } from './plan-ref.js';
+import { locateStop } from './log.js';
 import { runRestore, type RestoreSummary } from './restore-job.js';
 import { pickSource } from './sources.js';
 import { tableMatcher } from './tables.js';
@@ -56,7 +58,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
   try {
     const source = await pickSource(repo, req.source);
     const snapshots = await repo.listSnapshots({ source });
-    const segments = target.kind === 'time' ? await repo.listSegments(source) : [];
+    const segments = ['time', 'before', 'through'].includes(target.kind)
+      ? await repo.listSegments(source)
+      : [];
     const driver = await driverOfSource([...snapshots, ...segments], drivers);
     if (!driver)
       throw new RestoreRefusedError(
@@ -69,8 +73,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
     }
     refuseUnknownTables(driver, req.tables, snapshots, `in any snapshot of ${source}`, '');
     const tables = tableMatcher(driver, req.tables);
+    const stop = await locateStop(repo, { source, driver, segments }, target, signal, drivers);
     const planFrom = (segs: readonly SegmentManifest[]): RestorePlan =>
-      planRestore(snapshots, segs, target, driver.comparePositions, { tables });
+      planRestore(snapshots, segs, target, driver.comparePositions, { tables, stop });
     let plan: RestorePlan;
     if (target.kind === 'time') {
       refuseFuture(source, target.micros, segments);
@@ -117,7 +122,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
       `Restoring ${isPartialSnapshot(snap) ? 'partial ' : ''}snapshot ${snap.id.slice(0, 12)} (${snap.consistentAt})` +
         (plan.untilMicros !== undefined
           ? ` and ${plan.segments.length} log segments up to ${formatMicros(plan.untilMicros)}.`
-          : '.'),
+          : plan.stop
+            ? ` and ${plan.segments.length} log segments ${describeStop(plan.stop)}.`
+            : '.'),
     );
     if (isPartialSnapshot(snap) && !req.tables?.length) {
       const n = new Set(snap.streams.map((s) => s.table)).size;

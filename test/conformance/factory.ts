@@ -66,6 +66,15 @@ export interface ConformanceFactory {
    */
   workloadStep(url: string, step: number): Promise<void>;
 
+  /**
+   * The accident a DBA restores away: ONE transaction that updates many rows of `contacts` (at
+   * least ten, changing its checksum) and no other table, like `UPDATE contacts SET score = NULL
+   * WHERE …`. The suite commits it between two workload steps, with checksums taken just before
+   * and just after it, finds it in the stored log (`crm-backup log --tables contacts`) and
+   * restores `--before` and `--through` its reference. Must succeed after any workload step.
+   */
+  badTransaction(url: string): Promise<void>;
+
   /** Checksums of the suite tables present in the database at `url`, keyed by `SuiteTable`. */
   checksums(url: string): Promise<TableChecksums>;
 

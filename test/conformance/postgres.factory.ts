@@ -80,6 +80,10 @@ export const postgresFactory: ConformanceFactory = {
     await pgQuery(url, stepSql(step));
   },
 
+  async badTransaction(url) {
+    await pgQuery(url, `UPDATE contacts SET score = NULL, note = 'lost' WHERE id % 4 = 0`);
+  },
+
   async checksums(url): Promise<TableChecksums> {
     const sums = await pgTableChecksums(url, { tables: SUITE_TABLES });
     return Object.fromEntries(Object.entries(sums).map(([t, s]) => [t, { rows: s.rows, hash: s.md5 }]));

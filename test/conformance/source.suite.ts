@@ -9,6 +9,8 @@ import { runSnapshot } from '../../src/backup/snapshot-job.js';
 import { decodeSegment } from '../../src/repository/segment-codec.js';
 import type { DriverModule } from '../../src/driver/driver-module.js';
 import { verifyRepository } from '../../src/repository/index.js';
+import { listTransactions, openSourceLog, type TransactionEntry } from '../../src/restore/log.js';
+import { tableMatcher } from '../../src/restore/tables.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { formatMicros } from '../../src/util/time.js';
 import type { TestDatabase } from '../harness/index.js';
@@ -173,6 +175,130 @@ export function sourceConformance(factory: ConformanceFactory): void {
         for (const t of SUITE_TABLES.filter((t) => t !== 'contacts')) {
           if (factory.unselectedTables === 'absent') expect(sums[t], t).toBeUndefined();
           else expect(sums[t]?.rows, t).toBe(0);
+        }
+      });
+    });
+
+    describe('restore to a transaction: --before and --through its reference', () => {
+      let h: {
+        tr: TempRepo;
+        driver: DriverModule;
+        name: string;
+        other: string;
+        /** Checksums just before and just after the bad transaction. */
+        before: Checkpoint;
+        after: Checkpoint;
+        bad: TransactionEntry;
+        /** A transaction committed after the stream started and before the snapshot. */
+        early: TransactionEntry;
+        otherRef: string;
+      };
+
+      beforeAll(async () => {
+        const { source, tr, driver, name } = await freshSource(scope, factory, 'ref_src');
+        const stream = startStream(tr.repo, driver, source.url, name, 1);
+        await stream.started;
+        await factory.workloadStep(source.url, 1);
+        const snapshotFrom = await factory.serverNowMicros(source.url);
+        await takeSnapshot(tr.repo, driver, source.url, name);
+        await factory.workloadStep(source.url, 2);
+        const before = await checkpoint(factory, source.url);
+        await factory.badTransaction(source.url);
+        const after = await checkpoint(factory, source.url);
+        // the log goes on after it, so --through must stop inside the log, not at its end
+        await factory.workloadStep(source.url, 3);
+        await stream.waitCovered(await factory.serverNowMicros(source.url), 60_000);
+        await stream.stop();
+
+        const log = await openSourceLog(tr.repo, name);
+        const contacts = tableMatcher(driver, [factory.qualify('contacts')])!;
+        const inBad: TransactionEntry[] = [];
+        for await (const e of listTransactions(tr.repo, log, {
+          fromMicros: before.at,
+          toMicros: after.at,
+          tables: [factory.qualify('contacts')],
+        }))
+          inBad.push(e);
+        expect(
+          inBad,
+          'one transaction touching contacts between the checkpoints around the bad one',
+        ).toHaveLength(1);
+        expect(inBad[0]!.tables.map((t) => contacts(t.table))).toEqual([true]);
+        expect(inBad[0]!.tables[0]!.updates).toBeGreaterThanOrEqual(10);
+        let early: TransactionEntry | undefined;
+        for await (const e of listTransactions(tr.repo, log, { toMicros: snapshotFrom, minChanges: 1 }))
+          early ??= e;
+        expect(early, 'the workload step before the snapshot is in the stored log').toBeDefined();
+
+        // a second source in the same repository, for a reference of another source's log
+        const o = await scope.database('ref_other');
+        await factory.createSchema(o.url);
+        const other = streamName(o);
+        const otherStream = startStream(tr.repo, driver, o.url, other, 1);
+        await otherStream.started;
+        await factory.workloadStep(o.url, 1);
+        await otherStream.waitCovered(await factory.serverNowMicros(o.url), 60_000);
+        await otherStream.stop();
+        let otherRef: string | undefined;
+        for await (const e of listTransactions(tr.repo, await openSourceLog(tr.repo, other), {
+          minChanges: 1,
+        }))
+          otherRef = e.ref;
+
+        h = { tr, driver, name, other, before, after, bad: inBad[0]!, early: early!, otherRef: otherRef! };
+      });
+
+      it('restores --before the bad transaction to exactly the checksums just before it, --through it to those just after it', async () => {
+        expect(h.after.sums.contacts).not.toEqual(h.before.sums.contacts);
+        const before = await scope.database('ref_before');
+        const log = memoryLogger();
+        const summary = await restoreInto(
+          h.tr.repo,
+          h.driver,
+          h.name,
+          { kind: 'before', ref: h.bad.ref },
+          before.url,
+          {
+            log,
+          },
+        );
+        expect(await factory.checksums(before.url)).toEqual(h.before.sums);
+        expect(summary.lastApplied?.position).not.toBe(h.bad.position);
+        expect(log.events.find((e) => e.event === 'restore.plan')?.message).toContain(
+          `up to just before transaction ${h.bad.ref} (committed ${h.bad.commitTime})`,
+        );
+
+        const through = await scope.database('ref_through');
+        const after = await restoreInto(
+          h.tr.repo,
+          h.driver,
+          h.name,
+          { kind: 'through', ref: h.bad.ref },
+          through.url,
+        );
+        expect(after.lastApplied?.position).toBe(h.bad.position);
+        expect(await factory.checksums(through.url)).toEqual(h.after.sums);
+      });
+
+      it('refuses a reference of another source, and one already in the oldest snapshot, one sentence each', async () => {
+        const target = await scope.database('ref_refused');
+        const refusal = (kind: 'before' | 'through', ref: string) =>
+          restoreInto(h.tr.repo, h.driver, h.name, { kind, ref }, target.url).then(
+            () => undefined,
+            (e: unknown) => e as Error,
+          );
+        const foreign = await refusal('before', h.otherRef);
+        expect(foreign).toMatchObject({ code: 'RESTORE_REFUSED' });
+        expect(foreign?.message).toBe(
+          `Transaction ${h.otherRef} is in the stored log of source ${h.other}, not of ${h.name}; pass --name ${h.other}.`,
+        );
+        const [snapshot] = await h.tr.repo.listSnapshots({ source: h.name });
+        for (const kind of ['before', 'through'] as const) {
+          const old = await refusal(kind, h.early.ref);
+          expect(old).toMatchObject({ code: 'RESTORE_REFUSED' });
+          expect(old?.message).toBe(
+            `Transaction ${h.early.ref} (committed ${h.early.commitTime}) is already in the oldest snapshot of ${h.name} (${snapshot!.id.slice(0, 12)}, consistent at ${snapshot!.consistentAt}), so the state just ${kind === 'before' ? 'before' : 'after'} it cannot be restored.`,
+          );
         }
       });
     });

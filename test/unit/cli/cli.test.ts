@@ -6,6 +6,7 @@ const COMMANDS = [
   'snapshot',
   'stream',
   'list',
+  'log',
   'restore',
   'verify',
   'forget',
@@ -26,6 +27,7 @@ describe('crm-backup command line', () => {
       'snapshot',
       'stream',
       'list',
+      'log',
       'restore',
       'verify',
       'forget',
@@ -83,7 +85,7 @@ describe('crm-backup command line', () => {
     });
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
-      'crm-backup: restore needs exactly one of --at TIME, --snapshot ID, --tag T or --latest.',
+      'crm-backup: restore needs exactly one of --at TIME, --before REF, --through REF, --snapshot ID, --tag T or --latest.',
     );
   });
 
