@@ -7,7 +7,8 @@
  *   call it with the parts of one transaction in order, on one client, nothing in between).
  *   On error the transaction is rolled back and a SourceError thrown.
  * Needs superuser (or SET privilege on session_replication_role): replay runs as a replica so the
- * target's own triggers and foreign-key actions do not fire a second time.
+ * target's own triggers and foreign-key actions do not fire a second time; the triggers and rules
+ * replica mode still fires are the caller's to switch off (`switches`, replay-switches.ts).
  *
  * SQL is generated as text with string literals (standard_conforming_strings is forced on, so
  * doubling quotes is the whole escaping) and explicit casts to the target column types, batched
@@ -36,6 +37,15 @@ export interface ApplyOptions {
   readonly onSequence?: (name: string, value: string) => void;
   /** Things skipped on purpose (DDL that failed under a table filter). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Triggers and rules replica mode would fire, switched off by the caller (replay-switches.ts):
+   * replayed DDL runs between `beforeDdl` and `afterDdl`, so that it finds and leaves them as the
+   * source had them, and the rows after it meet them switched off again.
+   */
+  readonly switches?: {
+    beforeDdl(client: pg.Client): Promise<void>;
+    afterDdl(client: pg.Client): Promise<void>;
+  };
 }
 
 const FLUSH_BYTES = 1024 * 1024;
@@ -254,6 +264,7 @@ class PartApplier {
     if (rec.prefix !== DDL_MESSAGE_PREFIX || !rec.text) return;
     const ddl = parseDdlMessage(rec.text);
     await this.flush();
+    await this.opts.switches?.beforeDdl(this.client);
     const path = ddl.searchPath.replace(/"\$user"|\$user/g, ddl.user ? quoteIdent(ddl.user) : '""');
     const run = async (): Promise<void> => {
       // the statement resolves names like the source session did; our own SQL is fully qualified
@@ -280,6 +291,7 @@ class PartApplier {
         this.opts.onWarning?.(`Skipped ${ddl.tag || 'DDL'} during a filtered restore: ${firstLine(err)}.`);
       }
     }
+    await this.opts.switches?.afterDdl(this.client);
     this.targets.invalidate();
     this.resolved.clear();
   }

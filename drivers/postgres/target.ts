@@ -17,6 +17,7 @@ import { EarlyBuilds, LoadPlan } from './internal/early-build.js';
 import { preflight, replayPrivilege } from './preflight.js';
 import { decodeSchema, runSection, type SchemaDocument, type TableColumns } from './schema.js';
 import { SequenceRestorer } from './internal/sequences.js';
+import { ReplaySwitches } from './internal/replay-switches.js';
 import { COPY_FORMAT } from './snapshot.js';
 
 /** Index builds at once: at least pg_restore -j2's, at most what a loaded server takes well. */
@@ -30,6 +31,8 @@ export class PostgresTarget implements TargetDriver {
   private readonly idle: pg.Client[] = [];
   private readonly open = new Set<pg.Client>();
   private applyClient: pg.Client | undefined;
+  /** Triggers and rules switched off for replay (set at the first apply). */
+  private switches: ReplaySwitches | undefined;
   private readonly sequences = new SequenceRestorer();
   private early: EarlyBuilds | undefined;
   /** The loads the core announced; without it every load assumes more follow. */
@@ -249,13 +252,19 @@ export class PostgresTarget implements TargetDriver {
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
     // one connection for all replay: parts of one transaction must share its BEGIN … COMMIT.
     // apply.ts sets session_replication_role = replica, so ordinary triggers, foreign-key checks
-    // and actions and rules do not fire; triggers and rules enabled ALWAYS or REPLICA are not
-    // switched off yet, and would (target-driver.ts says what a target must switch off).
-    this.applyClient ??= await connect(this.target);
+    // and actions and rules do not fire; those enabled ALWAYS or REPLICA (and event triggers) are
+    // switched off here before the first transaction, and given their modes back in finish()
+    const client = (this.applyClient ??= await connect(this.target));
+    if (!this.switches) {
+      const switches = new ReplaySwitches();
+      await inTransaction(client, () => switches.suspend(client));
+      this.switches = switches;
+    }
     for (const t of tx.tables ?? []) this.replayed.add(t);
-    await applyTransaction(this.applyClient, tx, {
+    await applyTransaction(client, tx, {
       tables: opts?.tables,
       onSequence: (name, value) => this.recordSequence(name, BigInt(value)),
+      switches: this.switches,
     });
   }
 
@@ -271,8 +280,12 @@ export class PostgresTarget implements TargetDriver {
   async finish(): Promise<void> {
     if (!this.doc) return;
     const doc = this.doc;
+    const { switches, applyClient } = this;
     await this.withClient(async (c) => {
       try {
+        // after replay, REFRESH (a DDL command) must not fire event triggers either: replica mode
+        // stops those enabled ORIGIN, the replay's switches the others until the end
+        if (switches) await c.query('SET session_replication_role = replica');
         await this.sequences.restore(c, doc.sequences);
         // after replay, so that the views show the data as of the restore point
         await refreshMatviews(c, doc.matviews ?? []);
@@ -284,6 +297,13 @@ export class PostgresTarget implements TargetDriver {
         throw this.sqlError('setting sequences, materialized views and statistics', err);
       }
     });
+    if (switches && applyClient) {
+      try {
+        await inTransaction(applyClient, () => switches.resume(applyClient));
+      } catch (err) {
+        throw this.sqlError('giving triggers and rules back the modes they had on the source', err);
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -464,4 +484,16 @@ async function analyzePartitionedParents(c: pg.Client): Promise<void> {
       WHERE c.relkind = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
   );
   for (const r of rows) await c.query(`ANALYZE ${r.t}`);
+}
+
+/** `fn` in a transaction of its own on `c`, rolled back when it throws. */
+async function inTransaction(c: pg.Client, fn: () => Promise<void>): Promise<void> {
+  await c.query('BEGIN');
+  try {
+    await fn();
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
 }

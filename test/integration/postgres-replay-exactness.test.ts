@@ -1,0 +1,144 @@
+/**
+ * A point-in-time restore must end where the source was, also where the replay could act on its
+ * own: triggers, rules and event triggers enabled ALWAYS or REPLICA (replica mode fires them, and
+ * the log already holds what they did), sequences handed out in the last seconds before the instant
+ * (the stream records them every 2 s), and DDL that fills a table with values computed on the source
+ * (a volatile default, a type change USING a volatile expression), which logical decoding does
+ * not publish. Each end to end: stream, snapshot, changes, restore --at, checksums of every table.
+ */
+import { describe, expect, it } from 'vitest';
+import { driver } from '../../drivers/postgres/index.js';
+import { pgTableChecksums } from '../../scripts/crm/checksums.js';
+import {
+  pgExec,
+  pitrFixture,
+  restoreInto,
+  serverNowMicros,
+  startStream,
+  takeSnapshot,
+} from '../helpers/pitr.js';
+
+/** Every user trigger, rule and event trigger of the database with its mode (`O`, `A`, `R`, `D`). */
+async function switchModes(url: string): Promise<Record<string, string>> {
+  const r = await pgExec(
+    url,
+    `SELECT 'trigger ' || t.tgrelid::regclass || '.' || t.tgname AS name, t.tgenabled::text AS mode
+       FROM pg_trigger t WHERE NOT t.tgisinternal
+     UNION ALL
+     SELECT 'rule ' || r.ev_class::regclass || '.' || r.rulename, r.ev_enabled::text
+       FROM pg_rewrite r WHERE r.rulename <> '_RETURN'
+     UNION ALL
+     SELECT 'event trigger ' || e.evtname, e.evtenabled::text
+       FROM pg_event_trigger e WHERE e.evtname NOT LIKE 'crmb\\_%'`,
+  );
+  return Object.fromEntries(r.rows.map((row: { name: string; mode: string }) => [row.name, row.mode]));
+}
+
+describe('PostgreSQL replay with triggers and rules enabled ALWAYS or REPLICA', () => {
+  const NAME = 'replay_triggers';
+  const fx = pitrFixture('trg', (url) =>
+    pgExec(
+      url,
+      `CREATE TABLE audit (id bigserial PRIMARY KEY, tbl text NOT NULL, op text NOT NULL, row_id int);
+       CREATE FUNCTION audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         INSERT INTO audit (tbl, op, row_id) VALUES (TG_TABLE_NAME || ':' || TG_NAME, TG_OP, NEW.id);
+         RETURN NEW;
+       END $$;
+       CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         NEW.shown := upper(NEW.name) || ' (stamped by ' || TG_NAME || ')';
+         RETURN NEW;
+       END $$;
+       CREATE TABLE accounts (id int PRIMARY KEY, name text, shown text);
+       -- ALWAYS: an audit trail that must not get a second row per change
+       CREATE TRIGGER a_audit AFTER INSERT OR UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION audit_row();
+       ALTER TABLE accounts ENABLE ALWAYS TRIGGER a_audit;
+       -- REPLICA: never fires on the source, rewrites a column where replica mode fires it
+       CREATE TRIGGER b_stamp BEFORE INSERT OR UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION stamp();
+       ALTER TABLE accounts ENABLE REPLICA TRIGGER b_stamp;
+       -- ORIGIN: fires on the source; made ALWAYS by DDL while streaming
+       CREATE TRIGGER c_origin AFTER INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION audit_row();
+       -- ALWAYS at the snapshot, DISABLED by DDL while streaming: the mode to end with is D
+       CREATE TRIGGER d_always AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION audit_row();
+       ALTER TABLE accounts ENABLE ALWAYS TRIGGER d_always;
+       -- an ALWAYS rule
+       CREATE RULE e_rule AS ON INSERT TO accounts DO ALSO
+         INSERT INTO audit (tbl, op, row_id) VALUES ('accounts:e_rule', 'INSERT', NEW.id);
+       ALTER TABLE accounts ENABLE ALWAYS RULE e_rule;
+       -- partitioned: the ALWAYS trigger is cloned to each partition, also to one made while streaming
+       CREATE TABLE orders (id int, at date NOT NULL, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+       CREATE TABLE orders_2024 PARTITION OF orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+       CREATE TRIGGER o_audit AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_row();
+       ALTER TABLE orders ENABLE ALWAYS TRIGGER o_audit;
+       -- an ALWAYS event trigger that records each DDL command in a table
+       CREATE TABLE ddl_log (id bigserial PRIMARY KEY, tag text);
+       CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         INSERT INTO public.ddl_log (tag) VALUES (tg_tag);
+       END $$;
+       CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION log_ddl();
+       ALTER EVENT TRIGGER log_ddl ENABLE ALWAYS;
+       INSERT INTO accounts (id, name) SELECT g, 'acct ' || g FROM generate_series(1, 5) g;
+       INSERT INTO orders VALUES (1, '2024-03-01', 'first');`,
+    ),
+  );
+
+  it('fires none of them while replaying, and ends with each in the mode the source had', async () => {
+    const src = fx.source.url;
+    const stream = startStream(fx.repo, driver, src, NAME);
+    await stream.started;
+    await takeSnapshot(fx.repo, driver, src, NAME);
+    let at: bigint;
+    try {
+      await pgExec(
+        src,
+        `INSERT INTO accounts (id, name) SELECT g, 'acct ' || g FROM generate_series(6, 9) g`,
+      );
+      await pgExec(src, `UPDATE accounts SET name = name || ' renamed' WHERE id IN (1, 6)`);
+      await pgExec(src, `INSERT INTO orders VALUES (2, '2024-04-01', 'second')`);
+      // modes changed, a trigger and a partition made, while streaming: replayed as DDL
+      await pgExec(src, `ALTER TABLE accounts ENABLE ALWAYS TRIGGER c_origin`);
+      await pgExec(src, `ALTER TABLE accounts DISABLE TRIGGER d_always`);
+      await pgExec(
+        src,
+        `CREATE TABLE orders_2025 PARTITION OF orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')`,
+      );
+      await pgExec(
+        src,
+        `CREATE TRIGGER f_new AFTER DELETE ON accounts FOR EACH ROW EXECUTE FUNCTION audit_row();
+         ALTER TABLE accounts ENABLE REPLICA TRIGGER f_new`,
+      );
+      await pgExec(src, `INSERT INTO accounts (id, name) VALUES (10, 'after ddl')`);
+      await pgExec(src, `UPDATE accounts SET name = 'again' WHERE id = 2`);
+      await pgExec(src, `DELETE FROM accounts WHERE id = 3`);
+      await pgExec(
+        src,
+        `INSERT INTO orders VALUES (3, '2025-02-01', 'new partition'), (4, '2024-05-01', 'old')`,
+      );
+      at = await serverNowMicros(src);
+      await stream.waitCovered(at);
+    } finally {
+      await stream.stop();
+    }
+    const sums = await pgTableChecksums(src);
+    const modes = await switchModes(src);
+    // the source fired what it fires: the audit trail is what the restore must reproduce, no more
+    expect(sums['audit']?.rows).toBeGreaterThan(10);
+    expect(modes).toMatchObject({
+      'trigger accounts.a_audit': 'A',
+      'trigger accounts.b_stamp': 'R',
+      'trigger accounts.c_origin': 'A',
+      'trigger accounts.d_always': 'D',
+      'trigger accounts.f_new': 'R',
+      'trigger orders_2025.o_audit': 'A',
+      'rule accounts.e_rule': 'A',
+      'event trigger log_ddl': 'A',
+    });
+
+    const target = await fx.target();
+    await restoreInto(fx.repo, driver, NAME, { kind: 'time', micros: at }, target.url);
+    expect(await pgTableChecksums(target.url)).toEqual(sums);
+    expect(await switchModes(target.url)).toEqual(modes);
+  });
+});
