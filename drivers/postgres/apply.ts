@@ -2,7 +2,8 @@
  * Replays `pg-changes/1` transaction parts (change-log.ts) into a PostgreSQL target.
  *
  * Contract for target.ts:
- *   applyTransaction(client, tx, { tables?, onSequence?, onWarning? })
+ *   applyTransaction(client, tx, { tables?, onSequence?, onSequenceRecord?, onWarning?, switches? })
+ *   sequenceRecords(tx)  the stream's records of sequence values in a part, for reading past the instant
  *   BEGIN at the first part, COMMIT at the part with `more` falsy (state is kept per client, so
  *   call it with the parts of one transaction in order, on one client, nothing in between).
  *   On error the transaction is rolled back and a SourceError thrown.
@@ -29,12 +30,15 @@ import {
 import { decodePayload, type PayloadRecord, type PayloadRow, type Relation } from './internal/payload.js';
 import { lit, TargetTables, type TargetTable } from './internal/apply-sql.js';
 import { deleteSlot, insertSlot, RowGroup, updateSlot, type GroupSlot } from './internal/apply-batch.js';
+import { parseSequenceRecord, type SequenceRecord } from './internal/sequences.js';
 
 export interface ApplyOptions {
   /** Only changes to these tables (`schema.table` or bare `table`; a partition matches its root). */
   readonly tables?: ReadonlySet<string>;
-  /** Sequence values recorded in the stream; without it they are set on the target right away. */
+  /** Sequence values recorded in the stream; without it (or the next) they are set on the target right away. */
   readonly onSequence?: (name: string, value: string) => void;
+  /** The stream's records of sequence values, whole (sequences.ts). */
+  readonly onSequenceRecord?: (record: SequenceRecord) => void;
   /** Things skipped on purpose (DDL that failed under a table filter). */
   readonly onWarning?: (message: string) => void;
   /**
@@ -49,6 +53,8 @@ export interface ApplyOptions {
 }
 
 const FLUSH_BYTES = 1024 * 1024;
+/** Message prefixes whose records run SQL on the target (sequence records only without a callback). */
+const SQL_MESSAGES: ReadonlySet<string> = new Set([DDL_MESSAGE_PREFIX]);
 const FLUSH_STATEMENTS = 2_000;
 /** Settings the text values were produced under (replication.ts), plus replica mode. */
 const SESSION_SETUP = [
@@ -76,6 +82,8 @@ export async function applyTransaction(
     states.set(client, state);
   }
   const s = state;
+  // the stream's own small transactions (sequence records, idle markers) need no round trip
+  if (s.position === undefined && !tx.more && takenWithoutSql(tx, opts)) return;
   try {
     if (s.position === undefined) {
       s.position = tx.position;
@@ -107,6 +115,33 @@ export async function applyTransaction(
       cause: err,
     });
   }
+}
+
+/** The records of sequence values in a transaction part (the stream writes them in transactions of their own). */
+export function sequenceRecords(tx: Transaction): SequenceRecord[] {
+  if (tx.changes > 0) return [];
+  const out: SequenceRecord[] = [];
+  for (const rec of decodePayload(tx.payload))
+    if (rec.kind === 'message' && rec.prefix === SEQUENCES_MESSAGE_PREFIX && rec.text)
+      out.push(parseSequenceRecord(rec.text));
+  return out;
+}
+
+/**
+ * A whole transaction of messages only, none of which runs SQL (sequence records go to a callback,
+ * other prefixes are ignored): its records are taken here, without BEGIN and COMMIT.
+ */
+function takenWithoutSql(tx: Transaction, opts: ApplyOptions): boolean {
+  if (tx.changes > 0 || !(opts.onSequence || opts.onSequenceRecord)) return false;
+  const records = [...decodePayload(tx.payload)];
+  if (!records.every((r) => r.kind === 'message' && !SQL_MESSAGES.has(r.prefix))) return false;
+  for (const rec of records) {
+    if (rec.kind !== 'message' || rec.prefix !== SEQUENCES_MESSAGE_PREFIX || !rec.text) continue;
+    const record = parseSequenceRecord(rec.text);
+    opts.onSequenceRecord?.(record);
+    for (const [name, value] of record.values) opts.onSequence?.(name, value.toString());
+  }
+  return true;
 }
 
 function firstLine(err: unknown): string {
@@ -251,10 +286,12 @@ class PartApplier {
 
   private async message(rec: Extract<PayloadRecord, { kind: 'message' }>): Promise<void> {
     if (rec.prefix === SEQUENCES_MESSAGE_PREFIX && rec.text) {
-      const values = JSON.parse(rec.text) as Record<string, string>;
-      for (const [name, value] of Object.entries(values)) {
+      const record = parseSequenceRecord(rec.text);
+      this.opts.onSequenceRecord?.(record);
+      for (const [name, v] of record.values) {
+        const value = v.toString();
         if (this.opts.onSequence) this.opts.onSequence(name, value);
-        else
+        else if (!this.opts.onSequenceRecord)
           this.push(
             `SELECT setval(to_regclass(${lit(name)}), ${lit(value)}::bigint) WHERE to_regclass(${lit(name)}) IS NOT NULL`,
           );

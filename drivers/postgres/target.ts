@@ -10,7 +10,7 @@ import type { Finding } from '../../src/driver/finding.js';
 import type { LoadOptions, LoadStats, PlannedLoad, TargetDriver } from '../../src/driver/target-driver.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
-import { applyTransaction } from './apply.js';
+import { applyTransaction, sequenceRecords } from './apply.js';
 import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgEndpoint } from './internal/connection.js';
 import { copyIn } from './internal/load.js';
 import { EarlyBuilds, LoadPlan } from './internal/early-build.js';
@@ -263,9 +263,20 @@ export class PostgresTarget implements TargetDriver {
     for (const t of tx.tables ?? []) this.replayed.add(t);
     await applyTransaction(client, tx, {
       tables: opts?.tables,
-      onSequence: (name, value) => this.recordSequence(name, BigInt(value)),
+      onSequenceRecord: (record) => this.sequences.applied(record),
       switches: this.switches,
     });
+  }
+
+  /**
+   * Reads on past the instant to the first record of sequence values sampled after it: every
+   * sequence is set at least that far in finish() (internal/sequences.ts says why that is safe).
+   */
+  async observeAfter(tx: Transaction, opts: { untilMicros: bigint }): Promise<boolean> {
+    this.sequences.noteInstant(opts.untilMicros);
+    for (const record of sequenceRecords(tx))
+      if (this.sequences.observe(record, opts.untilMicros)) return false;
+    return true;
   }
 
   /**
@@ -277,22 +288,23 @@ export class PostgresTarget implements TargetDriver {
     this.sequences.record(name, value);
   }
 
-  async finish(): Promise<void> {
-    if (!this.doc) return;
+  async finish(): Promise<readonly string[]> {
+    if (!this.doc) return [];
     const doc = this.doc;
     const { switches, applyClient } = this;
-    await this.withClient(async (c) => {
+    const warnings = await this.withClient(async (c) => {
       try {
         // after replay, REFRESH (a DDL command) must not fire event triggers either: replica mode
         // stops those enabled ORIGIN, the replay's switches the others until the end
         if (switches) await c.query('SET session_replication_role = replica');
-        await this.sequences.restore(c, doc.sequences);
+        const late = await this.sequences.restore(c, doc.sequences);
         // after replay, so that the views show the data as of the restore point
         await refreshMatviews(c, doc.matviews ?? []);
         // Loaded tables were analyzed after their load (or in post-data); the ones replay changed
         // are analyzed again, and partitioned parents only get statistics from an ANALYZE of their own.
         await analyzeTables(c, [...this.replayed]);
         await analyzePartitionedParents(c);
+        return late;
       } catch (err) {
         throw this.sqlError('setting sequences, materialized views and statistics', err);
       }
@@ -304,6 +316,7 @@ export class PostgresTarget implements TargetDriver {
         throw this.sqlError('giving triggers and rules back the modes they had on the source', err);
       }
     }
+    return warnings;
   }
 
   async close(): Promise<void> {

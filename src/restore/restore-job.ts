@@ -10,7 +10,7 @@ import { guardDriver } from '../driver/guard.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import type { TargetDriver } from '../driver/target-driver.js';
 import type { Position } from '../driver/source-driver.js';
-import type { Repository } from '../repository/repository-api.js';
+import type { Repository, SegmentManifest } from '../repository/repository-api.js';
 import { refuseOnErrors } from '../driver/preflight.js';
 import { decodeSegment } from '../repository/segment-codec.js';
 import { collectBytes } from '../util/bytes.js';
@@ -18,6 +18,7 @@ import { forEachConcurrent } from '../util/concurrency.js';
 import { throwIfAborted } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
+import { walkChain } from './chain.js';
 import type { RestorePlan } from './plan.js';
 import { tableMatcher } from './tables.js';
 
@@ -131,7 +132,8 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     const replay = plan.untilMicros === undefined ? undefined : await replayLog(opts, target, matches);
     const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;
     const finishStarted = Date.now();
-    await target.finish();
+    const late = await target.finish();
+    for (const w of late || []) log.warn('restore.finish', w);
     log.info(
       'restore.finish',
       `Set sequences and refreshed statistics in ${formatDuration(Date.now() - finishStarted)}.`,
@@ -176,20 +178,29 @@ async function replayLog(
   let changes = 0;
   let inTransaction = false;
   let skipping = false;
-  for (const seg of plan.segments) {
+  // a driver that reads on past the instant (observeAfter) gets the rest, never to apply it
+  let observing = false;
+  for (const seg of await segmentsToRead(opts, target.observeAfter !== undefined)) {
     const data = repo.readStream(seg.data, { signal, context: `log segment ${seg.id.slice(0, 12)}` });
     for await (const tx of decodeSegment(data, `log segment ${seg.id.slice(0, 12)}`)) {
       throwIfAborted(signal);
-      if (!inTransaction) {
+      if (!inTransaction && !observing) {
         // Already in the snapshot, or stored twice across a crash: positions only move forward.
         skipping = driver.comparePositions(tx.position, applied) <= 0;
         // Stop at the first commit after the target, as PostgreSQL's recovery_target_time does:
         // the restored state is then a prefix of the commit order, never a mix.
-        if (!skipping && tx.commitTime > until) return { transactions, changes, last };
+        if (!skipping && tx.commitTime > until) {
+          if (!target.observeAfter) return { transactions, changes, last };
+          observing = true;
+        }
       }
       const multiPart = inTransaction || tx.more === true;
       inTransaction = tx.more === true;
       if (skipping) continue;
+      if (observing) {
+        if (await target.observeAfter!(tx, { untilMicros: until })) continue;
+        return { transactions, changes, last };
+      }
       // Only a whole single-part transaction may be skipped here: every part of a multi-part one
       // goes to the driver (which filters its rows by `tables`), or its COMMIT would never come.
       const unrelated = matches && tx.tables && tx.tables.length > 0 && !tx.tables.some(matches);
@@ -206,6 +217,28 @@ async function replayLog(
     }
   }
   return { transactions, changes, last };
+}
+
+/**
+ * The planned segments; for a driver that reads on past the instant, then the ones stored after
+ * them, as far as the log continues without a gap in a format this build reads.
+ */
+async function segmentsToRead(opts: RestoreJobOptions, onward: boolean): Promise<readonly SegmentManifest[]> {
+  const { plan, repo, driver } = opts;
+  if (!onward) return plan.segments;
+  const end = plan.segments.at(-1)?.lastPosition;
+  const { segments } = walkChain(
+    plan.snapshot,
+    await repo.listSegments(plan.snapshot.source),
+    driver.comparePositions,
+  );
+  const readable = segments.findIndex(
+    (s) => s.driver !== driver.kind || s.driverFormatVersion > driver.formatVersion,
+  );
+  const later = (readable < 0 ? segments : segments.slice(0, readable)).filter(
+    (s) => end !== undefined && driver.comparePositions(s.lastPosition, end) > 0,
+  );
+  return [...plan.segments, ...later];
 }
 
 /** `src` as it is, telling `add` the length of each piece as it passes. */

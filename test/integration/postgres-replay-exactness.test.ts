@@ -8,7 +8,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { driver } from '../../drivers/postgres/index.js';
+import { SEQUENCES_MESSAGE_PREFIX } from '../../drivers/postgres/internal/ddl-capture.js';
+import { decodePayload } from '../../drivers/postgres/internal/payload.js';
 import { pgTableChecksums } from '../../scripts/crm/checksums.js';
+import type { Repository } from '../../src/repository/repository-api.js';
+import { decodeSegment } from '../../src/repository/segment-codec.js';
+import { memoryLogger } from '../../src/util/log.js';
 import {
   pgExec,
   pitrFixture,
@@ -17,6 +22,32 @@ import {
   startStream,
   takeSnapshot,
 } from '../helpers/pitr.js';
+
+/** Polls `check` every 200 ms until it holds; a safety net of `timeoutMs`, not a wait. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The stream's records of sequence values in the stored log of `source`, with their commit times. */
+async function storedSequenceRecords(
+  repo: Repository,
+  source: string,
+): Promise<Array<{ commitTime: bigint; values: Record<string, string> }>> {
+  const out: Array<{ commitTime: bigint; values: Record<string, string> }> = [];
+  for (const seg of await repo.listSegments(source)) {
+    for await (const tx of decodeSegment(repo.readStream(seg.data), `log segment ${seg.id}`)) {
+      for (const rec of decodePayload(tx.payload)) {
+        if (rec.kind !== 'message' || rec.prefix !== SEQUENCES_MESSAGE_PREFIX || !rec.text) continue;
+        out.push({ commitTime: tx.commitTime, values: JSON.parse(rec.text) as Record<string, string> });
+      }
+    }
+  }
+  return out.sort((a, b) => (a.commitTime < b.commitTime ? -1 : a.commitTime > b.commitTime ? 1 : 0));
+}
 
 /** Every user trigger, rule and event trigger of the database with its mode (`O`, `A`, `R`, `D`). */
 async function switchModes(url: string): Promise<Record<string, string>> {
@@ -140,5 +171,115 @@ describe('PostgreSQL replay with triggers and rules enabled ALWAYS or REPLICA', 
     await restoreInto(fx.repo, driver, NAME, { kind: 'time', micros: at }, target.url);
     expect(await pgTableChecksums(target.url)).toEqual(sums);
     expect(await switchModes(target.url)).toEqual(modes);
+  });
+});
+
+describe('PostgreSQL restore of sequences handed out in the last seconds before the instant', () => {
+  const NAME = 'replay_seq_window';
+  const fx = pitrFixture('seqw', (url) =>
+    pgExec(
+      url,
+      `-- handed to the application by SELECT nextval(), stored nowhere
+       CREATE SEQUENCE ticket_seq;
+       -- in a text column: no integer column says which numbers went out
+       CREATE SEQUENCE invoice_no START 1000;
+       CREATE TABLE invoices (ref text PRIMARY KEY, amount numeric);
+       -- counting down
+       CREATE SEQUENCE credit_seq INCREMENT BY -1;
+       -- serial, whose rows were deleted again: the column no longer shows them
+       CREATE TABLE contacts (id serial PRIMARY KEY, name text);
+       SELECT nextval('ticket_seq'), nextval('credit_seq');
+       INSERT INTO invoices VALUES ('INV-' || nextval('invoice_no'), 1);
+       INSERT INTO contacts (name) VALUES ('first');`,
+    ),
+  );
+
+  /** One statement hands out values of every sequence; returns the furthest of each. */
+  async function handOut(url: string, n: number): Promise<Record<string, bigint>> {
+    const r = await pgExec(
+      url,
+      `WITH t AS (SELECT max(nextval('ticket_seq')) AS v FROM generate_series(1, ${n})),
+            c AS (SELECT min(nextval('credit_seq')) AS v FROM generate_series(1, ${n})),
+            i AS (INSERT INTO invoices SELECT 'INV-' || nextval('invoice_no'), g FROM generate_series(1, ${n}) g RETURNING ref),
+            k AS (INSERT INTO contacts (name) SELECT 'gone' FROM generate_series(1, ${n}) RETURNING id)
+       SELECT (SELECT v FROM t)::text AS ticket, (SELECT v FROM c)::text AS credit,
+              (SELECT max(substr(ref, 5)::bigint) FROM i)::text AS invoice, (SELECT max(id) FROM k)::text AS contact`,
+    );
+    await pgExec(url, `DELETE FROM contacts WHERE name = 'gone'`);
+    const row = r.rows[0] as Record<string, string>;
+    return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, BigInt(v)]));
+  }
+
+  /** The next value each sequence hands out on the database at `url`. */
+  async function nextValues(url: string): Promise<Record<string, bigint>> {
+    const r = await pgExec(
+      url,
+      `SELECT nextval('ticket_seq')::text AS ticket, nextval('credit_seq')::text AS credit,
+              nextval('invoice_no')::text AS invoice, nextval('contacts_id_seq')::text AS contact`,
+    );
+    const row = r.rows[0] as Record<string, string>;
+    return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, BigInt(v)]));
+  }
+
+  it('hands out only values beyond every one the source had handed out by the instant', async () => {
+    const src = fx.source.url;
+    const stream = startStream(fx.repo, driver, src, NAME);
+    await stream.started;
+    await takeSnapshot(fx.repo, driver, src, NAME);
+    let at: bigint;
+    let handed: Record<string, bigint>;
+    const log = memoryLogger();
+    try {
+      await handOut(src, 20);
+      // the last instant: handed out, then the instant, with no record of them taken in between
+      // (records come every 2 s; these are milliseconds apart)
+      handed = await handOut(src, 5);
+      at = await serverNowMicros(src);
+      // the source goes on after the instant; the stored log must hold a record taken after it
+      const later = await handOut(src, 50);
+      await until('a stored record of ticket_seq taken after the instant', async () =>
+        (await storedSequenceRecords(fx.repo, NAME)).some(
+          (r) => BigInt(r.values['public.ticket_seq'] ?? '0') >= later['ticket']!,
+        ),
+      );
+      await stream.waitCovered(at);
+    } finally {
+      await stream.stop();
+    }
+    const target = await fx.target();
+    await restoreInto(fx.repo, driver, NAME, { kind: 'time', micros: at }, target.url, { log });
+    const next = await nextValues(target.url);
+    expect(next['ticket']).toBeGreaterThan(handed['ticket']!);
+    expect(next['invoice']).toBeGreaterThan(handed['invoice']!);
+    expect(next['contact']).toBeGreaterThan(handed['contact']!);
+    expect(next['credit']).toBeLessThan(handed['credit']!);
+    expect(log.events.filter((e) => e.level === 'warn')).toEqual([]);
+  });
+
+  it('names the sequences that may stand behind when the stored log holds no record taken after the instant', async () => {
+    const src = fx.source.url;
+    const stream = startStream(fx.repo, driver, src, NAME);
+    await stream.started;
+    let last: { commitTime: bigint; values: Record<string, string> } | undefined;
+    try {
+      const handed = await handOut(src, 3);
+      await until('a stored record of the values just handed out', async () => {
+        last = (await storedSequenceRecords(fx.repo, NAME)).at(-1);
+        return BigInt(last?.values['public.ticket_seq'] ?? '0') >= handed['ticket']!;
+      });
+    } finally {
+      await stream.stop();
+    }
+    // an instant after the last stored record was read, before it committed: no record after it
+    last = (await storedSequenceRecords(fx.repo, NAME)).at(-1)!;
+    const at = BigInt(last.values['@sampled']!) + 1n;
+    expect(at).toBeLessThan(last.commitTime);
+    const target = await fx.target();
+    const log = memoryLogger();
+    await restoreInto(fx.repo, driver, NAME, { kind: 'time', micros: at }, target.url, { log });
+    const warned = log.events.filter((e) => e.level === 'warn').map((e) => e.message);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/public\.ticket_seq.*may stand behind/);
+    expect(warned[0]).toContain('public.invoice_no');
   });
 });
