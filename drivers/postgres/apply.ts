@@ -23,9 +23,15 @@ import { SourceError } from '../../src/util/errors.js';
 import { quoteIdent, textSettingsSql } from './internal/connection.js';
 import {
   DDL_MESSAGE_PREFIX,
+  MISSING_MESSAGE_PREFIX,
   parseDdlMessage,
+  parseMissingMessage,
+  parseRowsMessage,
   replayStatements,
+  ROWS_MESSAGE_PREFIX,
   SEQUENCES_MESSAGE_PREFIX,
+  type MissingMessage,
+  type RowsMessage,
 } from './internal/ddl-capture.js';
 import { decodePayload, type PayloadRecord, type PayloadRow, type Relation } from './internal/payload.js';
 import { lit, TargetTables, type TargetTable } from './internal/apply-sql.js';
@@ -54,7 +60,13 @@ export interface ApplyOptions {
 
 const FLUSH_BYTES = 1024 * 1024;
 /** Message prefixes whose records run SQL on the target (sequence records only without a callback). */
-const SQL_MESSAGES: ReadonlySet<string> = new Set([DDL_MESSAGE_PREFIX]);
+const SQL_MESSAGES: ReadonlySet<string> = new Set([
+  DDL_MESSAGE_PREFIX,
+  ROWS_MESSAGE_PREFIX,
+  MISSING_MESSAGE_PREFIX,
+]);
+/** The relation id `crmb.rows` inserts are grouped under (pgoutput's ids are positive). */
+const ROWS_RELATION_ID = -1;
 const FLUSH_STATEMENTS = 2_000;
 /** Settings the text values were produced under (replication.ts), plus replica mode. */
 const SESSION_SETUP = [
@@ -67,6 +79,11 @@ const SESSION_SETUP = [
 interface ClientState {
   position: string | undefined;
   readonly tables: TargetTables;
+  /**
+   * Columns (`schema\0table\0column`) the last replayed DDL added with a value stored once for
+   * the rows already there (atthasmissing): the `crmb.missing` messages after it say the source's.
+   */
+  missing: ReadonlySet<string>;
 }
 const states = new WeakMap<pg.Client, ClientState>();
 
@@ -78,7 +95,7 @@ export async function applyTransaction(
 ): Promise<void> {
   let state = states.get(client);
   if (!state) {
-    state = { position: undefined, tables: new TargetTables(client) };
+    state = { position: undefined, tables: new TargetTables(client), missing: new Set() };
     states.set(client, state);
   }
   const s = state;
@@ -101,13 +118,15 @@ export async function applyTransaction(
         `Transaction part at position ${tx.position} arrived while ${s.position} was still open; parts must come in order.`,
       );
     }
-    await new PartApplier(client, s.tables, opts).run(tx);
+    await new PartApplier(client, s.tables, opts, s).run(tx);
     if (!tx.more) {
       await client.query('COMMIT');
       s.position = undefined;
+      s.missing = new Set();
     }
   } catch (err) {
     s.position = undefined;
+    s.missing = new Set();
     await client.query('ROLLBACK').catch(() => {});
     s.tables.invalidate();
     if (err instanceof SourceError) throw err;
@@ -125,6 +144,30 @@ export function sequenceRecords(tx: Transaction): SequenceRecord[] {
     if (rec.kind === 'message' && rec.prefix === SEQUENCES_MESSAGE_PREFIX && rec.text)
       out.push(parseSequenceRecord(rec.text));
   return out;
+}
+
+/** Columns of user tables holding a value stored once for older rows (atthasmissing, PostgreSQL 11+). */
+async function missingColumns(client: pg.Client): Promise<Set<string>> {
+  const { rows } = await client.query<{ s: string; t: string; c: string }>(
+    `SELECT n.nspname AS s, c.relname AS t, a.attname AS c
+       FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND c.oid >= 16384
+        AND coalesce(to_jsonb(a) ->> 'atthasmissing', 'false') = 'true'`,
+  );
+  return new Set(rows.map((r) => `${r.s}\0${r.t}\0${r.c}`));
+}
+
+/** A relation description for the columns of a `crmb.rows` message (types come from the target). */
+function rowsRelation(m: RowsMessage): Relation {
+  return {
+    tag: 'relation',
+    relationId: ROWS_RELATION_ID,
+    namespace: m.schema,
+    name: m.name,
+    replicaIdentity: 'f',
+    columns: m.columns.map((name) => ({ name, isKey: false, typeOid: 0, typmod: -1 })),
+  };
 }
 
 /**
@@ -163,6 +206,7 @@ class PartApplier {
     private readonly client: pg.Client,
     private readonly targets: TargetTables,
     private readonly opts: ApplyOptions,
+    private readonly state: ClientState,
   ) {}
 
   async run(tx: Transaction): Promise<void> {
@@ -298,10 +342,19 @@ class PartApplier {
       }
       return;
     }
+    if (rec.prefix === ROWS_MESSAGE_PREFIX && rec.text) {
+      await this.rows(parseRowsMessage(rec.text));
+      return;
+    }
+    if (rec.prefix === MISSING_MESSAGE_PREFIX && rec.text) {
+      await this.missingValue(parseMissingMessage(rec.text));
+      return;
+    }
     if (rec.prefix !== DDL_MESSAGE_PREFIX || !rec.text) return;
     const ddl = parseDdlMessage(rec.text);
     await this.flush();
     await this.opts.switches?.beforeDdl(this.client);
+    const missingBefore = await missingColumns(this.client);
     const path = ddl.searchPath.replace(/"\$user"|\$user/g, ddl.user ? quoteIdent(ddl.user) : '""');
     const run = async (): Promise<void> => {
       // the statement resolves names like the source session did; our own SQL is fully qualified
@@ -329,8 +382,60 @@ class PartApplier {
       }
     }
     await this.opts.switches?.afterDdl(this.client);
+    const missingAfter = await missingColumns(this.client);
+    this.state.missing = new Set([...missingAfter].filter((c) => !missingBefore.has(c)));
     this.targets.invalidate();
     this.resolved.clear();
+  }
+
+  /**
+   * The value the source stored for the existing rows of a column its DDL just added (ADD COLUMN
+   * with a default like now()): where the replayed DDL stored another, every row that existed
+   * then (all of them, at this point of the transaction) gets the source's.
+   */
+  private async missingValue(m: MissingMessage): Promise<void> {
+    if (!this.state.missing.has(`${m.schema}\0${m.name}\0${m.column}`)) return;
+    const t = await this.targets.get({
+      tag: 'relation',
+      relationId: ROWS_RELATION_ID,
+      namespace: m.schema,
+      name: m.name,
+      replicaIdentity: 'f',
+      columns: [{ name: m.column, isKey: false, typeOid: 0, typmod: -1 }],
+    });
+    if (!t || !(await this.targets.allowed(t, this.opts.tables))) return;
+    const col = t.columns[0]!.sql;
+    // compared as text, as both sides produced it (the same settings): types without = are fine
+    this.push(
+      m.value === null
+        ? `UPDATE ${t.target} SET ${col} = NULL WHERE ${col} IS NOT NULL`
+        : `UPDATE ${t.target} SET ${col} = ${t.value(m.value, 0)} WHERE ${col}::text IS DISTINCT FROM ${lit(m.value)}`,
+    );
+  }
+
+  /**
+   * The rows a rewriting DDL command left in a table (ddl-capture.ts), after that command was
+   * replayed here: the target computed its own values for them (a new uuid, random(), the clock),
+   * so part 0 empties the table and every part inserts the source's rows.
+   */
+  private async rows(m: RowsMessage): Promise<void> {
+    const display = `${m.schema}.${m.name}`;
+    if (m.error !== undefined) {
+      const t = await this.targets.get(rowsRelation(m));
+      if (t && (await this.targets.allowed(t, this.opts.tables)))
+        this.opts.onWarning?.(
+          `Table ${display} differs from the source: a DDL command replayed from the log gave its rows values computed on the source (a volatile default or a column's new type), and those could not be recorded there (${m.error}); compare it with the source and copy the values over.`,
+        );
+      return;
+    }
+    const t = await this.targets.get(rowsRelation(m));
+    if (!t || !(await this.targets.allowed(t, this.opts.tables))) return;
+    if (m.part === 0) this.push(`DELETE FROM ${t.target}`);
+    for (const values of m.rows) {
+      const row: PayloadRow = [...values];
+      this.addToGroup(ROWS_RELATION_ID, insertSlot(t, row), row);
+      if (this.bytes >= FLUSH_BYTES || this.sql.length >= FLUSH_STATEMENTS) await this.flush();
+    }
   }
 
   private async flush(): Promise<void> {

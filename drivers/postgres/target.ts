@@ -44,6 +44,8 @@ export class PostgresTarget implements TargetDriver {
   private toast: Promise<string> | undefined;
   /** What the DBA must know about what was restored differently (keys to tables left out). */
   private readonly notices: string[] = [];
+  /** What the replay could not make exact, for finish() to return (a table whose values differ). */
+  private readonly replayNotices: string[] = [];
   /** Tables the replay changed (qualified, unquoted): their statistics are refreshed at the end. */
   private readonly replayed = new Set<string>();
 
@@ -264,6 +266,7 @@ export class PostgresTarget implements TargetDriver {
     await applyTransaction(client, tx, {
       tables: opts?.tables,
       onSequenceRecord: (record) => this.sequences.applied(record),
+      onWarning: (message) => this.replayNotices.push(message),
       switches: this.switches,
     });
   }
@@ -297,7 +300,7 @@ export class PostgresTarget implements TargetDriver {
         // after replay, REFRESH (a DDL command) must not fire event triggers either: replica mode
         // stops those enabled ORIGIN, the replay's switches the others until the end
         if (switches) await c.query('SET session_replication_role = replica');
-        const late = await this.sequences.restore(c, doc.sequences);
+        const late = [...this.replayNotices, ...(await this.sequences.restore(c, doc.sequences))];
         // after replay, so that the views show the data as of the restore point
         await refreshMatviews(c, doc.matviews ?? []);
         // Loaded tables were analyzed after their load (or in post-data); the ones replay changed
