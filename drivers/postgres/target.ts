@@ -282,15 +282,6 @@ export class PostgresTarget implements TargetDriver {
     return true;
   }
 
-  /**
-   * A sequence value seen during replay (`name` as `format('%I.%I', schema, sequence)`); `finish`
-   * sets each sequence past this, its snapshot value and the values already in the columns whose
-   * default or ownership ties them to it (the furthest of them in the sequence's direction).
-   */
-  recordSequence(name: string, value: bigint): void {
-    this.sequences.record(name, value);
-  }
-
   async finish(): Promise<readonly string[]> {
     if (!this.doc) return [];
     const doc = this.doc;

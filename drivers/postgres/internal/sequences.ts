@@ -161,8 +161,8 @@ export class SequenceRestorer {
   private afterRecords = 0;
   private bounded = false;
 
-  /** Called by the change-log apply when a transaction shows a sequence value. */
-  record(qualifiedName: string, value: bigint): void {
+  /** One value of a record, applied or read after the instant. */
+  private record(qualifiedName: string, value: bigint): void {
     const prev = this.recorded.get(qualifiedName);
     if (!prev) this.recorded.set(qualifiedName, { low: value, high: value, latest: value });
     else {
