@@ -31,6 +31,8 @@ export class PostgresTarget implements TargetDriver {
   private readonly idle: pg.Client[] = [];
   private readonly open = new Set<pg.Client>();
   private applyClient: pg.Client | undefined;
+  /** Whether the target has any sequence once replayed (asked when the replay reads past the instant). */
+  private hasSequences: boolean | undefined;
   /** Triggers and rules switched off for replay (set at the first apply). */
   private switches: ReplaySwitches | undefined;
   private readonly sequences = new SequenceRestorer();
@@ -277,6 +279,14 @@ export class PostgresTarget implements TargetDriver {
    */
   async observeAfter(tx: Transaction, opts: { untilMicros: bigint }): Promise<boolean> {
     this.sequences.noteInstant(opts.untilMicros);
+    // no sequence at the instant, nothing to bound: the stream may never write a record to find
+    this.hasSequences ??= await this.withClient(async (c) => {
+      const r = await c.query<{ any: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_sequence) AS any',
+      );
+      return r.rows[0]?.any === true;
+    });
+    if (!this.hasSequences) return false;
     for (const record of sequenceRecords(tx))
       if (this.sequences.observe(record, opts.untilMicros)) return false;
     return true;
