@@ -10,13 +10,14 @@ import type { Finding } from '../../src/driver/finding.js';
 import type { LoadOptions, LoadStats, PlannedLoad, TargetDriver } from '../../src/driver/target-driver.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
-import { applyTransaction } from './apply.js';
+import { applyTransaction, sequenceRecords } from './apply.js';
 import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgEndpoint } from './internal/connection.js';
 import { copyIn } from './internal/load.js';
 import { EarlyBuilds, LoadPlan } from './internal/early-build.js';
 import { preflight, replayPrivilege } from './preflight.js';
 import { decodeSchema, runSection, type SchemaDocument, type TableColumns } from './schema.js';
 import { SequenceRestorer } from './internal/sequences.js';
+import { ReplaySwitches } from './internal/replay-switches.js';
 import { COPY_FORMAT } from './snapshot.js';
 
 /** Index builds at once: at least pg_restore -j2's, at most what a loaded server takes well. */
@@ -30,6 +31,10 @@ export class PostgresTarget implements TargetDriver {
   private readonly idle: pg.Client[] = [];
   private readonly open = new Set<pg.Client>();
   private applyClient: pg.Client | undefined;
+  /** Whether the target has any sequence once replayed (asked when the replay reads past the instant). */
+  private hasSequences: boolean | undefined;
+  /** Triggers and rules switched off for replay (set at the first apply). */
+  private switches: ReplaySwitches | undefined;
   private readonly sequences = new SequenceRestorer();
   private early: EarlyBuilds | undefined;
   /** The loads the core announced; without it every load assumes more follow. */
@@ -41,6 +46,8 @@ export class PostgresTarget implements TargetDriver {
   private toast: Promise<string> | undefined;
   /** What the DBA must know about what was restored differently (keys to tables left out). */
   private readonly notices: string[] = [];
+  /** What the replay could not make exact, for finish() to return (a table whose values differ). */
+  private readonly replayNotices: string[] = [];
   /** Tables the replay changed (qualified, unquoted): their statistics are refreshed at the end. */
   private readonly replayed = new Set<string>();
 
@@ -249,41 +256,71 @@ export class PostgresTarget implements TargetDriver {
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
     // one connection for all replay: parts of one transaction must share its BEGIN … COMMIT.
     // apply.ts sets session_replication_role = replica, so ordinary triggers, foreign-key checks
-    // and actions and rules do not fire; triggers and rules enabled ALWAYS or REPLICA are not
-    // switched off yet, and would (target-driver.ts says what a target must switch off).
-    this.applyClient ??= await connect(this.target);
+    // and actions and rules do not fire; those enabled ALWAYS or REPLICA (and event triggers) are
+    // switched off here before the first transaction, and given their modes back in finish()
+    const client = (this.applyClient ??= await connect(this.target));
+    if (!this.switches) {
+      const switches = new ReplaySwitches();
+      await inTransaction(client, () => switches.suspend(client));
+      this.switches = switches;
+    }
     for (const t of tx.tables ?? []) this.replayed.add(t);
-    await applyTransaction(this.applyClient, tx, {
+    await applyTransaction(client, tx, {
       tables: opts?.tables,
-      onSequence: (name, value) => this.recordSequence(name, BigInt(value)),
+      onSequenceRecord: (record) => this.sequences.applied(record),
+      onWarning: (message) => this.replayNotices.push(message),
+      switches: this.switches,
     });
   }
 
   /**
-   * A sequence value seen during replay (`name` as `format('%I.%I', schema, sequence)`); `finish`
-   * sets each sequence past this, its snapshot value and the values already in the columns whose
-   * default or ownership ties them to it (the furthest of them in the sequence's direction).
+   * Reads on past the instant to the first record of sequence values sampled after it: every
+   * sequence is set at least that far in finish() (internal/sequences.ts says why that is safe).
    */
-  recordSequence(name: string, value: bigint): void {
-    this.sequences.record(name, value);
+  async observeAfter(tx: Transaction, opts: { untilMicros: bigint }): Promise<boolean> {
+    this.sequences.noteInstant(opts.untilMicros);
+    // no sequence at the instant, nothing to bound: the stream may never write a record to find
+    this.hasSequences ??= await this.withClient(async (c) => {
+      const r = await c.query<{ any: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_sequence) AS any',
+      );
+      return r.rows[0]?.any === true;
+    });
+    if (!this.hasSequences) return false;
+    for (const record of sequenceRecords(tx))
+      if (this.sequences.observe(record, opts.untilMicros)) return false;
+    return true;
   }
 
-  async finish(): Promise<void> {
-    if (!this.doc) return;
+  async finish(): Promise<readonly string[]> {
+    if (!this.doc) return [];
     const doc = this.doc;
-    await this.withClient(async (c) => {
+    const { switches, applyClient } = this;
+    const warnings = await this.withClient(async (c) => {
       try {
-        await this.sequences.restore(c, doc.sequences);
+        // after replay, REFRESH (a DDL command) must not fire event triggers either: replica mode
+        // stops those enabled ORIGIN, the replay's switches the others until the end
+        if (switches) await c.query('SET session_replication_role = replica');
+        const late = [...this.replayNotices, ...(await this.sequences.restore(c, doc.sequences))];
         // after replay, so that the views show the data as of the restore point
         await refreshMatviews(c, doc.matviews ?? []);
         // Loaded tables were analyzed after their load (or in post-data); the ones replay changed
         // are analyzed again, and partitioned parents only get statistics from an ANALYZE of their own.
         await analyzeTables(c, [...this.replayed]);
         await analyzePartitionedParents(c);
+        return late;
       } catch (err) {
         throw this.sqlError('setting sequences, materialized views and statistics', err);
       }
     });
+    if (switches && applyClient) {
+      try {
+        await inTransaction(applyClient, () => switches.resume(applyClient));
+      } catch (err) {
+        throw this.sqlError('giving triggers and rules back the modes they had on the source', err);
+      }
+    }
+    return warnings;
   }
 
   async close(): Promise<void> {
@@ -464,4 +501,16 @@ async function analyzePartitionedParents(c: pg.Client): Promise<void> {
       WHERE c.relkind = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
   );
   for (const r of rows) await c.query(`ANALYZE ${r.t}`);
+}
+
+/** `fn` in a transaction of its own on `c`, rolled back when it throws. */
+async function inTransaction(c: pg.Client, fn: () => Promise<void>): Promise<void> {
+  await c.query('BEGIN');
+  try {
+    await fn();
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
 }

@@ -36,6 +36,8 @@ export interface PlannedLoad {
  *  7. `warnings()`, when the driver has it;
  *  8. `apply(tx)` for each transaction part to replay, one at a time, in commit order, with
  *     nothing else running; only for a point-in-time restore (none for a snapshot alone);
+ *     then, when the driver has it, `observeAfter(tx)` for the parts committed after the instant,
+ *     in commit order, until it returns false or the stored log ends (never applied);
  *  9. `finish()`;
  *  10. `close()`, always, exactly once: also after a step threw or the restore was aborted, and
  *     then no other step follows. The core ignores its errors, so it must release everything
@@ -78,9 +80,22 @@ export interface TargetDriver {
    * not at all. `tables` restricts which tables it touches.
    */
   apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void>;
+  /**
+   * Reads, and must NOT apply, the transaction parts committed after the instant of a point-in-time
+   * restore (`untilMicros`), in commit order, continuing where the replay stopped through the rest
+   * of the stored log as far as it continues without a gap. For what only a later record can tell:
+   * PostgreSQL records sequence values every few seconds, and a value sampled after the instant
+   * bounds every value handed out before it. Returns whether it needs more; the core stops at the
+   * first false or at the end of the stored log, and `finish` must then make do (and say so, in the
+   * warnings it returns, when that leaves the restore different from the source). Optional.
+   */
+  observeAfter?(tx: Transaction, opts: { untilMicros: bigint }): Promise<boolean>;
   /** Things restored differently from the source that the user must hear of, after post-data. */
   warnings?(): readonly string[];
-  /** Final steps after replay: sequences, statistics. */
-  finish(): Promise<void>;
+  /**
+   * Final steps after replay: sequences, statistics. Returns what the user must hear of that only
+   * the end of the restore knows (things that may differ from the source), if anything.
+   */
+  finish(): Promise<readonly string[] | void>;
   close(): Promise<void>;
 }

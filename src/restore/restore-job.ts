@@ -10,7 +10,7 @@ import { guardDriver } from '../driver/guard.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import type { TargetDriver } from '../driver/target-driver.js';
 import type { Position } from '../driver/source-driver.js';
-import type { Repository } from '../repository/repository-api.js';
+import type { Repository, SegmentManifest } from '../repository/repository-api.js';
 import { refuseOnErrors } from '../driver/preflight.js';
 import { decodeSegment } from '../repository/segment-codec.js';
 import { collectBytes } from '../util/bytes.js';
@@ -19,6 +19,7 @@ import { throwIfAborted } from '../util/errors.js';
 import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
 import { interruptedRestore, TargetProgress } from './interrupted.js';
+import { walkChain } from './chain.js';
 import type { RestorePlan } from './plan.js';
 import { replayStop } from './plan-ref.js';
 import { tableMatcher } from './tables.js';
@@ -140,7 +141,8 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     const replay = replays(plan) ? await replayLog(opts, target, matches, progress) : undefined;
     const replaySeconds = replay ? (Date.now() - replayStarted) / 1000 : 0;
     const finishStarted = Date.now();
-    await target.finish();
+    const late = await target.finish();
+    for (const w of late || []) log.warn('restore.finish', w);
     log.info(
       'restore.finish',
       `Set sequences and refreshed statistics in ${formatDuration(Date.now() - finishStarted)}.`,
@@ -189,20 +191,33 @@ async function replayLog(
   let changes = 0;
   let inTransaction = false;
   let skipping = false;
-  for (const seg of plan.segments) {
+  // a driver that reads on past the instant (observeAfter) gets the rest, never to apply it
+  let observing = false;
+  let until = plan.untilMicros;
+  for (const seg of await segmentsToRead(opts, target.observeAfter !== undefined)) {
     const data = repo.readStream(seg.data, { signal, context: `log segment ${seg.id.slice(0, 12)}` });
     for await (const tx of decodeSegment(data, `log segment ${seg.id.slice(0, 12)}`)) {
       throwIfAborted(signal);
-      if (!inTransaction) {
+      if (!inTransaction && !observing) {
         // Already in the snapshot, or stored twice across a crash: positions only move forward.
         skipping = driver.comparePositions(tx.position, applied) <= 0;
         // Stop at the first commit after the target, as PostgreSQL's recovery_target_time does:
         // the restored state is then a prefix of the commit order, never a mix.
-        if (!skipping && stopsBefore(tx)) return { transactions, changes, last };
+        if (!skipping && stopsBefore(tx)) {
+          if (!target.observeAfter) return { transactions, changes, last };
+          // the instant the restored state stands at: the --at time, or just before the first
+          // transaction not applied (--before/--through)
+          until ??= tx.commitTime - 1n;
+          observing = true;
+        }
       }
       const multiPart = inTransaction || tx.more === true;
       inTransaction = tx.more === true;
       if (skipping) continue;
+      if (observing) {
+        if (await target.observeAfter!(tx, { untilMicros: until! })) continue;
+        return { transactions, changes, last };
+      }
       // Only a whole single-part transaction may be skipped here: every part of a multi-part one
       // goes to the driver (which filters its rows by `tables`), or its COMMIT would never come.
       const unrelated = matches && tx.tables && tx.tables.length > 0 && !tx.tables.some(matches);
@@ -225,6 +240,28 @@ async function replayLog(
 /** A time or a transaction to replay up to; none for a snapshot alone. */
 function replays(plan: RestorePlan): boolean {
   return plan.untilMicros !== undefined || plan.stop !== undefined;
+}
+
+/**
+ * The planned segments; for a driver that reads on past the instant, then the ones stored after
+ * them, as far as the log continues without a gap in a format this build reads.
+ */
+async function segmentsToRead(opts: RestoreJobOptions, onward: boolean): Promise<readonly SegmentManifest[]> {
+  const { plan, repo, driver } = opts;
+  if (!onward) return plan.segments;
+  const end = plan.segments.at(-1)?.lastPosition;
+  const { segments } = walkChain(
+    plan.snapshot,
+    await repo.listSegments(plan.snapshot.source),
+    driver.comparePositions,
+  );
+  const readable = segments.findIndex(
+    (s) => s.driver !== driver.kind || s.driverFormatVersion > driver.formatVersion,
+  );
+  const later = (readable < 0 ? segments : segments.slice(0, readable)).filter(
+    (s) => end !== undefined && driver.comparePositions(s.lastPosition, end) > 0,
+  );
+  return [...plan.segments, ...later];
 }
 
 /** `src` as it is, telling `add` the length of each piece as it passes. */

@@ -333,7 +333,7 @@ describe('PostgreSQL stream safety', () => {
       source.url,
       `SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'crmb\\_%' ORDER BY 1`,
     );
-    expect(triggers.rows.map((r) => r.evtenabled)).toEqual(['A', 'A']);
+    expect(triggers.rows.map((r) => r.evtenabled)).toEqual(['A', 'A', 'A']);
     await pgExec(
       source.url,
       `SET session_replication_role = replica; CREATE TABLE replica_made (a int); RESET session_replication_role`,

@@ -13,11 +13,13 @@ import type { StreamOptions } from '../../../src/driver/source-driver.js';
 import { connect, endClient, withDeadline, type PgEndpoint } from './connection.js';
 import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
 import { bigIntToLsn } from './position.js';
+import { sequenceRecordText } from './sequences.js';
 
 /**
- * Sequence values are recorded this often (when they changed): a restore to a time between two
- * records sets each sequence past the last record and past the values in the columns tied to it,
- * but a value handed out in an expression (`'INV-' || nextval(…)`) is known only from a record.
+ * Sequence values are recorded this often, with the instant they were read: all of them when one
+ * changed, else a record that nothing did. A restore to a time between two records sets each
+ * sequence past the first record read after that time (sequences only go forward), past the
+ * records before it and past the values in the columns tied to it (sequences.ts).
  */
 const SEQUENCE_INTERVAL_MS = 2_000;
 /** Tables without a usable replica identity are looked for every this many runs (10 s): each try
@@ -65,7 +67,7 @@ export class ChangeLogAdmin {
 
   /**
    * Every 2 s: record sequence values in the stream (a transactional `crmb.sequences` message in a
-   * transaction of its own, only when they changed) and, every 10 s, give tables without a usable
+   * transaction of its own: every value when one changed, else only the instant of reading) and, every 10 s, give tables without a usable
    * replica identity REPLICA IDENTITY FULL (new keyless tables without DDL capture, a dropped
    * identity index, a table that was locked at start). One run at a time: a busy table makes a
    * run slow.
@@ -88,17 +90,26 @@ export class ChangeLogAdmin {
       const admin = this.client;
       const fixIdentity = !final && this.runs++ % IDENTITY_EVERY_RUNS === 0;
       const failures = await withDeadline(admin, this.deadlineMs, async () => {
+        // the clock first: every value read after it is at least what it was at that instant
+        const clock = await admin.query<{ us: string }>(
+          `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS us`,
+        );
+        const sampled = clock.rows[0]?.us ?? '0';
         const res = await admin.query<{ name: string; value: string }>(
           `SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS value
              FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname <> 'crmb' ORDER BY 1`,
         );
-        const values = JSON.stringify(Object.fromEntries(res.rows.map((r) => [r.name, r.value])));
-        if (res.rows.length && values !== this.lastSequences) {
+        const values = Object.fromEntries(res.rows.map((r) => [r.name, r.value]));
+        const text = JSON.stringify(values);
+        // every value when one changed; else (after one such record) that nothing did: either
+        // way a record sampled after any instant follows it within a run (sequences.ts)
+        const changed = res.rows.length > 0 && text !== this.lastSequences;
+        if (changed || (this.lastSequences !== '' && !final)) {
           await admin.query(`SELECT pg_logical_emit_message(true, $1, $2)`, [
             SEQUENCES_MESSAGE_PREFIX,
-            values,
+            sequenceRecordText(changed ? values : {}, sampled),
           ]);
-          this.lastSequences = values;
+          if (changed) this.lastSequences = text;
         }
         // even with DDL capture: a dropped replica identity index is not seen by the trigger
         return fixIdentity ? await fixReplicaIdentity(admin, { attempts: 3 }) : [];

@@ -15,12 +15,40 @@
  * A query string holding several statements is captured once, at its first DDL command, and
  * replayed there without its row statements and transaction control (`replayStatements`), since
  * rows arrive through the stream. Known limits: DDL later in such a string runs before the rows
- * in between; DO blocks and procedures are replayed whole; volatile defaults (`ADD COLUMN ... DEFAULT random()`) get new values on the target.
+ * in between; DO blocks and procedures are replayed whole.
+ *
+ * Values a DDL command computes on the source for the rows already there are not rows logical
+ * decoding publishes, and a replay would compute others. So they travel as messages too, right
+ * after the command's `crmb.ddl` and in its transaction: a table rewritten for a new column's
+ * default or a column's new type (ALTER COLUMN ... TYPE ... USING; the `table_rewrite` event says
+ * which) sends all its rows (`crmb.rows`), which the replay puts in place of its own; a new
+ * column whose default was evaluated once and stored for the old rows without a rewrite (now(),
+ * current_user) sends that value (`crmb.missing`). The cost of a rewrite is on the source: the
+ * table is read once more while the command holds its lock (about 3 s per million rows), and its
+ * rows go into the WAL and the stored log a second time, as text. Rows the command's role cannot
+ * read (row-level security) are named in a message instead, and the restore warns about the table.
  */
 import type pg from 'pg';
 
 export const DDL_MESSAGE_PREFIX = 'crmb.ddl';
 export const SEQUENCES_MESSAGE_PREFIX = 'crmb.sequences';
+/** The rows of a table as a rewriting DDL command left them (`RowsMessage`), after its `crmb.ddl`. */
+export const ROWS_MESSAGE_PREFIX = 'crmb.rows';
+/**
+ * An empty message after ours in a DDL command's transaction. Logical decoding queues a message at
+ * the END of its WAL record and a row change at its start, so the application's next change, in
+ * the enclosing (sub)transaction, ties with our last message and may be decoded before it (seen:
+ * an UPDATE of a column the replayed ALTER had not added yet). After the fence only the fence ties.
+ */
+export const FENCE_MESSAGE_PREFIX = 'crmb.fence';
+/**
+ * The value a new column got in a table's existing rows without a rewrite (`MissingMessage`): ADD
+ * COLUMN with a default that is not volatile but not constant either (now(), current_user)
+ * stores it once for them, and the replayed ADD COLUMN would compute its own.
+ */
+export const MISSING_MESSAGE_PREFIX = 'crmb.missing';
+/** Rows per `crmb.rows` message, by the size of their text. */
+const ROWS_MESSAGE_BYTES = 1024 * 1024;
 export const CAPTURE_SCHEMA = 'crmb';
 
 /** Content of a `crmb.ddl` message. */
@@ -45,6 +73,9 @@ export const NEEDS_FULL_IDENTITY = `c.relkind IN ('r', 'p') AND c.relpersistence
 
 const INSTALL_SQL = `
 CREATE SCHEMA IF NOT EXISTS ${CAPTURE_SCHEMA};
+-- the triggers run as whoever runs the DDL, and call the helpers below (SECURITY INVOKER: they
+-- read only what that role may read, and emit only what it could emit itself)
+GRANT USAGE ON SCHEMA ${CAPTURE_SCHEMA} TO PUBLIC;
 CREATE OR REPLACE FUNCTION ${CAPTURE_SCHEMA}.on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql AS $f$
 BEGIN
@@ -66,6 +97,7 @@ DECLARE
   key text;
   stmt text := pg_catalog.current_query();
   r record;
+  tables pg_catalog.oid[];
 BEGIN
   IF pg_catalog.current_setting('crmb.internal', true) = 'on' THEN RETURN; END IF;
   IF pg_catalog.current_setting('crmb.skip_ddl', true) = 'on' THEN
@@ -75,6 +107,8 @@ BEGIN
   SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE schema_name = '${CAPTURE_SCHEMA}' OR schema_name LIKE 'pg\\_temp%' OR in_extension)
     INTO total, skipped FROM pg_catalog.pg_event_trigger_ddl_commands();
   IF total > 0 AND total = skipped THEN RETURN; END IF;
+  tables := ARRAY(SELECT d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass);
   -- a published table without a key makes the application's UPDATE/DELETE fail: give it one now,
   -- in the same transaction as the DDL, so there is no window
   PERFORM pg_catalog.set_config('crmb.internal', 'on', true);
@@ -85,7 +119,13 @@ BEGIN
   PERFORM pg_catalog.set_config('crmb.internal', 'off', true);
   -- one message per query string, not one per statement inside it
   key := pg_catalog.md5(stmt) || pg_catalog.statement_timestamp()::text;
-  IF pg_catalog.current_setting('crmb.last_ddl', true) = key THEN RETURN; END IF;
+  IF pg_catalog.current_setting('crmb.last_ddl', true) = key THEN
+    -- captured with the query string's first DDL; the rows a later statement rewrote follow here
+    PERFORM ${CAPTURE_SCHEMA}.emit_rewritten();
+    PERFORM ${CAPTURE_SCHEMA}.emit_missing(tables);
+    PERFORM pg_catalog.pg_logical_emit_message(true, '${FENCE_MESSAGE_PREFIX}', '');
+    RETURN;
+  END IF;
   PERFORM pg_catalog.set_config('crmb.last_ddl', key, true);
   IF tg_tag IN ('CREATE TABLE AS', 'SELECT INTO') THEN
     -- its rows are decoded as inserts (before this message; apply creates the table from the
@@ -100,14 +140,133 @@ BEGIN
   END IF;
   PERFORM pg_catalog.pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', pg_catalog.json_build_object(
     'sql', stmt, 'searchPath', pg_catalog.current_setting('search_path'), 'user', session_user::pg_catalog.text, 'tag', tg_tag)::pg_catalog.text);
+  PERFORM ${CAPTURE_SCHEMA}.emit_rewritten();
+  PERFORM ${CAPTURE_SCHEMA}.emit_missing(tables);
+  PERFORM pg_catalog.pg_logical_emit_message(true, '${FENCE_MESSAGE_PREFIX}', '');
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'crm-backup DDL capture: %', SQLERRM;
+END $f$;
+-- table_rewrite: which tables this command rewrites because of a new column's default (reason
+-- bit 2) or a column's new type (bit 4); on_ddl_end sends their rows once the command is done
+CREATE OR REPLACE FUNCTION ${CAPTURE_SCHEMA}.on_table_rewrite() RETURNS event_trigger
+LANGUAGE plpgsql AS $f$
+BEGIN
+  IF pg_catalog.current_setting('crmb.internal', true) = 'on' THEN RETURN; END IF;
+  IF pg_catalog.pg_event_trigger_table_rewrite_reason() & 6 = 0 THEN RETURN; END IF;
+  PERFORM pg_catalog.set_config('crmb.rewritten', pg_catalog.concat_ws(',',
+    NULLIF(pg_catalog.current_setting('crmb.rewritten', true), ''),
+    pg_catalog.pg_event_trigger_table_rewrite_oid()::pg_catalog.text), true);
+EXCEPTION WHEN OTHERS THEN
+  RAISE WARNING 'crm-backup DDL capture: %', SQLERRM;
+END $f$;
+-- the rows of each published table the command rewrote; a table whose rows cannot be read (a
+-- row-level security policy, say) is named instead, so the restore can say its values differ
+CREATE OR REPLACE FUNCTION ${CAPTURE_SCHEMA}.emit_rewritten() RETURNS void
+LANGUAGE plpgsql AS $f$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT DISTINCT c.oid, n.nspname, c.relname
+             FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                    NULLIF(pg_catalog.current_setting('crmb.rewritten', true), ''), ',')) x
+             JOIN pg_catalog.pg_class c ON c.oid = x::pg_catalog.oid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname <> '${CAPTURE_SCHEMA}'
+              AND n.nspname NOT LIKE 'pg\\_%'
+              AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                AND d.objid = c.oid AND d.deptype = 'e') LOOP
+    BEGIN
+      PERFORM ${CAPTURE_SCHEMA}.emit_rows(r.oid);
+    EXCEPTION WHEN OTHERS THEN
+      PERFORM pg_catalog.pg_logical_emit_message(true, '${ROWS_MESSAGE_PREFIX}', pg_catalog.convert_to(
+        pg_catalog.json_build_object('schema', r.nspname, 'name', r.relname, 'error', SQLERRM)::pg_catalog.text, 'UTF8'));
+      RAISE WARNING 'crm-backup DDL capture: the rows of %.% as this command left them could not be recorded (%), so a restore past it will name the table as differing from the source', r.nspname, r.relname, SQLERRM;
+    END;
+  END LOOP;
+  PERFORM pg_catalog.set_config('crmb.rewritten', '', true);
+END $f$;
+-- for each column of these tables (and their partitions and children) that holds a value for
+-- the rows that existed when it was added (atthasmissing), that value as one of those rows shows it;
+-- replay uses it only for a column its own replay of the command just added the same way
+CREATE OR REPLACE FUNCTION ${CAPTURE_SCHEMA}.emit_missing(tables pg_catalog.oid[]) RETURNS void
+LANGUAGE plpgsql
+SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres' SET TimeZone = 'UTC' SET extra_float_digits = 3
+SET bytea_output = 'hex' SET row_security = off SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE
+  r record;
+  v text;
+  found_row boolean;
+BEGIN
+  FOR r IN WITH RECURSIVE t(oid) AS (
+             SELECT pg_catalog.unnest(tables)
+             UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN t ON i.inhparent = t.oid)
+           SELECT c.oid, ns.nspname, c.relname, a.attname
+             FROM t JOIN pg_catalog.pg_class c ON c.oid = t.oid
+             JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND ns.nspname <> '${CAPTURE_SCHEMA}'
+              AND coalesce(pg_catalog.to_jsonb(a) ->> 'atthasmissing', 'false') = 'true' LOOP
+    found_row := false;
+    EXECUTE pg_catalog.format('SELECT %I::text, true FROM ONLY %s LIMIT 1', r.attname, r.oid::pg_catalog.regclass)
+      INTO v, found_row;
+    IF found_row THEN
+      PERFORM pg_catalog.pg_logical_emit_message(true, '${MISSING_MESSAGE_PREFIX}', pg_catalog.convert_to(
+        pg_catalog.json_build_object('schema', r.nspname, 'name', r.relname, 'column', r.attname, 'value', v)::pg_catalog.text, 'UTF8'));
+    END IF;
+  END LOOP;
+END $f$;
+-- one table's rows as crmb.rows messages of about ${ROWS_MESSAGE_BYTES} bytes, each value as the text
+-- pgoutput would send (the replication session's settings); row_security off: refused, not filtered
+CREATE OR REPLACE FUNCTION ${CAPTURE_SCHEMA}.emit_rows(rel pg_catalog.oid) RETURNS void
+LANGUAGE plpgsql
+SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres' SET TimeZone = 'UTC' SET extra_float_digits = 3
+SET bytea_output = 'hex' SET row_security = off SET search_path = pg_catalog, pg_temp
+AS $f$
+DECLARE
+  cols text[];
+  sel text;
+  head text;
+  line text;
+  buf text[] := '{}';
+  n int := 0;
+  size bigint := 0;
+  part int := 0;
+BEGIN
+  SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum),
+         pg_catalog.string_agg(pg_catalog.format('%I::text', a.attname), ', ' ORDER BY a.attnum)
+    INTO cols, sel
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+     AND coalesce(pg_catalog.to_jsonb(a) ->> 'attgenerated', '') = '';
+  SELECT pg_catalog.json_build_object('schema', ns.nspname, 'name', c.relname, 'columns', coalesce(cols, '{}'))::text
+    INTO head
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE c.oid = rel;
+  head := pg_catalog.left(head, -1);
+  FOR line IN EXECUTE pg_catalog.format('SELECT pg_catalog.json_build_array(%s)::text FROM ONLY %s',
+                                        coalesce(sel, ''), rel::pg_catalog.regclass) LOOP
+    n := n + 1;
+    buf[n] := line;
+    size := size + pg_catalog.octet_length(line);
+    IF size >= ${ROWS_MESSAGE_BYTES} THEN
+      PERFORM pg_catalog.pg_logical_emit_message(true, '${ROWS_MESSAGE_PREFIX}', pg_catalog.convert_to(
+        head || ', "part" : ' || part || ', "rows" : [' || pg_catalog.array_to_string(buf[1:n], ',') || ']}', 'UTF8'));
+      part := part + 1;
+      n := 0;
+      size := 0;
+    END IF;
+  END LOOP;
+  IF n > 0 OR part = 0 THEN
+    PERFORM pg_catalog.pg_logical_emit_message(true, '${ROWS_MESSAGE_PREFIX}', pg_catalog.convert_to(
+      head || ', "part" : ' || part || ', "rows" : [' || pg_catalog.array_to_string(buf[1:n], ',') || ']}', 'UTF8'));
+  END IF;
 END $f$;
 `;
 
 const TRIGGERS: ReadonlyArray<readonly [name: string, event: string, fn: string]> = [
   ['crmb_sql_drop', 'sql_drop', 'on_sql_drop'],
   ['crmb_ddl_end', 'ddl_command_end', 'on_ddl_end'],
+  ['crmb_table_rewrite', 'table_rewrite', 'on_table_rewrite'],
 ];
 
 /** Marks the session so the trigger ignores what this tool runs (publication, replica identity). */
@@ -207,6 +366,50 @@ export async function fixReplicaIdentity(
     if (reason) failed.push({ table: name, reason });
   }
   return failed;
+}
+
+/**
+ * Content of a `crmb.rows` message: some rows of a table as a rewriting DDL command (a new column's
+ * volatile default, ALTER COLUMN ... TYPE) left them, each value the text pgoutput would send, or
+ * `null`. Part 0 replaces the table's rows (ONLY the table: partitions and inheritance children are
+ * rewritten, and sent, one by one); `error` instead of rows: they could not be read on the source.
+ */
+export interface RowsMessage {
+  readonly schema: string;
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly part: number;
+  readonly rows: ReadonlyArray<ReadonlyArray<string | null>>;
+  readonly error?: string;
+}
+
+export function parseRowsMessage(text: string): RowsMessage {
+  const m = JSON.parse(text) as Partial<RowsMessage>;
+  if (typeof m.schema !== 'string' || typeof m.name !== 'string')
+    throw new Error(`${ROWS_MESSAGE_PREFIX} message names no table.`);
+  return {
+    schema: m.schema,
+    name: m.name,
+    columns: m.columns ?? [],
+    part: m.part ?? 0,
+    rows: m.rows ?? [],
+    ...(m.error !== undefined ? { error: m.error } : {}),
+  };
+}
+
+/** Content of a `crmb.missing` message (MISSING_MESSAGE_PREFIX). */
+export interface MissingMessage {
+  readonly schema: string;
+  readonly name: string;
+  readonly column: string;
+  readonly value: string | null;
+}
+
+export function parseMissingMessage(text: string): MissingMessage {
+  const m = JSON.parse(text) as Partial<MissingMessage>;
+  if (typeof m.schema !== 'string' || typeof m.name !== 'string' || typeof m.column !== 'string')
+    throw new Error(`${MISSING_MESSAGE_PREFIX} message names no column.`);
+  return { schema: m.schema, name: m.name, column: m.column, value: m.value ?? null };
 }
 
 export function parseDdlMessage(text: string): DdlMessage {

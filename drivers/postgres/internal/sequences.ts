@@ -1,12 +1,15 @@
 /**
  * Sequence values. Logical decoding does not carry sequence changes, so a restore sets each
  * sequence at the end to the furthest, in the sequence's direction, of: its value in the snapshot,
- * any value the change-log replay recorded, and the values already in the columns the sequence
- * feeds (owned serial and identity columns, and columns whose DEFAULT calls nextval on it), so
- * that the next default never collides with a restored row.
+ * the values the stream recorded up to the first record sampled after the restore's instant (read
+ * past the instant, never applied: SequenceRestorer says why that bounds what the source had
+ * handed out), and the values already in the columns the sequence feeds (owned serial and
+ * identity columns, and columns whose DEFAULT calls nextval on it), so that the next default
+ * never collides with a restored row.
  */
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from './connection.js';
+import { formatMicros } from '../../../src/util/time.js';
 import { CAPTURE_SCHEMA } from './ddl-capture.js';
 
 export interface SequenceValue {
@@ -75,10 +78,10 @@ const USED_BY = `
        WHERE r.seq = u.seq AND ra.attname = a.attname))
   ORDER BY 1, 2, 3`;
 
-/** Direction and bounds of every sequence on the target. */
+/** Direction, bounds and cycling of every sequence on the target. */
 const PARAMS = `
   SELECT format('%I.%I', n.nspname, c.relname) AS seq, s.seqincrement::text AS inc,
-         s.seqmin::text AS min, s.seqmax::text AS max
+         s.seqmin::text AS min, s.seqmax::text AS max, s.seqcycle AS cycle
   FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`;
 
@@ -87,34 +90,141 @@ interface SequenceState {
   isCalled: boolean;
 }
 
-/** Holds what the replay recorded, then sets every sequence once at `finish`. */
+/** The key of a `crmb.sequences` record that holds when it was read, not a sequence (names have a dot). */
+const SAMPLED_KEY = '@sampled';
+
+/** One `crmb.sequences` record of the change log (change-log-admin.ts writes them every 2 s). */
+export interface SequenceRecord {
+  /**
+   * last_value of every sequence that has one, by `format('%I.%I', schema, name)`, when one of
+   * them changed since the stream's previous record; empty in a record that says none did.
+   */
+  readonly values: ReadonlyMap<string, bigint>;
+  /** When the values were read (µs since the epoch, the server's clock); absent from older streams. */
+  readonly sampledMicros: bigint | undefined;
+}
+
+/** The text of a record: values by name and, under a key no sequence name can be, the instant. */
+export function sequenceRecordText(values: Readonly<Record<string, string>>, sampledMicros: string): string {
+  return JSON.stringify({ ...values, [SAMPLED_KEY]: sampledMicros });
+}
+
+export function parseSequenceRecord(text: string): SequenceRecord {
+  const values = new Map<string, bigint>();
+  let sampledMicros: bigint | undefined;
+  for (const [name, value] of Object.entries(JSON.parse(text) as Record<string, string>)) {
+    if (name === SAMPLED_KEY) sampledMicros = BigInt(value);
+    else values.set(name, BigInt(value));
+  }
+  return { values, sampledMicros };
+}
+
+/** How many of the names a message lists before "and N more". */
+const NAMES_SHOWN = 10;
+
+function nameList(list: readonly string[]): string {
+  const shown = list.slice(0, NAMES_SHOWN).join(', ');
+  return list.length > NAMES_SHOWN ? `${shown} and ${list.length - NAMES_SHOWN} more` : shown;
+}
+
+/**
+ * Holds what the replay recorded, then sets every sequence once at `finish`.
+ *
+ * Why a restored sequence is never behind the source at the instant T. Sequence changes are not
+ * in the log; the stream records every value every 2 s, with the instant S it read them (the
+ * clock is read first, so every value is at least what it was at S). A nextval handed out before
+ * T is at most the value at T, and for a sequence that only goes forward that is at most its
+ * value at any S after T. So the replay reads on past T (`observe`, the core's observeAfter) to the
+ * first record sampled after T, and each sequence is set to the furthest of the records up to
+ * that one, its snapshot value and the values in the columns it feeds. A record that says nothing
+ * changed stands for the last record with values before it. What this cannot bound is named in
+ * the warnings `restore` returns: no record after T stored yet (restoring close to the end of the
+ * log), a sequence that moved back between its last record before T and that record (setval
+ * backwards, RESTART, a CYCLE wrap) or vanished from the records (dropped, renamed). A CYCLE
+ * sequence is set to its value in that record itself, the latest state known.
+ */
 export class SequenceRestorer {
   /**
    * Keyed by `format('%I.%I', schema, name)`, the form the change log records names in: the lowest
-   * and highest value seen, since which one is the latest depends on the sequence's direction.
+   * and highest value seen, since which one is the latest depends on the sequence's direction,
+   * and the latest, in the records up to the bound.
    */
-  private readonly recorded = new Map<string, { low: bigint; high: bigint }>();
+  private readonly recorded = new Map<string, { low: bigint; high: bigint; latest: bigint }>();
+  /** Sequences whose value went down / up from one record to the next after the instant. */
+  private readonly movedAfter = new Map<string, { down: boolean; up: boolean }>();
+  /** The names in the latest record with values (a record that nothing changed refers to it). */
+  private lastFull: ReadonlySet<string> | undefined;
+  /** A point-in-time restore: the log was replayed or read. */
+  private pointInTime = false;
+  private untilMicros: bigint | undefined;
+  /** Records read after the instant, and whether one of them bounds every sequence. */
+  private afterRecords = 0;
+  private bounded = false;
 
-  /** Called by the change-log apply when a transaction shows a sequence value. */
-  record(qualifiedName: string, value: bigint): void {
+  /** One value of a record, applied or read after the instant. */
+  private record(qualifiedName: string, value: bigint): void {
     const prev = this.recorded.get(qualifiedName);
-    if (!prev) this.recorded.set(qualifiedName, { low: value, high: value });
-    else if (value < prev.low) prev.low = value;
-    else if (value > prev.high) prev.high = value;
+    if (!prev) this.recorded.set(qualifiedName, { low: value, high: value, latest: value });
+    else {
+      if (value < prev.low) prev.low = value;
+      else if (value > prev.high) prev.high = value;
+      prev.latest = value;
+    }
+  }
+
+  /** A record the replay applied (committed at or before the instant). */
+  applied(rec: SequenceRecord): void {
+    this.pointInTime = true;
+    for (const [name, value] of rec.values) this.record(name, value);
+    if (rec.values.size > 0) this.lastFull = new Set(rec.values.keys());
+  }
+
+  /**
+   * A record committed after the instant (read, not applied). True once the records read bound
+   * every sequence: one sampled after the instant, or for records of older streams, which do not
+   * say when they were sampled, the second one after it (the stream takes one after the other, so
+   * the second was read after the first committed, after the instant).
+   */
+  observe(rec: SequenceRecord, untilMicros: bigint): boolean {
+    this.pointInTime = true;
+    this.untilMicros = untilMicros;
+    if (this.bounded) return true;
+    this.afterRecords++;
+    for (const [name, value] of rec.values) {
+      const prev = this.recorded.get(name)?.latest;
+      if (prev !== undefined && value !== prev) {
+        const moved = this.movedAfter.get(name) ?? { down: false, up: false };
+        if (value < prev) moved.down = true;
+        else moved.up = true;
+        this.movedAfter.set(name, moved);
+      }
+      this.record(name, value);
+    }
+    if (rec.values.size > 0) this.lastFull = new Set(rec.values.keys());
+    this.bounded = rec.sampledMicros !== undefined ? rec.sampledMicros > untilMicros : this.afterRecords >= 2;
+    return this.bounded;
+  }
+
+  /** The instant of the restore, once the replay read past it (for messages). */
+  noteInstant(untilMicros: bigint): void {
+    this.pointInTime = true;
+    this.untilMicros = untilMicros;
   }
 
   /**
    * Sets each sequence to the furthest (in its direction: largest when it counts up, smallest when
-   * it counts down) of its snapshot value, the values the replay recorded, and the values already
-   * in the columns it feeds, so that the next nextval is a value no restored row holds. The stream
-   * records values only every few seconds, so for rows written since, the columns are the only
-   * witness.
+   * it counts down) of its snapshot value, the values recorded up to the first record after the
+   * instant, and the values already in the columns it feeds, so that the next nextval is a value
+   * the source had not handed out by the instant and no restored row holds. Returns what may
+   * still stand behind the source (see the class comment).
    */
-  async restore(client: pg.Client, snapshot: readonly SequenceValue[]): Promise<void> {
+  async restore(client: pg.Client, snapshot: readonly SequenceValue[]): Promise<string[]> {
     const params = new Map(
-      (await client.query<{ seq: string; inc: string; min: string; max: string }>(PARAMS)).rows.map((r) => [
+      (
+        await client.query<{ seq: string; inc: string; min: string; max: string; cycle: boolean }>(PARAMS)
+      ).rows.map((r) => [
         r.seq,
-        { up: BigInt(r.inc) > 0n, min: BigInt(r.min), max: BigInt(r.max) },
+        { up: BigInt(r.inc) > 0n, min: BigInt(r.min), max: BigInt(r.max), cycle: r.cycle },
       ]),
     );
     const usedBy = new Map<string, Array<{ tab: string; col: string; relkind: string }>>();
@@ -137,6 +247,8 @@ export class SequenceRestorer {
     for (const name of [...this.recorded.keys(), ...usedBy.keys()])
       if (!base.has(name)) base.set(name, undefined);
 
+    const unbounded: string[] = [];
+    const setBack: string[] = [];
     for (const [name, snap] of base) {
       const p = params.get(name);
       if (!p) continue; // not on the target: dropped by replayed DDL, or left out of a filtered restore
@@ -150,6 +262,19 @@ export class SequenceRestorer {
         }
       };
       const seen = this.recorded.get(name);
+      const moved = this.movedAfter.get(name);
+      if (this.pointInTime && (seen || state.isCalled)) {
+        if (!this.bounded) unbounded.push(name);
+        else if ((p.up ? moved?.down : moved?.up) || (seen && this.lastFull && !this.lastFull.has(name)))
+          setBack.push(name);
+      }
+      if (p.cycle && seen && this.bounded) {
+        // a cycling sequence wraps back: "furthest" means nothing, its latest known state is the bound
+        state.value = seen.latest;
+        state.isCalled = true;
+        await setval(client, name, state.value, state.isCalled);
+        continue;
+      }
       if (seen) advance(p.up ? seen.high : seen.low);
       for (const { tab, col, relkind } of usedBy.get(name) ?? []) {
         // ONLY: an inheritance child is listed on its own when its default calls the sequence too;
@@ -164,6 +289,17 @@ export class SequenceRestorer {
       }
       await setval(client, name, state.value, state.isCalled);
     }
+    const at = this.untilMicros === undefined ? 'the restore instant' : formatMicros(this.untilMicros);
+    const warnings: string[] = [];
+    if (unbounded.length > 0)
+      warnings.push(
+        `Sequence${unbounded.length > 1 ? 's' : ''} ${nameList(unbounded)} may stand behind values the source handed out in the last 2 seconds before ${at}: the stored log holds no record of sequence values taken after it yet (the stream takes one every 2 s and stores it with its next segment); restore again once the stream has stored its next segment, or move them past the source's values with setval.`,
+      );
+    if (setBack.length > 0)
+      warnings.push(
+        `Sequence${setBack.length > 1 ? 's' : ''} ${nameList(setBack)} went back (setval, RESTART, a CYCLE wrap) or were dropped or renamed on the source between their last record before ${at} and the first record after it, so values handed out just before ${at} are unknown and may be handed out again: check them against the rows that use them and move them with setval if needed.`,
+      );
+    return warnings;
   }
 }
 
