@@ -16,6 +16,7 @@ interface RestoreOpts {
   tables?: string[];
   jobs: number;
   clean?: boolean;
+  overwriteSource?: boolean;
 }
 
 export function restoreTarget(opts: RestoreOpts): RestoreTarget {
@@ -47,7 +48,8 @@ export function registerRestore(program: Command): void {
       positiveInt('--jobs'),
       2,
     )
-    .option('--clean', 'drop existing objects in the target first')
+    .option('--clean', 'drop the objects the restore recreates first (refused when the target holds others)')
+    .option('--overwrite-source', "allow the target to be the snapshot's own source database")
     .addHelpText(
       'after',
       '\nExamples:\n  crm-backup restore --repo /srv/backups/crm --target postgres://dba@db2:5432/crm_restored --at 2026-11-21T14:02:59+01:00\n  crm-backup restore --repo /srv/backups/crm --target postgres://dba@db2:5432/crm_before --tag pre-migration\n',
@@ -68,6 +70,7 @@ export function registerRestore(program: Command): void {
             jobs: opts.jobs,
             tables: opts.tables,
             clean: opts.clean,
+            overwriteSource: opts.overwriteSource,
             log: ctx.log,
             signal: ctx.signal,
           });

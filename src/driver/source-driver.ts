@@ -44,7 +44,10 @@ export interface SnapshotReader {
   readonly schema: Uint8Array;
   /** Format id of `schema`, e.g. `pg-schema/1`. */
   readonly schemaFormat: string;
-  /** Small driver facts worth keeping with the snapshot (server version, database name). No secrets. */
+  /**
+   * Small driver facts worth keeping with the snapshot (server version, database name). No secrets.
+   * The source database's identity goes under `SOURCE_IDENTITY_META` (target-driver.ts).
+   */
   readonly meta: Readonly<Record<string, string | number | boolean>>;
   /** Table streams; consumers may pull up to `jobs` of them concurrently. */
   streams(): AsyncIterable<TableStream>;

@@ -20,6 +20,7 @@ import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
 import type { RestorePlan } from './plan.js';
 import { tableMatcher } from './tables.js';
+import { logDropped } from './target-safety.js';
 
 export interface RestoreJobOptions {
   readonly repo: Repository;
@@ -57,10 +58,11 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   try {
     if (target.preflight)
       refuseOnErrors(await target.preflight({ replay: plan.untilMicros !== undefined }), log);
-    await target.assertEmpty({ clean: opts.clean });
     const schema = await collectBytes(
       repo.readStream(snap.schema, { signal, context: `snapshot ${snap.id.slice(0, 12)} schema` }),
     );
+    // --clean drops only what this schema creates, and says what (target-safety.ts)
+    logDropped(await target.assertEmpty({ clean: opts.clean, schema, schemaFormat: snap.schemaFormat }), log);
     await target.createSchema(schema, snap.schemaFormat, 'pre-data');
     // Largest first, as pg_restore -j does: the longest load starts at once and the workers
     // finish together instead of one of them idling while the last big table loads.

@@ -13,6 +13,7 @@ import { formatMicros } from '../util/time.js';
 import { planRestore, type RestoreTarget } from './plan.js';
 import { runRestore, type RestoreSummary } from './restore-job.js';
 import { pickSource } from './sources.js';
+import { refuseSourceAsTarget } from './target-safety.js';
 
 export type { RestoreTarget } from './plan.js';
 export type { RestoreSummary } from './restore-job.js';
@@ -28,8 +29,10 @@ export interface RestoreRequest {
   readonly jobs: number;
   /** Only these tables, as the user typed them (the driver matches them). */
   readonly tables?: readonly string[];
-  /** Drop the target's existing objects first. */
+  /** Drop the target's objects that the restore recreates first (refused when it holds others). */
   readonly clean?: boolean;
+  /** Restore even when the target is the snapshot's own source database. */
+  readonly overwriteSource?: boolean;
   readonly log: Logger;
   readonly signal?: AbortSignal;
   /** Where drivers come from: the registry, unless a test brings a fake driver. */
@@ -60,6 +63,13 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
     const plan = planRestore(snapshots, segments, target, driver.comparePositions);
     assertReadable(driver, plan.snapshot, `Snapshot ${plan.snapshot.id.slice(0, 12)}`);
     for (const seg of plan.segments) assertReadable(driver, seg, `Log segment ${seg.id.slice(0, 12)}`);
+    await refuseSourceAsTarget({
+      driver,
+      snapshot: plan.snapshot,
+      targetUrl: req.targetUrl,
+      overwriteSource: req.overwriteSource,
+      log,
+    });
     log.info(
       'restore.plan',
       `Restoring snapshot ${plan.snapshot.id.slice(0, 12)} (${plan.snapshot.consistentAt})` +
