@@ -27,6 +27,7 @@ import {
 } from './internal/ddl-capture.js';
 import { decodePayload, type PayloadRecord, type PayloadRow, type Relation } from './internal/payload.js';
 import { lit, TargetTables, type TargetTable } from './internal/apply-sql.js';
+import { UNPUBLISHED_MESSAGE_PREFIX, unpublishedRowsError } from './internal/publication.js';
 import { deleteSlot, insertSlot, RowGroup, updateSlot, type GroupSlot } from './internal/apply-batch.js';
 
 export interface ApplyOptions {
@@ -249,6 +250,12 @@ class PartApplier {
             `SELECT setval(to_regclass(${lit(name)}), ${lit(value)}::bigint) WHERE to_regclass(${lit(name)}) IS NOT NULL`,
           );
       }
+      return;
+    }
+    if (rec.prefix === UNPUBLISHED_MESSAGE_PREFIX && rec.text) {
+      // rows the log lacks (internal/publication.ts): not exact from here on, so refuse
+      const refusal = unpublishedRowsError(rec.text, this.opts.tables);
+      if (refusal) throw refusal;
       return;
     }
     if (rec.prefix !== DDL_MESSAGE_PREFIX || !rec.text) return;

@@ -149,7 +149,10 @@ export interface SourceDriver {
    * continues from is `ChangeLog.from`.
    */
   openChangeLog(from: Position | undefined, opts: StreamOptions): Promise<ChangeLog>;
-  /** Removes server-side state for streaming (slot, publication). */
-  dropChangeLog?(): Promise<void>;
+  /**
+   * Removes server-side state for streaming (slot, publication) and undoes what the stream changed
+   * on the source; returns one line per thing removed or put back, for the user.
+   */
+  dropChangeLog?(): Promise<readonly string[] | void>;
   close(): Promise<void>;
 }
