@@ -1,11 +1,14 @@
 /**
  * PostgreSQL change log: logical decoding (pgoutput) through a permanent slot `crmb_<name>` and a
- * publication `crmb_<name>` FOR ALL TABLES (publish_via_partition_root off: with it, TRUNCATE of a
- * single partition is not published at all; changes arrive under the leaf partitions' names).
+ * publication `crmb_<name>` FOR ALL TABLES, or listing the tables when the role is not a superuser
+ * (internal/publication.ts) (publish_via_partition_root off: with it, TRUNCATE of a single
+ * partition is not published at all; changes arrive under the leaf partitions' names). Every
+ * change it makes to the source is logged as one line (what, and why) and undone by
+ * `dropPgChangeLog` (internal/source-changes.ts).
  *
  * Contract for source.ts:
  *   openPgChangeLog(target, sourceName, from, opts) -> ChangeLog   (SourceDriver.openChangeLog)
- *   dropPgChangeLog(target, sourceName)                            (SourceDriver.dropChangeLog)
+ *   dropPgChangeLog(target, sourceName) -> lines of what it removed (SourceDriver.dropChangeLog)
  *   preparePgChangeLog(client, sourceName)  publication + replica identity + DDL capture, no slot;
  *                                           call it before creating the slot for a snapshot
  *   changeLogNames(sourceName) -> { slot, publication }
@@ -28,7 +31,15 @@ import type { ChangeLog, Position, StreamOptions } from '../../src/driver/source
 import { SourceError } from '../../src/util/errors.js';
 import { connect, type PgEndpoint } from './internal/connection.js';
 import { PgChangeLog, type PgChangeLogNames } from './internal/change-log-stream.js';
-import { fixReplicaIdentity, installDdlCapture, markInternal, removeDdlCapture } from './internal/ddl-capture.js';
+import {
+  CAPTURE_SCHEMA,
+  fixReplicaIdentity,
+  identityFixedLine,
+  installDdlCapture,
+  markInternal,
+  removeDdlCapture,
+} from './internal/ddl-capture.js';
+import { createPublication } from './internal/publication.js';
 import { bigIntToLsn, decodePosition, encodePosition, lsnToBigInt } from './internal/position.js';
 
 export type { PgChangeLogNames } from './internal/change-log-stream.js';
@@ -52,20 +63,23 @@ export function changeLogNames(sourceName: string): PgChangeLogNames {
 
 /**
  * Publication, REPLICA IDENTITY FULL where needed (first, so no UPDATE ever fails), DDL capture.
- * A FOR ALL TABLES publication makes every UPDATE/DELETE on a table without a usable replica
- * identity fail, so it is not created while such a table cannot be fixed (a lock held by a long
+ * A published table without a usable replica identity makes every UPDATE/DELETE on it fail, so the
+ * publication is not created while such a table cannot be fixed (a lock held by a long
  * transaction): that refuses with the table and the fix. An existing publication is kept (dropping
  * it would lose the slot's changes silently); its failures are returned and retried by the stream.
+ * `changes` has one line per change made to the source (what and why), for the stream's log.
  */
 export async function preparePgChangeLog(
   client: pg.Client,
   sourceName: string,
-): Promise<{ ddlCapture: boolean; identityFailures: string[] }> {
+): Promise<{ ddlCapture: boolean; identityFailures: string[]; changes: string[] }> {
   const { publication } = changeLogNames(sourceName);
   await markInternal(client);
   // capture first: from then on a new keyless table gets its identity in its own transaction
-  const ddlCapture = await installDdlCapture(client);
-  const failures = await fixReplicaIdentity(client);
+  const capture = await installDdlCapture(client);
+  const identity = await fixReplicaIdentity(client);
+  const failures = identity.failed;
+  const changes = [...capture.changes, ...identity.created, ...identity.fixed.map(identityFixedLine)];
   const exists = await client.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [publication]);
   if (!exists.rowCount) {
     const first = failures[0];
@@ -74,9 +88,13 @@ export async function preparePgChangeLog(
         `Table ${first.table}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''} has no primary key and could not be given REPLICA IDENTITY FULL (${first.reason}), so publication "${publication}" was not created, since the application's UPDATE and DELETE on it would fail: run ALTER TABLE ${first.table} REPLICA IDENTITY FULL (or add a primary key) once no transaction holds a lock on it, then start again.`,
       );
     }
-    await client.query(`CREATE PUBLICATION ${publication} FOR ALL TABLES`);
+    changes.push(await createPublication(client, publication));
   }
-  return { ddlCapture, identityFailures: failures.map((f) => `${f.table}: ${f.reason}`) };
+  return {
+    ddlCapture: capture.installed,
+    identityFailures: failures.map((f) => `${f.table}: ${f.reason}`),
+    changes,
+  };
 }
 
 interface SlotRow {
@@ -116,12 +134,32 @@ async function ensureSlot(
     if (row.active_pid === null) return { lsn: lsnToBigInt(row.confirmed ?? '0/0'), created: false };
     if (Date.now() > deadline) {
       throw new SourceError(
-        `Replication slot "${slot}" is active for PID ${row.active_pid}; another stream for this source is running.`,
+        `Replication slot "${slot}" is in use by another stream of this source (${await slotHolder(client, row.active_pid)}); stop that stream first, or give this one another --name.`,
         { source: target.display },
       );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * Who holds a slot, in words: the client of the walsender (application, address, since when),
+ * and the walsender's PID, which is a PostgreSQL server process, not crm-backup's.
+ */
+async function slotHolder(client: pg.Client, pid: number): Promise<string> {
+  const r = await client
+    .query<{ app: string | null; addr: string | null; since: string | null }>(
+      `SELECT nullif(application_name, '') AS app, host(client_addr) AS addr,
+              to_char(backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since
+         FROM pg_stat_replication WHERE pid = $1`,
+      [pid],
+    )
+    .catch(() => undefined);
+  const row = r?.rows[0];
+  const who = row
+    ? `${row.app ?? 'a client'} connected ${row.addr ? `from ${row.addr}` : 'through the unix socket'}${row.since ? ` since ${row.since}` : ''}, `
+    : '';
+  return `${who}served by PostgreSQL server process ${pid}`;
 }
 
 function setupError(err: unknown, target: PgEndpoint): SourceError {
@@ -145,14 +183,19 @@ export async function openPgChangeLog(
   const admin = await connect(target);
   try {
     const prep = await preparePgChangeLog(admin, sourceName);
+    // every change to the source, one line each: what, and why
+    for (const line of prep.changes) opts.onStatus?.({ message: line });
     for (const f of prep.identityFailures)
       opts.onStatus?.({ message: `Could not set REPLICA IDENTITY FULL on ${f}` });
     if (!prep.ddlCapture) {
-      opts.onStatus?.({
-        message: `DDL capture is off (needs superuser): schema changes made while streaming are not in the log.`,
-      });
+      const role = (await admin.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u ?? '';
+      opts.onStatus?.({ message: ddlCaptureOffLine(role) });
     }
     const slot = await ensureSlot(admin, target, names.slot);
+    if (slot.created)
+      opts.onStatus?.({
+        message: `Created replication slot ${names.slot} on the source: it keeps the WAL the stream has not stored yet, also while the stream is stopped; "stream --drop" removes it.`,
+      });
     const requested = from === undefined ? 0n : decodePosition(from);
     if (slot.created && from !== undefined) {
       // The repository holds a log up to `from` but the slot is gone (dropped, or a failover to a
@@ -179,10 +222,15 @@ export async function openPgChangeLog(
   }
 }
 
-/** Drops the slot and the publication (and the DDL capture when no other stream uses it). */
-export async function dropPgChangeLog(target: PgEndpoint, sourceName: string): Promise<void> {
+/**
+ * Drops the slot and the publication, and, when no other stream of this database is left, DDL
+ * capture, schema crmb and the replica identities the stream set (put back as they were). Returns
+ * one line per change, for the user.
+ */
+export async function dropPgChangeLog(target: PgEndpoint, sourceName: string): Promise<string[]> {
   const { slot, publication } = changeLogNames(sourceName);
   const admin = await connect(target);
+  const lines: string[] = [];
   try {
     const res = await admin.query<{ active_pid: number | null }>(
       `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`,
@@ -191,20 +239,49 @@ export async function dropPgChangeLog(target: PgEndpoint, sourceName: string): P
     const pid = res.rows[0]?.active_pid;
     if (pid) {
       throw new SourceError(
-        `Replication slot "${slot}" is active for PID ${pid}; stop the stream for this source before dropping its change log.`,
+        `Replication slot "${slot}" is in use by a running stream (${await slotHolder(admin, pid)}); stop that stream before dropping its change log.`,
         { source: target.display },
       );
     }
-    if (res.rowCount) await admin.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
+    if (res.rowCount) {
+      await admin.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
+      lines.push(`Dropped replication slot ${slot}.`);
+    }
     await markInternal(admin);
-    await admin.query(`DROP PUBLICATION IF EXISTS ${publication}`);
-    const others = await admin.query(
-      `SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND slot_name LIKE 'crmb\\_%'`,
+    const pub = await admin.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [publication]);
+    if (pub.rowCount) {
+      await admin.query(`DROP PUBLICATION ${publication}`);
+      lines.push(`Dropped publication ${publication}.`);
+    }
+    // snapshots' temporary slots come and go; another source's stream keeps what it shares
+    const others = await admin.query<{ slot_name: string }>(
+      `SELECT slot_name FROM pg_replication_slots
+        WHERE database = current_database() AND slot_name LIKE 'crmb\\_%' AND NOT temporary ORDER BY 1`,
     );
-    if (!others.rowCount) await removeDdlCapture(admin).catch(() => {});
+    if (others.rowCount) {
+      lines.push(
+        `Kept DDL capture, schema ${CAPTURE_SCHEMA} and the replica identities the stream set: the stream(s) of slot ${others.rows.map((r) => r.slot_name).join(', ')} still use them.`,
+      );
+      return lines;
+    }
+    try {
+      lines.push(...(await removeDdlCapture(admin)));
+    } catch (err) {
+      const done = lines.length ? `${lines.map((l) => l.replace(/\.$/, '')).join('; ')}; but ` : '';
+      throw new SourceError(
+        `${done}could not put back the replica identities the stream set, nor remove DDL capture and schema ${CAPTURE_SCHEMA}: ${((err as Error).message ?? String(err)).split('\n')[0]}; fix that and run "stream --drop" again.`,
+        { cause: err, source: target.display },
+      );
+    }
+    return lines;
   } catch (err) {
     throw setupError(err, target);
   } finally {
     await admin.end().catch(() => {});
   }
+}
+
+/** The warning of a stream without DDL capture. */
+export function ddlCaptureOffLine(role: string): string {
+  return `DDL capture is off: role ${role} is not a superuser, so no event trigger can be installed, and schema changes made while streaming are not in the log (a restore to a time after one fails or refuses); take a snapshot after each schema change.`;
 }

@@ -6,8 +6,10 @@
  */
 import type pg from 'pg';
 import type { Finding, Need } from '../../src/driver/finding.js';
+import { changeLogNames } from './change-log.js';
 import { quoteIdent, quoteQualified } from './internal/connection.js';
-import { NEEDS_FULL_IDENTITY } from './internal/ddl-capture.js';
+import { CAPTURE_OBJECTS, CAPTURE_TRIGGERS, NEEDS_FULL_IDENTITY } from './internal/ddl-capture.js';
+import { identityName, recordedIdentities } from './internal/source-changes.js';
 
 const USER_TABLES = `c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
@@ -65,7 +67,11 @@ export function syncStandbyMatches(setting: string, applicationName: string): bo
   );
 }
 
-export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
+/**
+ * `name` is the source's name in the repository: with it, a stream's findings also say what the
+ * stream has installed on the source or will install there (its slot, its publication).
+ */
+export async function preflight(c: pg.Client, need: Need, opts: { name?: string } = {}): Promise<Finding[]> {
   const out: Finding[] = [];
   const s = await one<{
     version: string;
@@ -91,7 +97,9 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
       current_setting('max_wal_senders') AS max_senders,
       (SELECT count(*) FROM pg_stat_replication)::text AS used_senders,
       coalesce(current_setting('max_slot_wal_keep_size', true), '') AS keep,
-      r.rolname AS role, r.rolsuper, r.rolreplication AS rolrepl,
+      r.rolname AS role, r.rolsuper,
+      -- Amazon RDS and Aurora grant replication through membership of rds_replication
+      r.rolreplication OR coalesce((SELECT pg_has_role(r.oid, x.oid, 'MEMBER') FROM pg_roles x WHERE x.rolname = 'rds_replication'), false) AS rolrepl,
       has_database_privilege(current_database(), 'CREATE') AS can_create, current_database() AS db,
       current_setting('synchronous_standby_names') AS sync_names, current_setting('application_name') AS app_name
     FROM pg_roles r WHERE r.rolname = current_user`,
@@ -233,28 +241,74 @@ export async function preflight(c: pg.Client, need: Need): Promise<Finding[]> {
       fix: "Set max_slot_wal_keep_size (e.g. '50GB') so an abandoned slot is invalidated instead, and monitor the stream.",
     });
   }
-  if (decoding) out.push(...(await tableFindings(c, need)));
+  if (decoding) {
+    const sequences = await c.query<{ t: string }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+          AND NOT has_table_privilege(c.oid, 'SELECT') ORDER BY 1`,
+    );
+    if (sequences.rows.length) {
+      out.push({
+        id: 'pg.read_sequences',
+        severity: 'error',
+        subject: sequences.rows[0]?.t,
+        message: `Role ${role} cannot read ${sequences.rows.length} sequence(s) (${list(sequences.rows.map((r) => r.t))}); snapshots and the stream record every sequence's value.`,
+        fix:
+          num >= 140000
+            ? `GRANT pg_read_all_data TO ${role};`
+            : `GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}; (and each other schema)`,
+      });
+    }
+  }
+  if (need === 'stream')
+    out.push(...(await streamChanges(c, { role: s.role, superuser: s.rolsuper, name: opts.name })));
+  if (decoding) out.push(...(await tableFindings(c, need, { role: s.role, superuser: s.rolsuper })));
   out.push(...(await extensionFindings(c)));
   return out;
 }
 
-async function tableFindings(c: pg.Client, need: Need): Promise<Finding[]> {
+async function tableFindings(
+  c: pg.Client,
+  need: Need,
+  who: { role: string; superuser: boolean },
+): Promise<Finding[]> {
   const out: Finding[] = [];
   if (need === 'stream') {
-    // without a key or REPLICA IDENTITY FULL, UPDATE/DELETE cannot be decoded (or replayed) by row
+    // without a key or REPLICA IDENTITY FULL, UPDATE/DELETE cannot be decoded (or replayed) by
+    // row: the stream sets FULL itself where the role may (its owner's rights), and says so
     const noKey = await c.query<{
       schema: string;
       name: string;
-    }>(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      owner: boolean;
+    }>(`SELECT n.nspname AS schema, c.relname AS name, pg_has_role(c.relowner, 'USAGE') AS owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE ${USER_TABLES} AND ${NEEDS_FULL_IDENTITY} ORDER BY 1, 2`);
     for (const t of noKey.rows) {
       const q = quoteQualified(t.schema, t.name);
+      out.push(
+        who.superuser || t.owner
+          ? {
+              id: 'pg.replica_identity',
+              severity: 'info',
+              subject: `${t.schema}.${t.name}`,
+              message: `Table ${q} has no primary key and no usable replica identity; the stream sets REPLICA IDENTITY FULL on it, so that its UPDATEs and DELETEs are logged with the whole old row, and "stream --drop" puts the setting back.`,
+            }
+          : {
+              id: 'pg.replica_identity',
+              severity: 'error',
+              subject: `${t.schema}.${t.name}`,
+              message: `Table ${q} has no primary key and no usable replica identity, and role ${quoteIdent(who.role)} may not set REPLICA IDENTITY FULL on it (it lacks its owner's rights), so its UPDATEs and DELETEs cannot be captured.`,
+              fix: `ALTER TABLE ${q} REPLICA IDENTITY FULL; (as its owner)`,
+            },
+      );
+    }
+    for (const r of await recordedIdentities(c)) {
+      if (r.now !== 'f') continue;
       out.push({
         id: 'pg.replica_identity',
-        severity: 'warning',
-        subject: `${t.schema}.${t.name}`,
-        message: `Table ${q} has no primary key and no usable REPLICA IDENTITY; its UPDATEs and DELETEs cannot be captured by row.`,
-        fix: `ALTER TABLE ${q} REPLICA IDENTITY FULL;`,
+        severity: 'info',
+        subject: r.table,
+        message: `Table ${r.table} has REPLICA IDENTITY FULL, set by the stream (it was ${identityName(r.was)}); "stream --drop" puts ${r.was === 'd' ? 'DEFAULT' : 'NOTHING'} back.`,
       });
     }
   }
@@ -278,6 +332,98 @@ async function tableFindings(c: pg.Client, need: Need): Promise<Finding[]> {
       message: `The database holds ${lo.rows[0]?.n} large object(s) (pg_largeobject); they are not captured by snapshots or streams.`,
       fix: 'Store the contents in bytea columns, or back large objects up separately with pg_dump --large-objects.',
     });
+  }
+  return out;
+}
+
+/**
+ * What the stream has installed on the source or will install there: its replication slot and
+ * publication (by `name`, the source's name in the repository), DDL capture, and whether the role
+ * may do what a publication that lists the tables needs (a role that is not a superuser).
+ */
+async function streamChanges(
+  c: pg.Client,
+  who: { role: string; superuser: boolean; name?: string },
+): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const role = quoteIdent(who.role);
+  const names = who.name === undefined ? undefined : changeLogNames(who.name);
+  let listed = !who.superuser;
+  if (names) {
+    const pub = await c.query<{ all: boolean; tables: number }>(
+      `SELECT p.puballtables AS all, (SELECT count(*)::int FROM pg_publication_rel r WHERE r.prpubid = p.oid) AS tables
+         FROM pg_publication p WHERE p.pubname = $1`,
+      [names.publication],
+    );
+    const p = pub.rows[0];
+    if (p) listed = !p.all;
+    out.push({
+      id: 'pg.publication',
+      severity: p ? 'ok' : 'info',
+      subject: names.publication,
+      message: p
+        ? `Publication ${names.publication} exists (${p.all ? 'FOR ALL TABLES' : `listing ${p.tables} table(s), to which the stream adds new tables`}), created by the stream.`
+        : who.superuser
+          ? `The stream will create publication ${names.publication} FOR ALL TABLES.`
+          : `The stream will create publication ${names.publication} listing the tables, since role ${role} is not a superuser, and add tables created later within seconds.`,
+    });
+    const slot = await c.query<{ active: boolean; retained: string | null }>(
+      `SELECT active, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [names.slot],
+    );
+    const sl = slot.rows[0];
+    out.push({
+      id: 'pg.stream_slot',
+      severity: sl ? 'ok' : 'info',
+      subject: names.slot,
+      message: sl
+        ? `Replication slot ${names.slot} exists (${sl.active ? 'in use by a running stream' : 'no stream running'}${sl.retained ? `, keeping ${sl.retained} of WAL` : ''}), created by the stream.`
+        : `The stream will create replication slot ${names.slot}, which keeps the WAL the stream has not stored yet, also while the stream is stopped.`,
+    });
+  }
+  const triggers = await c.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname = ANY($1) AND evtenabled = 'A'`,
+    [CAPTURE_TRIGGERS],
+  );
+  const installed = triggers.rows[0]?.n === CAPTURE_TRIGGERS.length;
+  out.push(
+    installed
+      ? { id: 'pg.ddl_capture', severity: 'ok', message: `DDL capture is installed: ${CAPTURE_OBJECTS}.` }
+      : who.superuser
+        ? {
+            id: 'pg.ddl_capture',
+            severity: 'info',
+            message: `The stream will install DDL capture: ${CAPTURE_OBJECTS}.`,
+          }
+        : {
+            id: 'pg.ddl_capture',
+            severity: 'warning',
+            message: `Role ${role} is not a superuser, so the stream cannot install DDL capture (event triggers), and schema changes made while streaming are not in the log.`,
+            fix: 'Take a snapshot after each schema change (crm-backup migrate takes one before), or stream as a superuser.',
+          },
+  );
+  if (listed) {
+    // a listed publication: the role must have the owner's rights on every table it lists or adds
+    const foreign = await c.query<{ t: string; owner: string; su: boolean }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS t, o.rolname AS owner, o.rolsuper AS su
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_roles o ON o.oid = c.relowner
+        WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND NOT c.relispartition
+          AND ${USER_TABLES.replace("c.relkind = 'r' AND ", '')} AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1`,
+    );
+    if (foreign.rows.length) {
+      const owners = [...new Set(foreign.rows.map((r) => r.owner))];
+      const suOwned = foreign.rows.some((r) => r.su);
+      out.push({
+        id: 'pg.table_owner',
+        severity: 'error',
+        subject: who.role,
+        message: `Role ${role} lacks the owner's rights on ${foreign.rows.length} table(s) (${list(foreign.rows.map((r) => r.t))}), which a publication listing them needs (only a superuser may publish FOR ALL TABLES).`,
+        fix: suOwned
+          ? `Give the tables an owner that is not a superuser and grant it to ${role} (ALTER TABLE … OWNER TO crm_owner; GRANT crm_owner TO ${role};), or stream as a superuser.`
+          : `GRANT ${owners.map(quoteIdent).join(', ')} TO ${role};`,
+      });
+    }
   }
   return out;
 }

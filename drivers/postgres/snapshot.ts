@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
+import { SOURCE_IDENTITY_META } from '../../src/driver/target-driver.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
 import {
   connect,
@@ -14,6 +15,7 @@ import {
   textSettingsSql,
   type PgEndpoint,
 } from './internal/connection.js';
+import { databaseIdentity } from './internal/identity.js';
 import { copyOut } from './internal/load.js';
 import { positionFromLsn } from './internal/position.js';
 import { tableNames } from './names.js';
@@ -91,6 +93,8 @@ async function openSnapshotOnce(target: PgEndpoint, opts: SnapshotOptions): Prom
     const version = Number(
       (await first.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0,
     );
+    // which database this is, whatever URL reached it: a restore refuses to overwrite it
+    const identity = await databaseIdentity(first);
     const pgDump = findPgDump(Math.floor(version / 10000));
     await checkPgDump(pgDump, Math.floor(version / 10000));
     repl = await connect(target, { replication: true });
@@ -148,6 +152,7 @@ async function openSnapshotOnce(target: PgEndpoint, opts: SnapshotOptions): Prom
         database: target.database,
         lsn: exported.lsn,
         tables: meta.tables.length,
+        ...(identity === undefined ? {} : { [SOURCE_IDENTITY_META]: identity }),
       },
       matched: matchedNames(meta.tables, opts),
       streams: () => tableStreams(meta.tables, workers, signal),

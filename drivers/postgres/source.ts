@@ -29,7 +29,7 @@ export class PostgresSource implements SourceDriver {
 
   async preflight(need: Need, opts?: { signal?: AbortSignal }): Promise<Finding[]> {
     throwIfAborted(opts?.signal);
-    return this.withClient((c) => preflight(c, need));
+    return this.withClient((c) => preflight(c, need, { name: this.name }));
   }
 
   openSnapshot(opts: SnapshotOptions): Promise<SnapshotReader> {
@@ -40,8 +40,8 @@ export class PostgresSource implements SourceDriver {
     return openPgChangeLog(this.target, this.name, from, opts);
   }
 
-  async dropChangeLog(): Promise<void> {
-    await dropPgChangeLog(this.target, this.name);
+  async dropChangeLog(): Promise<readonly string[]> {
+    return dropPgChangeLog(this.target, this.name);
   }
 
   async close(): Promise<void> {}

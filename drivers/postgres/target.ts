@@ -7,11 +7,19 @@
  */
 import type pg from 'pg';
 import type { Finding } from '../../src/driver/finding.js';
-import type { LoadOptions, LoadStats, PlannedLoad, TargetDriver } from '../../src/driver/target-driver.js';
+import type {
+  DroppedObjects,
+  LoadOptions,
+  LoadStats,
+  PlannedLoad,
+  TargetDriver,
+} from '../../src/driver/target-driver.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import { SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { applyTransaction, sequenceRecords } from './apply.js';
+import { assertEmptyDatabase } from './internal/clean.js';
 import { connect, quoteIdent, quoteQualified, textSettingsSql, type PgEndpoint } from './internal/connection.js';
+import { databaseIdentity } from './internal/identity.js';
 import { copyIn } from './internal/load.js';
 import { EarlyBuilds, LoadPlan } from './internal/early-build.js';
 import { preflight, replayPrivilege } from './preflight.js';
@@ -61,8 +69,18 @@ export class PostgresTarget implements TargetDriver {
     });
   }
 
-  async assertEmpty(opts?: { clean?: boolean }): Promise<void> {
-    await this.withClient((c) => assertEmptyDatabase(c, this.target, !!opts?.clean));
+  async assertEmpty(opts?: {
+    clean?: boolean;
+    schema?: Uint8Array;
+    schemaFormat?: string;
+  }): Promise<readonly DroppedObjects[]> {
+    // --clean drops what this schema creates (internal/clean.ts); without one, nothing is the restore's
+    const doc = opts?.schema && opts.schemaFormat ? decodeSchema(opts.schema, opts.schemaFormat) : undefined;
+    return this.withClient((c) => assertEmptyDatabase(c, this.target, { clean: !!opts?.clean, doc }));
+  }
+
+  async identity(): Promise<string | undefined> {
+    return this.withClient((c) => databaseIdentity(c));
   }
 
   async createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void> {
@@ -412,55 +430,6 @@ async function toastCompressionSql(c: pg.Client): Promise<string> {
     `SELECT source, 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`,
   );
   return rows[0]?.source === 'default' && rows[0].lz4 ? '; SET default_toast_compression = lz4' : '';
-}
-
-/** User objects: relations, standalone types and routines outside system schemas and extensions. */
-const USER_OBJECTS = `
-  WITH user_ns AS (
-    SELECT oid, nspname FROM pg_namespace
-    WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%'),
-  ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e')
-  SELECT kind, ns.nspname || '.' || obj AS name FROM (
-    SELECT 'table' AS kind, relnamespace AS ns, relname::text AS obj, oid FROM pg_class
-      WHERE relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-    UNION ALL
-    SELECT 'type', typnamespace, typname::text, oid FROM pg_type
-      WHERE typtype IN ('e', 'd', 'r', 'm') OR (typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = typrelid) = 'c')
-    UNION ALL
-    SELECT 'function', pronamespace, proname::text, oid FROM pg_proc
-  ) o JOIN user_ns ns ON ns.oid = o.ns
-  WHERE o.oid NOT IN (SELECT objid FROM ext)
-  ORDER BY 1 DESC, 2`;
-
-async function assertEmptyDatabase(c: pg.Client, target: PgEndpoint, clean: boolean): Promise<void> {
-  const { rows } = await c.query<{ kind: string; name: string }>(USER_OBJECTS);
-  const ext = await c.query<{ extname: string }>(
-    "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'",
-  );
-  const count = rows.length + ext.rows.length;
-  if (count === 0) return;
-  const first = rows[0] ? `${rows[0].kind} ${rows[0].name}` : `extension ${ext.rows[0]?.extname ?? ''}`;
-  if (!clean) {
-    throw new SourceError(
-      `The target database ${target.display} is not empty: it holds ${count} user object(s), for example ${first}; restore into an empty database, or pass --clean to drop them first.`,
-      { source: target.display },
-    );
-  }
-  const schemas = await c.query<{ nspname: string }>(
-    "SELECT nspname FROM pg_namespace WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%'",
-  );
-  const version = Number(
-    (await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0,
-  );
-  // dropping whole schemas also drops the extensions installed in them
-  const drops = schemas.rows.map((s) => `DROP SCHEMA ${quoteIdent(s.nspname)} CASCADE;`);
-  const exts = ext.rows.map((e) => `DROP EXTENSION IF EXISTS ${quoteIdent(e.extname)} CASCADE;`);
-  // public is recreated as initdb makes it, so that pg_dump's script (which assumes it) works
-  const pub =
-    version >= 150000
-      ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC;'
-      : 'CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC;';
-  await c.query(`BEGIN; ${drops.join(' ')} ${exts.join(' ')} ${pub} COMMIT;`);
 }
 
 /** REFRESH in creation order; one that reads a not-yet-refreshed view is retried after the others. */

@@ -8,6 +8,7 @@ import { action } from './run-command.js';
 
 interface DoctorOpts {
   source?: string;
+  name?: string;
 }
 
 const MARK: Record<Finding['severity'], string> = {
@@ -20,14 +21,21 @@ const MARK: Record<Finding['severity'], string> = {
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('Preflight a source: settings, privileges and risky tables, each with the fix.')
+    .description(
+      'Preflight a source: settings, privileges and risky tables, each with the fix, and what the stream has installed on the source or will install or change there.',
+    )
     .requiredOption('--source <url>', 'database URL, e.g. postgres://backup@db:5432/crm')
+    .option(
+      '--name <name>',
+      "the source's name, as stream is given it (default: host:port/database of the URL)",
+    )
     .addHelpText('after', '\nExample:\n  crm-backup doctor --source postgres://backup@db:5432/crm\n')
     .action(
       action<DoctorOpts>(async (opts, ctx) => {
         if (!opts.source) throw new UsageError('doctor needs --source URL.');
         const driver = await driverFor(opts.source);
-        const source = await driver.openSource(opts.source, { name: await defaultSourceName(opts.source) });
+        const name = opts.name ?? (await defaultSourceName(opts.source));
+        const source = await driver.openSource(opts.source, { name });
         const found: Finding[][] = [];
         try {
           // a check both needs make reports for each: merged, it is printed once, the stricter kept

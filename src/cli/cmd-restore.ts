@@ -19,6 +19,7 @@ interface RestoreOpts {
   jobs: number;
   clean?: boolean;
   wait?: boolean | string;
+  overwriteSource?: boolean;
 }
 
 /** `--wait`, `--wait 90`, `--wait 90s`, `--wait 15m`, `--wait 2h`: the limit in ms, if one is given. */
@@ -78,7 +79,8 @@ export function registerRestore(program: Command): void {
       positiveInt('--jobs'),
       2,
     )
-    .option('--clean', 'drop existing objects in the target first')
+    .option('--clean', 'drop the objects the restore recreates first (refused when the target holds others)')
+    .option('--overwrite-source', "allow the target to be the snapshot's own source database")
     .option(
       '--wait [limit]',
       'with --at: wait until the running stream has stored the log up to the time (at most limit, e.g. 90s, 15m)',
@@ -105,6 +107,7 @@ export function registerRestore(program: Command): void {
             tables: opts.tables,
             clean: opts.clean,
             ...(wait ? { wait } : {}),
+            overwriteSource: opts.overwriteSource,
             log: ctx.log,
             signal: ctx.signal,
           });

@@ -34,7 +34,10 @@ export function registerStream(program: Command): void {
       positiveInt('--segment-seconds'),
       60,
     )
-    .option('--drop', 'remove the replication slot and publication of this source, then exit')
+    .option(
+      '--drop',
+      'remove the replication slot and publication of this source (and, once no other stream uses them, DDL capture, schema crmb and the REPLICA IDENTITY changes), then exit',
+    )
     .option(
       '--compression <level>',
       'zstd level for log segments (1 fastest … 19 smallest)',
@@ -55,7 +58,8 @@ export function registerStream(program: Command): void {
           try {
             if (!source.dropChangeLog)
               throw new UsageError(`The ${driver.kind} driver keeps no server-side stream state to drop.`);
-            await source.dropChangeLog();
+            // one line per thing removed or put back on the source
+            for (const line of (await source.dropChangeLog()) ?? []) ctx.log.info('stream.dropped', line);
             ctx.log.info('stream.dropped', `Removed the change-log state of ${name} from the source.`);
           } finally {
             await source.close();

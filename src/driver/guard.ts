@@ -91,7 +91,7 @@ class GuardedSource implements SourceDriver {
     return this.inner.openChangeLog(from, opts);
   }
 
-  get dropChangeLog(): (() => Promise<void>) | undefined {
+  get dropChangeLog(): (() => Promise<readonly string[] | void>) | undefined {
     const drop = this.inner.dropChangeLog?.bind(this.inner);
     if (!drop) return undefined;
     return () => {

@@ -44,7 +44,10 @@ export interface SnapshotReader {
   readonly schema: Uint8Array;
   /** Format id of `schema`, e.g. `pg-schema/1`. */
   readonly schemaFormat: string;
-  /** Small driver facts worth keeping with the snapshot (server version, database name). No secrets. */
+  /**
+   * Small driver facts worth keeping with the snapshot (server version, database name). No secrets.
+   * The source database's identity goes under `SOURCE_IDENTITY_META` (target-driver.ts).
+   */
   readonly meta: Readonly<Record<string, string | number | boolean>>;
   /**
    * The entries of `SnapshotOptions.tables` and `.schemas` that select at least one table this
@@ -153,7 +156,10 @@ export interface SourceDriver {
    * continues from is `ChangeLog.from`.
    */
   openChangeLog(from: Position | undefined, opts: StreamOptions): Promise<ChangeLog>;
-  /** Removes server-side state for streaming (slot, publication). */
-  dropChangeLog?(): Promise<void>;
+  /**
+   * Removes server-side state for streaming (slot, publication) and undoes what the stream changed
+   * on the source; returns one line per thing removed or put back, for the user.
+   */
+  dropChangeLog?(): Promise<readonly string[] | void>;
   close(): Promise<void>;
 }

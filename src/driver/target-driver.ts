@@ -18,13 +18,26 @@ export interface PlannedLoad {
   readonly bytes: number;
 }
 
+/** What `assertEmpty({ clean })` dropped, one entry per kind of object, e.g. `{ kind: 'table', names: ['public.a'] }`. */
+export interface DroppedObjects {
+  readonly kind: string;
+  readonly names: readonly string[];
+}
+
+/**
+ * The key of `SnapshotReader.meta` under which a driver records the identity of the snapshot's
+ * source database (the same string `TargetDriver.identity` gives for that database), so that a
+ * restore can refuse to overwrite the source (src/restore/target-safety.ts).
+ */
+export const SOURCE_IDENTITY_META = 'databaseId';
+
 /**
  * Loads a snapshot into an empty database, then replays the log up to a point in time.
  *
  * Call order. The core (src/restore/restore-job.ts) calls, on one target, in this order:
  *  1. `preflight({ replay })`, when the driver has one: an `error` finding refuses the restore
  *     before anything is written;
- *  2. `assertEmpty({ clean })`;
+ *  2. `assertEmpty({ clean, schema, schemaFormat })`;
  *  3. `createSchema(…, 'pre-data')`: what the data needs to load (tables, types, functions);
  *  4. `planLoads(streams)`, when the driver has one, exactly once, even when there is nothing to
  *     load: every stream the restore will load, in the order their loads will start;
@@ -64,8 +77,26 @@ export interface TargetDriver {
    * `replay` says whether log transactions will be applied. Optional: a driver without checks omits it.
    */
   preflight?(opts: { replay: boolean }): Promise<Finding[]>;
-  /** Refuses (SourceError) when the target holds user objects, unless `clean` drops them first. */
-  assertEmpty(opts?: { clean?: boolean }): Promise<void>;
+  /**
+   * Refuses (SourceError) when the target holds user objects. With `clean`, drops the objects the
+   * restore is about to create (those of `schema`, the snapshot's) and returns what it dropped;
+   * when the target holds anything else, or dropping would take anything else with it, it refuses
+   * before dropping anything and names those objects. A restore never drops what it does not
+   * recreate.
+   */
+  assertEmpty(opts?: {
+    clean?: boolean;
+    schema?: Uint8Array;
+    schemaFormat?: string;
+  }): Promise<readonly DroppedObjects[] | void>;
+  /**
+   * What identifies the target database whatever URL reaches it (another host name, port or
+   * address), equal to what the driver records in a snapshot's meta under `SOURCE_IDENTITY_META`
+   * for its source; undefined when the server does not tell. The core refuses to restore onto
+   * the snapshot's own source unless the user says so (`--overwrite-source`). Optional: without it
+   * the core can compare addresses only, and says so.
+   */
+  identity?(): Promise<string | undefined>;
   createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void>;
   /**
    * The streams the core is going to load, before the first load. A driver may schedule with it

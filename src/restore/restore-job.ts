@@ -23,6 +23,7 @@ import { walkChain } from './chain.js';
 import type { RestorePlan } from './plan.js';
 import { replayStop } from './plan-ref.js';
 import { tableMatcher } from './tables.js';
+import { logDropped } from './target-safety.js';
 
 export interface RestoreJobOptions {
   readonly repo: Repository;
@@ -61,11 +62,12 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
   const progress = new TargetProgress();
   try {
     if (target.preflight) refuseOnErrors(await target.preflight({ replay: replays(plan) }), log);
-    progress.cleaned = opts.clean === true;
-    await target.assertEmpty({ clean: opts.clean });
     const schema = await collectBytes(
       repo.readStream(snap.schema, { signal, context: `snapshot ${snap.id.slice(0, 12)} schema` }),
     );
+    progress.cleaned = opts.clean === true;
+    // --clean drops only what this schema creates, and says what (target-safety.ts)
+    logDropped(await target.assertEmpty({ clean: opts.clean, schema, schemaFormat: snap.schemaFormat }), log);
     progress.schemaStarted = true;
     await target.createSchema(schema, snap.schemaFormat, 'pre-data');
     progress.schemaCreated = true;

@@ -21,6 +21,7 @@ import { locateStop } from './log.js';
 import { runRestore, type RestoreSummary } from './restore-job.js';
 import { pickSource } from './sources.js';
 import { tableMatcher } from './tables.js';
+import { refuseSourceAsTarget } from './target-safety.js';
 
 export type { RestoreTarget } from './plan.js';
 export type { RestoreSummary } from './restore-job.js';
@@ -36,10 +37,12 @@ export interface RestoreRequest {
   readonly jobs: number;
   /** Only these tables, as the user typed them (the driver matches them). */
   readonly tables?: readonly string[];
-  /** Drop the target's existing objects first. */
+  /** Drop the target's objects that the restore recreates first (refused when it holds others). */
   readonly clean?: boolean;
   /** `--at` only: wait while a running stream has not stored the log up to the instant yet. */
   readonly wait?: WaitOptions;
+  /** Restore even when the target is the snapshot's own source database. */
+  readonly overwriteSource?: boolean;
   readonly log: Logger;
   readonly signal?: AbortSignal;
   /** Where drivers come from: the registry, unless a test brings a fake driver. */
@@ -114,6 +117,13 @@ export async function restore(req: RestoreRequest): Promise<RestoreSummary> {
     );
     assertReadable(driver, snap, `Snapshot ${snap.id.slice(0, 12)}`);
     for (const seg of plan.segments) assertReadable(driver, seg, `Log segment ${seg.id.slice(0, 12)}`);
+    await refuseSourceAsTarget({
+      driver,
+      snapshot: plan.snapshot,
+      targetUrl: req.targetUrl,
+      overwriteSource: req.overwriteSource,
+      log,
+    });
     // kept by a prune running beside us even if forget removes these manifests meanwhile
     const { schema, streams } = plan.snapshot;
     await lock.hold([schema, ...streams.map((t) => t.data), ...plan.segments.map((g) => g.data)], { signal });

@@ -73,7 +73,8 @@ async function loseChangeLog(
     const deadline = Date.now() + 15_000;
     for (;;) {
       try {
-        return await drop();
+        await drop();
+        return;
       } catch (err) {
         if (Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 100));

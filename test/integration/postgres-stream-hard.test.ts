@@ -161,10 +161,11 @@ describe('PostgreSQL change log: restarts', () => {
     const slot = changeLogNames(busy).slot;
     await expect(openPgChangeLog(target, busy, undefined, {})).rejects.toThrow(
       new RegExp(
-        `^Replication slot "${slot}" is active for PID \\d+; another stream for this source is running\\.$`,
+        // the PID is the server's walsender, and is called that (#10 item 12)
+        `^Replication slot "${slot}" is in use by another stream of this source \\(crm-backup connected from 127\\.0\\.0\\.1 since [0-9T:Z-]+, served by PostgreSQL server process \\d+\\); stop that stream first, or give this one another --name\\.$`,
       ),
     );
-    await expect(dropPgChangeLog(target, busy)).rejects.toThrow(/is active for PID/);
+    await expect(dropPgChangeLog(target, busy)).rejects.toThrow(/is in use by a running stream/);
     await pump.stop();
     await dropPgChangeLog(target, busy);
     const slots = await query(

@@ -11,7 +11,13 @@ import type pg from 'pg';
 import { firstLine } from '../../../src/driver/reconnect.js';
 import type { StreamOptions } from '../../../src/driver/source-driver.js';
 import { connect, endClient, withDeadline, type PgEndpoint } from './connection.js';
-import { fixReplicaIdentity, markInternal, SEQUENCES_MESSAGE_PREFIX } from './ddl-capture.js';
+import {
+  fixReplicaIdentity,
+  identityFixedLine,
+  markInternal,
+  SEQUENCES_MESSAGE_PREFIX,
+} from './ddl-capture.js';
+import { addedLine, addNewTables } from './publication.js';
 import { bigIntToLsn } from './position.js';
 import { sequenceRecordText } from './sequences.js';
 
@@ -38,12 +44,16 @@ export class ChangeLogAdmin {
   private lastSequences = '';
   private running: Promise<void> | undefined;
   private runs = 0;
+  /** Tables that could not be added to the publication, and how often in a row (reported sparingly). */
+  private readonly addFailures = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly c: {
       readonly target: PgEndpoint;
       readonly slot: string;
+      /** The stream's publication; change-log.ts names it as the slot, the default here. */
+      readonly publication?: string;
       readonly client: pg.Client;
       readonly onStatus: StreamOptions['onStatus'];
       /** ADMIN_DEADLINE_MS unless given; tests shorten it. */
@@ -112,7 +122,13 @@ export class ChangeLogAdmin {
           if (changed) this.lastSequences = text;
         }
         // even with DDL capture: a dropped replica identity index is not seen by the trigger
-        return fixIdentity ? await fixReplicaIdentity(admin, { attempts: 3 }) : [];
+        const identity = fixIdentity ? await fixReplicaIdentity(admin, { attempts: 3 }) : undefined;
+        for (const line of [...(identity?.created ?? []), ...(identity?.fixed ?? []).map(identityFixedLine)])
+          this.c.onStatus?.({ message: line });
+        // a listed publication (role not superuser) takes new tables in at every run: each second
+        // a new table waits is a second in which its rows would miss the log
+        if (!final) await this.addTables(admin);
+        return identity?.failed ?? [];
       });
       for (const f of failures) {
         this.c.onStatus?.({
@@ -125,6 +141,26 @@ export class ChangeLogAdmin {
       if (dead) await endClient(dead);
       this.c.onStatus?.({
         message: `Recording sequence values${final ? ' at shutdown' : ''} failed: ${firstLine(err)}.`,
+      });
+    }
+  }
+
+  /** Adds new tables to a listed publication (publication.ts); says what it added, or could not. */
+  private async addTables(admin: pg.Client): Promise<void> {
+    const publication = this.c.publication ?? this.c.slot;
+    const { added, failed } = await addNewTables(admin, publication);
+    for (const a of added) {
+      this.addFailures.delete(a.table);
+      for (const f of a.fixed) this.c.onStatus?.({ message: identityFixedLine(f) });
+      this.c.onStatus?.({ message: addedLine(publication, a) });
+    }
+    for (const f of failed) {
+      const n = (this.addFailures.get(f.table) ?? 0) + 1;
+      this.addFailures.set(f.table, n);
+      // a lock wait is tried again at the next run, and reported when it keeps failing
+      if (f.code === '55P03' ? n % IDENTITY_EVERY_RUNS !== 0 : n > 1) continue;
+      this.c.onStatus?.({
+        message: `Table ${f.table} is not in publication ${publication} yet, so its changes are not in the log: adding it failed (${f.reason}); it is tried again every ${SEQUENCE_INTERVAL_MS / 1000} s${f.code === '55P03' ? '' : ", and needs the stream's role to have its owner's rights (GRANT <owner> TO <role>)"}.`,
       });
     }
   }

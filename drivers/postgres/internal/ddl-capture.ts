@@ -29,6 +29,7 @@
  * read (row-level security) are named in a message instead, and the restore warns about the table.
  */
 import type pg from 'pg';
+import { CAPTURE_SCHEMA, ensureChangeRecord, identityName, restoreIdentities } from './source-changes.js';
 
 export const DDL_MESSAGE_PREFIX = 'crmb.ddl';
 export const SEQUENCES_MESSAGE_PREFIX = 'crmb.sequences';
@@ -49,7 +50,8 @@ export const FENCE_MESSAGE_PREFIX = 'crmb.fence';
 export const MISSING_MESSAGE_PREFIX = 'crmb.missing';
 /** Rows per `crmb.rows` message, by the size of their text. */
 const ROWS_MESSAGE_BYTES = 1024 * 1024;
-export const CAPTURE_SCHEMA = 'crmb';
+/** The schema of everything the stream installs on the source (source-changes.ts defines it). */
+export { CAPTURE_SCHEMA };
 
 /** Content of a `crmb.ddl` message. */
 export interface DdlMessage {
@@ -112,9 +114,11 @@ BEGIN
   -- a published table without a key makes the application's UPDATE/DELETE fail: give it one now,
   -- in the same transaction as the DDL, so there is no window
   PERFORM pg_catalog.set_config('crmb.internal', 'on', true);
-  FOR r IN SELECT DISTINCT c.oid FROM pg_catalog.pg_event_trigger_ddl_commands() d JOIN pg_catalog.pg_class c ON c.oid = d.objid
+  FOR r IN SELECT DISTINCT c.oid, c.relreplident FROM pg_catalog.pg_event_trigger_ddl_commands() d JOIN pg_catalog.pg_class c ON c.oid = d.objid
            WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ${NEEDS_FULL_IDENTITY} LOOP
     EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', r.oid::pg_catalog.regclass);
+    -- recorded, so that stream --drop puts the setting back (source-changes.ts)
+    PERFORM ${CAPTURE_SCHEMA}.remember_identity(r.oid, r.relreplident);
   END LOOP;
   PERFORM pg_catalog.set_config('crmb.internal', 'off', true);
   -- one message per query string, not one per statement inside it
@@ -274,19 +278,39 @@ export async function markInternal(client: pg.Client): Promise<void> {
   await client.query(`SELECT set_config('crmb.internal', 'on', false)`);
 }
 
+/** The event triggers' names, for doctor and the log. */
+export const CAPTURE_TRIGGERS: readonly string[] = TRIGGERS.map(([name]) => name);
+
+/** What DDL capture puts on the source, in words, for doctor and the log. */
+export const CAPTURE_OBJECTS = `schema ${CAPTURE_SCHEMA} with functions ${CAPTURE_SCHEMA}.on_ddl_end and ${CAPTURE_SCHEMA}.on_sql_drop, and event triggers ${CAPTURE_TRIGGERS.join(' and ')} (ENABLE ALWAYS)`;
+
 /**
- * Installs (idempotently) the capture triggers; false when the user is not a superuser. They are
- * ENABLE ALWAYS: in a session with session_replication_role = replica (a replication tool, a
- * restore, pg_restore --disable-triggers) they would otherwise not fire, so its DDL would be missing
- * from the log and its new keyless tables would break the application's UPDATE/DELETE.
+ * Installs (idempotently) the capture triggers. They are ENABLE ALWAYS: in a session with
+ * session_replication_role = replica (a replication tool, a restore, pg_restore
+ * --disable-triggers) they would otherwise not fire, so its DDL would be missing from the log and
+ * its new keyless tables would break the application's UPDATE/DELETE. `installed` is false when
+ * the user is not a superuser (nothing is installed then); `changes` has one line per thing it
+ * created or changed on the source, for the stream's log.
  */
-export async function installDdlCapture(client: pg.Client): Promise<boolean> {
+export async function installDdlCapture(
+  client: pg.Client,
+): Promise<{ installed: boolean; changes: string[] }> {
   const su = await client.query<{ rolsuper: boolean }>(
     `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`,
   );
-  if (!su.rows[0]?.rolsuper) return false;
+  if (!su.rows[0]?.rolsuper) {
+    // installed by a superuser's stream before: it captures whoever streams now
+    const on = await client.query(
+      `SELECT 1 FROM pg_event_trigger WHERE evtname = ANY($1) AND evtenabled = 'A'`,
+      [CAPTURE_TRIGGERS],
+    );
+    return { installed: on.rowCount === TRIGGERS.length, changes: [] };
+  }
   await markInternal(client);
+  // the trigger records the identities it sets through the record's function: it comes first
+  const changes = await ensureChangeRecord(client);
   await client.query(INSTALL_SQL);
+  const created: string[] = [];
   for (const [name, event, fn] of TRIGGERS) {
     const exists = await client.query<{ enabled: string }>(
       `SELECT evtenabled AS enabled FROM pg_event_trigger WHERE evtname = $1`,
@@ -296,17 +320,40 @@ export async function installDdlCapture(client: pg.Client): Promise<boolean> {
       await client.query(
         `CREATE EVENT TRIGGER ${name} ON ${event} EXECUTE FUNCTION ${CAPTURE_SCHEMA}.${fn}()`,
       );
+      created.push(name);
     }
     if (exists.rows[0]?.enabled !== 'A') await client.query(`ALTER EVENT TRIGGER ${name} ENABLE ALWAYS`);
   }
-  return true;
+  if (created.length > 0)
+    changes.push(
+      `Installed DDL capture on the source: ${CAPTURE_OBJECTS}, which put each schema change into the log in its own transaction and give new tables without a key REPLICA IDENTITY FULL; "stream --drop" removes them.`,
+    );
+  return { installed: true, changes };
 }
 
-/** Removes the triggers and the schema (when no other stream of this database still needs them). */
-export async function removeDdlCapture(client: pg.Client): Promise<void> {
+/**
+ * Removes the triggers and the schema (when no other stream of this database still needs them),
+ * after putting back the replica identities the stream changed; returns one line per change.
+ * A replica identity that cannot be put back keeps the schema, and its record, for another try.
+ */
+export async function removeDdlCapture(client: pg.Client): Promise<string[]> {
   await markInternal(client);
-  for (const [name] of TRIGGERS) await client.query(`DROP EVENT TRIGGER IF EXISTS ${name}`);
-  await client.query(`DROP SCHEMA IF EXISTS ${CAPTURE_SCHEMA} CASCADE`);
+  const lines = await restoreIdentities(client);
+  const dropped: string[] = [];
+  for (const [name] of TRIGGERS) {
+    const r = await client.query(`SELECT 1 FROM pg_event_trigger WHERE evtname = $1`, [name]);
+    if (!r.rowCount) continue;
+    await client.query(`DROP EVENT TRIGGER ${name}`);
+    dropped.push(name);
+  }
+  if (dropped.length > 0)
+    lines.push(`Dropped event trigger${dropped.length > 1 ? 's' : ''} ${dropped.join(' and ')}.`);
+  const schema = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [CAPTURE_SCHEMA]);
+  if (schema.rowCount) {
+    await client.query(`DROP SCHEMA ${CAPTURE_SCHEMA} CASCADE`);
+    lines.push(`Dropped schema ${CAPTURE_SCHEMA} and the functions in it.`);
+  }
+  return lines;
 }
 
 /** A table whose replica identity could not be fixed, and why. */
@@ -314,6 +361,14 @@ export interface IdentityFailure {
   /** Qualified and quoted, ready for SQL. */
   readonly table: string;
   readonly reason: string;
+}
+
+/** A table the stream gave REPLICA IDENTITY FULL, and what it had. */
+export interface IdentityFixed {
+  /** Qualified and quoted, ready for SQL. */
+  readonly table: string;
+  /** The setting before: `d`, `n` or `i` (source-changes.ts `identityName`). */
+  readonly was: string;
 }
 
 export interface FixIdentityOptions {
@@ -325,32 +380,46 @@ export interface FixIdentityOptions {
 
 const FIX_BACKOFF_FIRST_MS = 250;
 
+/** The line the stream logs for a table it gave REPLICA IDENTITY FULL. */
+export function identityFixedLine(f: IdentityFixed): string {
+  return `Set REPLICA IDENTITY FULL on table ${f.table} (it was ${identityName(f.was)}, and the table has no primary key or usable replica identity index, so its UPDATEs and DELETEs could not be captured and, once published, would fail); "stream --drop" puts ${identityName(f.was)} back.`;
+}
+
 /**
- * Gives every table without a primary key or usable replica identity index REPLICA IDENTITY FULL.
- * Each attempt waits at most a short lock_timeout (the ALTER's lock request blocks the
- * application's queries on the table while it waits); a busy table is retried with backoff.
- * Returns the tables it could not change.
+ * Gives every table without a primary key or usable replica identity index REPLICA IDENTITY FULL,
+ * recording what it had (source-changes.ts) in the same transaction. Each attempt waits at most a
+ * short lock_timeout (the ALTER's lock request blocks the application's queries on the table
+ * while it waits); a busy table is retried with backoff. Returns what it changed, the tables it
+ * could not change, and a line for the record's schema and function when it had to create them.
  */
 export async function fixReplicaIdentity(
   client: pg.Client,
   opts: FixIdentityOptions = {},
-): Promise<IdentityFailure[]> {
+): Promise<{ fixed: IdentityFixed[]; failed: IdentityFailure[]; created: string[] }> {
   const attempts = opts.attempts ?? 6;
-  const res = await client.query<{ name: string }>(
-    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  const res = await client.query<{ name: string; oid: number; was: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.oid::int AS oid, c.relreplident::text AS was
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '${CAPTURE_SCHEMA}')
-        AND n.nspname NOT LIKE 'pg\\_%' AND ${NEEDS_FULL_IDENTITY}`,
+        AND n.nspname NOT LIKE 'pg\\_%' AND ${NEEDS_FULL_IDENTITY} ORDER BY 1`,
   );
+  const fixed: IdentityFixed[] = [];
   const failed: IdentityFailure[] = [];
-  for (const { name } of res.rows) {
+  if (res.rows.length === 0) return { fixed, failed, created: [] };
+  const created = await ensureChangeRecord(client);
+  for (const { name, oid, was } of res.rows) {
     let reason = '';
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, FIX_BACKOFF_FIRST_MS * 2 ** (attempt - 1)));
       try {
-        await client.query(`SELECT set_config('lock_timeout', $1, false)`, [
-          `${opts.lockTimeoutMs ?? 500}ms`,
-        ]);
-        await client.query(`ALTER TABLE ${name} REPLICA IDENTITY FULL`);
+        // one query string: one implicit transaction (the change and its record, or neither) that
+        // nothing else on this connection can slip into; `was` and `oid` come from the catalog
+        await client.query(
+          `SELECT set_config('lock_timeout', '${opts.lockTimeoutMs ?? 500}ms', true);
+           ALTER TABLE ${name} REPLICA IDENTITY FULL;
+           SELECT ${CAPTURE_SCHEMA}.remember_identity(${oid}, '${was}')`,
+        );
+        fixed.push({ table: name, was });
         reason = '';
         break;
       } catch (err) {
@@ -359,13 +428,11 @@ export async function fixReplicaIdentity(
         if (code === '42P01') reason = ''; // dropped meanwhile: nothing to fix
         // only a lock wait is worth another attempt (a missing privilege is not)
         if (code !== '55P03') break;
-      } finally {
-        await client.query(`RESET lock_timeout`).catch(() => {});
       }
     }
     if (reason) failed.push({ table: name, reason });
   }
-  return failed;
+  return { fixed, failed, created };
 }
 
 /**
