@@ -60,11 +60,15 @@ export interface ApplyOptions {
 }
 
 const FLUSH_BYTES = 1024 * 1024;
-/** Message prefixes whose records run SQL on the target (sequence records only without a callback). */
+/**
+ * Message prefixes whose records the applier must see: they run SQL on the target, or refuse the
+ * replay (rows the log lacks). Sequence records need it only without a callback.
+ */
 const SQL_MESSAGES: ReadonlySet<string> = new Set([
   DDL_MESSAGE_PREFIX,
   ROWS_MESSAGE_PREFIX,
   MISSING_MESSAGE_PREFIX,
+  UNPUBLISHED_MESSAGE_PREFIX,
 ]);
 /** The relation id `crmb.rows` inserts are grouped under (pgoutput's ids are positive). */
 const ROWS_RELATION_ID = -1;

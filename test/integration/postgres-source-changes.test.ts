@@ -12,7 +12,7 @@ import { loggedStream } from '../helpers/logged-stream.js';
 import { tempRepo, type TempRepo } from '../helpers/pitr.js';
 
 const CAPTURE =
-  'schema crmb with functions crmb.on_ddl_end and crmb.on_sql_drop, and event triggers crmb_sql_drop and crmb_ddl_end (ENABLE ALWAYS)';
+  'schema crmb with its functions (crmb.on_ddl_end, crmb.on_sql_drop, crmb.on_table_rewrite, crmb.emit_rewritten, crmb.emit_missing, crmb.emit_rows), and event triggers crmb_sql_drop, crmb_ddl_end and crmb_table_rewrite (ENABLE ALWAYS)';
 
 /** The messages of the JSON log lines of one event on stderr. */
 function events(r: CliResult, event: string): string[] {
@@ -123,7 +123,7 @@ describe('postgres stream: changes to the source', () => {
       'Set REPLICA IDENTITY DEFAULT on table public.born again, as it was before the stream set FULL.',
       'Set REPLICA IDENTITY DEFAULT on table public.loose again, as it was before the stream set FULL.',
       'Set REPLICA IDENTITY NOTHING on table public.quiet again, as it was before the stream set FULL.',
-      'Dropped event triggers crmb_sql_drop and crmb_ddl_end.',
+      'Dropped event triggers crmb_sql_drop, crmb_ddl_end and crmb_table_rewrite.',
       'Dropped schema crmb and the functions in it.',
       `Removed the change-log state of ${name} from the source.`,
     ]);

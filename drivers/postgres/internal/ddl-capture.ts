@@ -278,11 +278,19 @@ export async function markInternal(client: pg.Client): Promise<void> {
   await client.query(`SELECT set_config('crmb.internal', 'on', false)`);
 }
 
+/** The functions the capture schema holds, for doctor and the log. */
+const CAPTURE_FUNCTIONS = ['on_ddl_end', 'on_sql_drop', 'on_table_rewrite', 'emit_rewritten', 'emit_missing', 'emit_rows'];
+
 /** The event triggers' names, for doctor and the log. */
 export const CAPTURE_TRIGGERS: readonly string[] = TRIGGERS.map(([name]) => name);
 
 /** What DDL capture puts on the source, in words, for doctor and the log. */
-export const CAPTURE_OBJECTS = `schema ${CAPTURE_SCHEMA} with functions ${CAPTURE_SCHEMA}.on_ddl_end and ${CAPTURE_SCHEMA}.on_sql_drop, and event triggers ${CAPTURE_TRIGGERS.join(' and ')} (ENABLE ALWAYS)`;
+export const CAPTURE_OBJECTS = `schema ${CAPTURE_SCHEMA} with its functions (${CAPTURE_FUNCTIONS.map((f) => `${CAPTURE_SCHEMA}.${f}`).join(', ')}), and event triggers ${inWords(CAPTURE_TRIGGERS)} (ENABLE ALWAYS)`;
+
+/** `a`, `a and b`, `a, b and c`. */
+export function inWords(names: readonly string[]): string {
+  return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
 
 /**
  * Installs (idempotently) the capture triggers. They are ENABLE ALWAYS: in a session with
@@ -347,7 +355,7 @@ export async function removeDdlCapture(client: pg.Client): Promise<string[]> {
     dropped.push(name);
   }
   if (dropped.length > 0)
-    lines.push(`Dropped event trigger${dropped.length > 1 ? 's' : ''} ${dropped.join(' and ')}.`);
+    lines.push(`Dropped event trigger${dropped.length > 1 ? 's' : ''} ${inWords(dropped)}.`);
   const schema = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [CAPTURE_SCHEMA]);
   if (schema.rowCount) {
     await client.query(`DROP SCHEMA ${CAPTURE_SCHEMA} CASCADE`);
