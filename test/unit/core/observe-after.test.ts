@@ -7,78 +7,19 @@
 import { describe, expect, it } from 'vitest';
 import type { Transaction } from '../../../src/driver/source-driver.js';
 import type { Repository } from '../../../src/repository/repository-api.js';
-import { SEGMENT_MAGIC, encodeTransaction } from '../../../src/repository/segment-codec.js';
 import { restore } from '../../../src/restore/restore.js';
 import { memoryLogger } from '../../../src/util/log.js';
 import { fakeDriver, fakeTarget, onlyDriver } from '../../helpers/fake-driver.js';
+import { fakeSegment, fakeSnapshot, S, T0, txs } from '../../helpers/fake-repo.js';
 import { newRepo } from '../repository/helpers.js';
-
-const S = 1_000_000n;
-const T0 = 1_767_225_600n * S; // 2026-01-01T00:00:00Z
-
-function txs(positions: number[], firstSecond: number): Transaction[] {
-  return positions.map((p, i) => ({
-    position: String(p),
-    commitTime: T0 + BigInt(firstSecond + i) * S,
-    payload: Buffer.from(`tx ${p}`),
-    changes: 1,
-    tables: ['t'],
-  }));
-}
-
-async function commitSegment(repo: Repository, from: string, log: Transaction[]): Promise<void> {
-  const data = await repo.writeStream(
-    (async function* () {
-      yield SEGMENT_MAGIC;
-      for (const t of log) yield encodeTransaction(t);
-    })(),
-  );
-  const last = log.at(-1)!;
-  await repo.commitSegment({
-    source: 'crm',
-    driver: 'fake',
-    driverFormatVersion: 1,
-    fromPosition: from,
-    firstPosition: log[0]!.position,
-    lastPosition: last.position,
-    firstCommitMicros: String(log[0]!.commitTime),
-    lastCommitMicros: String(last.commitTime),
-    coveredUntilMicros: String(last.commitTime - 1n),
-    transactions: log.length,
-    changes: log.length,
-    tables: ['t'],
-    data,
-    createdAt: new Date().toISOString(),
-  });
-}
-
-async function commitSnapshot(repo: Repository, position: string): Promise<void> {
-  const empty = await repo.writeStream((async function* () {})());
-  await repo.commitSnapshot({
-    source: 'crm',
-    driver: 'fake',
-    driverFormatVersion: 1,
-    tags: [],
-    position,
-    consistentAt: new Date(Number(T0 / 1000n)).toISOString(),
-    consistentAtMicros: String(T0),
-    startedAt: new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-    schemaFormat: 'fake',
-    schema: empty,
-    streams: [{ name: 't', table: 't', format: 'fake', data: empty }],
-    meta: {},
-    sourceUrl: 'fake://crm',
-  });
-}
 
 /** Snapshot at 9; segments 9→[10, 11, 50, 99] (seconds 10–13), 99→[100, 250] (20–21), then `third`. */
 async function repoWithLog(third: { from: string; positions: number[] }): Promise<Repository> {
   const { repo } = await newRepo();
-  await commitSnapshot(repo, '9');
-  await commitSegment(repo, '9', txs([10, 11, 50, 99], 10));
-  await commitSegment(repo, '99', txs([100, 250], 20));
-  await commitSegment(repo, third.from, txs(third.positions, 30));
+  await fakeSnapshot(repo, { position: 9, second: 0 });
+  await fakeSegment(repo, 9, txs([10, 11, 50, 99], 10));
+  await fakeSegment(repo, 99, txs([100, 250], 20));
+  await fakeSegment(repo, Number(third.from), txs(third.positions, 30));
   return repo;
 }
 

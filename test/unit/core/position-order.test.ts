@@ -5,76 +5,14 @@
  * the snapshot at "9" would break at "999" < "9"... and forget would keep or drop the wrong ones.
  */
 import { describe, expect, it } from 'vitest';
-import type { Transaction } from '../../../src/driver/source-driver.js';
 import { forget } from '../../../src/repository/index.js';
 import type { Repository } from '../../../src/repository/repository-api.js';
-import { SEGMENT_MAGIC, encodeTransaction } from '../../../src/repository/segment-codec.js';
 import { restore } from '../../../src/restore/restore.js';
 import { listSources, repositoryPositionOrder } from '../../../src/restore/sources.js';
 import { memoryLogger } from '../../../src/util/log.js';
 import { fakeDriver, fakeTarget, onlyDriver } from '../../helpers/fake-driver.js';
+import { fakeSegment, fakeSnapshot, S, T0, txs } from '../../helpers/fake-repo.js';
 import { newRepo } from '../repository/helpers.js';
-
-const S = 1_000_000n; // µs in a second
-const T0 = 1_767_225_600n * S; // 2026-01-01T00:00:00Z
-
-/** Transactions at these positions, one second apart from `firstSecond` on. */
-function txs(positions: number[], firstSecond: number): Transaction[] {
-  return positions.map((p, i) => ({
-    position: String(p),
-    commitTime: T0 + BigInt(firstSecond + i) * S,
-    payload: Buffer.from(`tx ${p}`),
-    changes: 1,
-    tables: ['t'],
-  }));
-}
-
-async function commitSegment(repo: Repository, from: string, log: Transaction[]): Promise<void> {
-  const data = await repo.writeStream(
-    (async function* () {
-      yield SEGMENT_MAGIC;
-      for (const t of log) yield encodeTransaction(t);
-    })(),
-  );
-  const last = log.at(-1)!;
-  await repo.commitSegment({
-    source: 'crm',
-    driver: 'fake',
-    driverFormatVersion: 1,
-    fromPosition: from,
-    firstPosition: log[0]!.position,
-    lastPosition: last.position,
-    firstCommitMicros: String(log[0]!.commitTime),
-    lastCommitMicros: String(last.commitTime),
-    coveredUntilMicros: String(last.commitTime - 1n),
-    transactions: log.length,
-    changes: log.length,
-    tables: ['t'],
-    data,
-    createdAt: new Date().toISOString(),
-  });
-}
-
-async function commitSnapshot(repo: Repository, position: string, second: number): Promise<string> {
-  const empty = await repo.writeStream((async function* () {})());
-  const micros = T0 + BigInt(second) * S;
-  return repo.commitSnapshot({
-    source: 'crm',
-    driver: 'fake',
-    driverFormatVersion: 1,
-    tags: [],
-    position,
-    consistentAt: new Date(Number(micros / 1000n)).toISOString(),
-    consistentAtMicros: String(micros),
-    startedAt: new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-    schemaFormat: 'fake',
-    schema: empty,
-    streams: [{ name: 't', table: 't', format: 'fake', data: empty }],
-    meta: {},
-    sourceUrl: 'fake://crm',
-  });
-}
 
 /**
  * Snapshot at position 9 (second 0); segments 9→[10..99] (seconds 10–13), 99→[100..999]
@@ -82,10 +20,10 @@ async function commitSnapshot(repo: Repository, position: string, second: number
  */
 async function repoWithLog(): Promise<Repository> {
   const { repo } = await newRepo();
-  await commitSnapshot(repo, '9', 0);
-  await commitSegment(repo, '999', txs([1000, 1200, 1500], 30));
-  await commitSegment(repo, '99', txs([100, 250, 700, 999], 20));
-  await commitSegment(repo, '9', txs([10, 11, 50, 99], 10));
+  await fakeSnapshot(repo, { position: 9, second: 0 });
+  await fakeSegment(repo, 999, txs([1000, 1200, 1500], 30));
+  await fakeSegment(repo, 99, txs([100, 250, 700, 999], 20));
+  await fakeSegment(repo, 9, txs([10, 11, 50, 99], 10));
   return repo;
 }
 
@@ -118,7 +56,7 @@ describe('positions are ordered by the driver, never as strings', () => {
   it('forget: removes exactly the segments wholly inside the oldest kept snapshot', async () => {
     const repo = await repoWithLog();
     // a newer snapshot at position 100 (second 21): keep-last 1 keeps it alone
-    await commitSnapshot(repo, '100', 21);
+    await fakeSnapshot(repo, { position: 100, second: 21 });
     const result = await forget(
       repo,
       { keepLast: 1 },
