@@ -1,6 +1,7 @@
 /**
  * A stream job in this process whose log the test reads: what the stream says (its one-line
- * reports of changes to the source), and waits for coverage of a time, as startStream does.
+ * reports of changes to the source), and waits for coverage of a time. The one in-process stream
+ * helper of the suite (`startStream` in pitr.ts is this).
  */
 import { runStream, type StreamResult } from '../../src/backup/stream-job.js';
 import type { DriverModule } from '../../src/driver/driver-module.js';
@@ -18,6 +19,8 @@ export interface LoggedStream {
   /** Resolves once the stream has reported a line matching `re` about the source. */
   waitLine(re: RegExp, timeoutMs?: number): Promise<string>;
   stop(): Promise<StreamResult>;
+  /** Settles when the stream job ends: its result, or the error that stopped it. */
+  readonly done: Promise<StreamResult>;
 }
 
 export function loggedStream(
@@ -25,6 +28,7 @@ export function loggedStream(
   driver: DriverModule,
   url: string,
   name: string,
+  segmentSeconds = 1,
 ): LoggedStream {
   const controller = new AbortController();
   const log = memoryLogger();
@@ -51,7 +55,7 @@ export function loggedStream(
     sourceUrl: url,
     name,
     segmentBytes: 4 * 1024 * 1024,
-    segmentSeconds: 1,
+    segmentSeconds,
     heartbeatMs: 200,
     markerMs: 300,
     log,
@@ -100,6 +104,7 @@ export function loggedStream(
     log.events.filter((e) => e.event === 'stream.source').map((e) => e.message);
   return {
     log,
+    done,
     started: Promise.race([
       started,
       done.then(() => Promise.reject(new Error('the stream ended before it started'))),

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
-import { runStream, type StreamResult } from '../../src/backup/stream-job.js';
 import { restore, type RestoreSummary, type RestoreTarget } from '../../src/restore/restore.js';
 import type { DriverModule } from '../../src/driver/driver-module.js';
 import { initRepository } from '../../src/repository/index.js';
@@ -18,6 +17,7 @@ import type { StorageBackend } from '../../src/storage/storage-backend.js';
 import { memoryLogger, type Logger } from '../../src/util/log.js';
 import { Secret } from '../../src/util/redact.js';
 import { createPgDatabase, type TestDatabase } from '../harness/index.js';
+import { loggedStream, type LoggedStream } from './logged-stream.js';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
 /** Cheap key derivation for tests; real repositories calibrate scrypt to ~0.5 s. */
@@ -46,13 +46,8 @@ export async function tempRepo(wrap?: (inner: StorageBackend) => StorageBackend)
   };
 }
 
-export interface RunningStream {
-  /** Resolves once a stored segment proves the log complete up to `micros`. */
-  waitCovered(micros: bigint, timeoutMs?: number): Promise<void>;
-  stop(): Promise<StreamResult>;
-  readonly done: Promise<StreamResult>;
-  readonly started: Promise<void>;
-}
+/** A stream job running in this process (see logged-stream.ts). */
+export type RunningStream = LoggedStream;
 
 export function startStream(
   repo: Repository,
@@ -61,68 +56,7 @@ export function startStream(
   name: string,
   segmentSeconds = 1,
 ): RunningStream {
-  const controller = new AbortController();
-  let covered = -1n;
-  const waiters: Array<{ micros: bigint; resolve: () => void }> = [];
-  const log = memoryLogger();
-  let markStarted: () => void = () => {};
-  const started = new Promise<void>((r) => (markStarted = r));
-  const origInfo = log.info;
-  log.info = (event, message, fields) => {
-    if (event === 'stream.start') markStarted();
-    origInfo(event, message, fields);
-  };
-  const done = runStream({
-    repo,
-    driver,
-    sourceUrl: url,
-    name,
-    segmentBytes: 4 * 1024 * 1024,
-    segmentSeconds,
-    heartbeatMs: 200,
-    markerMs: 300,
-    log,
-    signal: controller.signal,
-    onSegment: ({ coveredUntilMicros }) => {
-      if (coveredUntilMicros > covered) covered = coveredUntilMicros;
-      for (const w of waiters.splice(0)) {
-        if (covered >= w.micros) w.resolve();
-        else waiters.push(w);
-      }
-    },
-  });
-  done.catch(() => markStarted());
-  return {
-    started,
-    done,
-    waitCovered: (micros, timeoutMs = 30_000) =>
-      covered >= micros
-        ? Promise.resolve()
-        : Promise.race([
-            new Promise<void>((resolve) => waiters.push({ micros, resolve })),
-            done.then(() => {
-              throw new Error('the stream ended before covering the time');
-            }),
-            new Promise<void>((_, reject) =>
-              setTimeout(
-                () =>
-                  reject(
-                    new Error(
-                      `the log did not reach ${micros} within ${timeoutMs} ms (events: ${log.events
-                        .slice(-3)
-                        .map((e) => e.message)
-                        .join(' | ')})`,
-                    ),
-                  ),
-                timeoutMs,
-              ).unref(),
-            ),
-          ]),
-    stop: async () => {
-      controller.abort();
-      return done;
-    },
-  };
+  return loggedStream(repo, driver, url, name, segmentSeconds);
 }
 
 /** The server's clock as µs since the epoch (the clock commit times are taken from). */

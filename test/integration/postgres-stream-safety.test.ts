@@ -12,13 +12,11 @@ import { parsePgUrl } from '../../drivers/postgres/internal/connection.js';
 import { driver } from '../../drivers/postgres/index.js';
 import { encodePosition, lsnToBigInt } from '../../drivers/postgres/internal/position.js';
 import { isHeartbeat } from '../../src/driver/source-driver.js';
-import { runStream, type StreamResult } from '../../src/backup/stream-job.js';
-import type { Repository } from '../../src/repository/repository-api.js';
 import { planRestore } from '../../src/restore/plan.js';
 import { RestoreRefusedError, SourceError } from '../../src/util/errors.js';
-import { memoryLogger } from '../../src/util/log.js';
 import { createPgDatabase, pgStartOwnServer, type TestDatabase } from '../harness/index.js';
 import { waitFor } from '../harness/util.js';
+import { loggedStream } from '../helpers/logged-stream.js';
 import { pgExec, serverNowMicros, takeSnapshot, tempRepo } from '../helpers/pitr.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -34,56 +32,6 @@ async function db(prefix: string): Promise<TestDatabase> {
 
 /** Slots are per server: a stream name unique to the database. */
 const nameOf = (url: string): string => new URL(url).pathname.slice(1);
-
-/** A stream job in this process whose log events the test can read. */
-function stream(repo: Repository, url: string, name: string) {
-  const controller = new AbortController();
-  const log = memoryLogger();
-  const done: Promise<StreamResult> = runStream({
-    repo,
-    driver,
-    sourceUrl: url,
-    name,
-    segmentBytes: 4 * 1024 * 1024,
-    segmentSeconds: 1,
-    heartbeatMs: 200,
-    markerMs: 300,
-    log,
-    signal: controller.signal,
-  });
-  done.catch(() => {});
-  const started = new Promise<void>((resolve, reject) => {
-    const poll = setInterval(() => {
-      if (log.events.some((e) => e.event === 'stream.start')) end();
-    }, 50);
-    const end = (): void => {
-      clearInterval(poll);
-      resolve();
-    };
-    done.then(end, (err: unknown) => {
-      clearInterval(poll);
-      reject(err);
-    });
-  });
-  return {
-    log,
-    done,
-    started,
-    stop: async () => {
-      controller.abort();
-      return done;
-    },
-  };
-}
-
-async function waitCovered(repo: Repository, name: string, micros: bigint): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const segs = await repo.listSegments(name);
-    if (segs.some((s) => BigInt(s.coveredUntilMicros) >= micros)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the log of ${name} never covered ${micros}`);
-}
 
 /** A TCP proxy whose current connections can be frozen: nothing more is forwarded, nothing is closed. */
 async function freezableProxy(host: string, port: number) {
@@ -172,12 +120,12 @@ describe('PostgreSQL stream safety', () => {
     cleanups.push(() => tr.dispose());
     await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
 
-    const first = stream(tr.repo, source.url, name);
+    const first = loggedStream(tr.repo, driver, source.url, name);
     await first.started;
     await takeSnapshot(tr.repo, driver, source.url, name);
     await pgExec(source.url, `INSERT INTO t SELECT g, 'before' FROM generate_series(1, 10) g`);
     const before = await serverNowMicros(source.url);
-    await waitCovered(tr.repo, name, before);
+    await first.waitCovered(before);
     await first.stop();
     const lastStored = (await tr.repo.listSegments(name))
       .map((s) => s.lastPosition)
@@ -198,13 +146,13 @@ describe('PostgreSQL stream safety', () => {
     await pgExec(source.url, `INSERT INTO t SELECT g, 'lost' FROM generate_series(11, 20) g`);
     const inGap = await serverNowMicros(source.url);
 
-    const second = stream(tr.repo, source.url, name);
+    const second = loggedStream(tr.repo, driver, source.url, name);
     await second.started;
     const missing = second.log.events.find((e) => e.level === 'warn' && /was missing/.test(e.message));
     expect(missing?.message).toContain(`changes between position ${lastStored} and `);
     await pgExec(source.url, `INSERT INTO t SELECT g, 'after' FROM generate_series(21, 30) g`);
     const after = await serverNowMicros(source.url);
-    await waitCovered(tr.repo, name, after);
+    await second.waitCovered(after);
     await second.stop();
 
     const segments = await tr.repo.listSegments(name);
