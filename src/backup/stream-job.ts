@@ -10,7 +10,6 @@ import { assertWrittenBy } from '../driver/position-order.js';
 import type { DriverModule } from '../driver/driver-module.js';
 import { isHeartbeat, type ChangeLog, type Position, type SourceDriver } from '../driver/source-driver.js';
 import type { Repository } from '../repository/repository-api.js';
-import { streamLockPurpose } from '../repository/stream-locks.js';
 import { AbortError } from '../util/errors.js';
 import { formatBytes, type Logger } from '../util/log.js';
 import { formatMicros } from '../util/time.js';
@@ -48,7 +47,10 @@ export async function runStream(opts: StreamJobOptions): Promise<StreamResult> {
   const { repo, log } = opts;
   // capabilities the driver does not declare are refused here, before anything is written
   const driver = guardDriver(opts.driver);
-  const lock = await repo.lock('shared', { purpose: streamLockPurpose(opts.name, opts.segmentSeconds) });
+  const lock = await repo.lock('shared', {
+    purpose: `stream of ${opts.name}`,
+    stream: { source: opts.name, segmentSeconds: opts.segmentSeconds },
+  });
   const stop = new AbortController();
   // The lock's signal firing means another process may prune under us: stop with an error.
   const lockLost = (): void =>

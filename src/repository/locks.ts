@@ -35,12 +35,19 @@ export type LockMode = 'shared' | 'exclusive' | 'keys' | 'prune';
 /** Locks of this version carry it: the holder follows the concurrent prune protocol. */
 export const LOCK_PROTOCOL = 2;
 
+export interface StreamLockInfo {
+  readonly source: string;
+  readonly segmentSeconds: number;
+}
+
 export interface LockBody {
   readonly host: string;
   readonly pid: number;
   /** As stored: a prune lock is `exclusive` with `protocol` 2. */
   readonly mode: 'shared' | 'exclusive' | 'keys';
   readonly purpose?: string;
+  /** Held by a running stream: its source and how often it stores a segment (restore --wait reads it). */
+  readonly stream?: StreamLockInfo;
   readonly created: string;
   readonly refreshed: string;
   /** Absent in locks of older versions, which cannot run beside a prune. */
@@ -155,7 +162,7 @@ export class LockManager {
 
   async acquire(
     mode: LockMode,
-    opts: { signal?: AbortSignal; purpose?: string; holds?: HoldSource } = {},
+    opts: { signal?: AbortSignal; purpose?: string; stream?: StreamLockInfo; holds?: HoldSource } = {},
   ): Promise<HeldLock> {
     throwIfAborted(opts.signal);
     await this.checkConflicts(mode, undefined, false);
@@ -167,6 +174,7 @@ export class LockManager {
       pid: process.pid,
       mode: mode === 'prune' ? 'exclusive' : mode,
       ...(opts.purpose ? { purpose: opts.purpose } : {}),
+      ...(opts.stream ? { stream: opts.stream } : {}),
       created,
       refreshed: new Date().toISOString(),
       // a plain exclusive lock keeps every version away, this one included

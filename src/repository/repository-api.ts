@@ -124,7 +124,12 @@ export interface Repository {
   sources(): Promise<string[]>;
   lock(
     mode: 'shared' | 'exclusive',
-    opts?: { signal?: AbortSignal; purpose?: string },
+    opts?: {
+      signal?: AbortSignal;
+      purpose?: string;
+      /** A stream's lock says which source it stores and how often, for restore --wait. */
+      stream?: { readonly source: string; readonly segmentSeconds: number };
+    },
   ): Promise<RepositoryLock>;
   close(): Promise<void>;
 }

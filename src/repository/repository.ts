@@ -24,7 +24,7 @@ import { createChunkCodec, type ChunkCodec } from './codec-pool.js';
 import type { RepositoryConfig } from './config.js';
 import type { MasterKeys } from './crypto.js';
 import type { ScryptParams } from './keys.js';
-import { DEFAULT_LOCK_TIMING, LockManager, type LockTiming } from './locks.js';
+import { DEFAULT_LOCK_TIMING, LockManager, type LockTiming, type StreamLockInfo } from './locks.js';
 import { ManifestCatalog } from './catalog.js';
 import { readChunkedStream } from './stream-reader.js';
 import { writeChunkedStream } from './stream-writer.js';
@@ -155,7 +155,7 @@ export class CrmRepository implements Repository {
 
   lock(
     mode: 'shared' | 'exclusive',
-    opts: { signal?: AbortSignal; purpose?: string } = {},
+    opts: { signal?: AbortSignal; purpose?: string; stream?: StreamLockInfo } = {},
   ): Promise<RepositoryLock> {
     this.assertOpen();
     return this.locks.acquire(mode, opts);

@@ -7,7 +7,6 @@
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { Repository } from '../../../src/repository/repository-api.js';
-import { streamLockPurpose } from '../../../src/repository/stream-locks.js';
 import { restore, type RestoreRequest, type RestoreSummary } from '../../../src/restore/restore.js';
 import { RestoreRefusedError, UsageError } from '../../../src/util/errors.js';
 import { memoryLogger } from '../../../src/util/log.js';
@@ -79,7 +78,10 @@ describe('restore --at after the stored log', () => {
 
   it('while the stream runs: says so, how often it stores a segment and when the next is due', async () => {
     const repo = await repoWithLog();
-    const lock = await repo.lock('shared', { purpose: streamLockPurpose('crm', 60) });
+    const lock = await repo.lock('shared', {
+      purpose: 'stream of crm',
+      stream: { source: 'crm', segmentSeconds: 60 },
+    });
     const newest = (await repo.listSegments('crm')).at(-1)!;
     const due = new Date(Date.parse(newest.createdAt) + 60_000).toISOString();
     const err = await refusal(restoreAt(repo, 30).done);
@@ -97,7 +99,10 @@ describe('restore --at after the stored log', () => {
 
   it('a stream of another source, or a stream of an older version, is told apart', async () => {
     const repo = await repoWithLog();
-    const other = await repo.lock('shared', { purpose: streamLockPurpose('crm-eu', 60) });
+    const other = await repo.lock('shared', {
+      purpose: 'stream of crm-eu',
+      stream: { source: 'crm-eu', segmentSeconds: 60 },
+    });
     expect((await refusal(restoreAt(repo, 30).done)).message).toContain('and no stream of crm is running');
     const old = await repo.lock('shared', { purpose: 'stream of crm' });
     expect((await refusal(restoreAt(repo, 30).done)).message).toContain(
@@ -110,7 +115,10 @@ describe('restore --at after the stored log', () => {
 
   it('--wait waits for the running stream to store the log up to the instant, saying what for, then restores', async () => {
     const repo = await repoWithLog();
-    const lock = await repo.lock('shared', { purpose: streamLockPurpose('crm', 1) });
+    const lock = await repo.lock('shared', {
+      purpose: 'stream of crm',
+      stream: { source: 'crm', segmentSeconds: 1 },
+    });
     let waiting: () => void = () => {};
     const waitingNow = new Promise<void>((r) => (waiting = r));
     const r = restoreAt(repo, 30, { wait: { pollMs: 10 } }, (e) => e.event === 'restore.wait' && waiting());
@@ -136,7 +144,10 @@ describe('restore --at after the stored log', () => {
     expect((await refusal(restoreAt(repo, 30, { wait: { pollMs: 10 } }).done)).message).toContain(
       'and no stream of crm is running',
     );
-    const lock = await repo.lock('shared', { purpose: streamLockPurpose('crm', 1) });
+    const lock = await repo.lock('shared', {
+      purpose: 'stream of crm',
+      stream: { source: 'crm', segmentSeconds: 1 },
+    });
     const r = restoreAt(repo, 30, { wait: { pollMs: 10 } }, (e) => {
       if (e.event === 'restore.wait') void lock.release();
     });
@@ -150,7 +161,10 @@ describe('restore --at after the stored log', () => {
 
   it('--wait with a limit gives up after it, saying how far the log got', async () => {
     const repo = await repoWithLog();
-    const lock = await repo.lock('shared', { purpose: streamLockPurpose('crm', 60) });
+    const lock = await repo.lock('shared', {
+      purpose: 'stream of crm',
+      stream: { source: 'crm', segmentSeconds: 60 },
+    });
     const err = await refusal(restoreAt(repo, 30, { wait: { limitMs: 50, pollMs: 10 } }).done);
     expect(err).toBeInstanceOf(RestoreRefusedError);
     expect(err.message).toBe(
@@ -170,7 +184,10 @@ describe('restore --at after the stored log', () => {
 
   it('refuses a time in the future as such (exit 2), even with --wait', async () => {
     const repo = await repoWithLog();
-    const lock = await repo.lock('shared', { purpose: streamLockPurpose('crm', 1) });
+    const lock = await repo.lock('shared', {
+      purpose: 'stream of crm',
+      stream: { source: 'crm', segmentSeconds: 1 },
+    });
     const future = BigInt(Date.now() + 3_600_000) * 1000n;
     const err = await refusal(
       restoreAt(repo, 0, { target: { kind: 'time', micros: future }, wait: { pollMs: 10 } }).done,
