@@ -72,6 +72,13 @@ export function deriveKey(password: Secret, salt: Uint8Array, params: ScryptPara
  * after the other, each over the same table) makes up the remaining time. Memory is capped
  * because every command derives a key: a fast machine must not make `list` take a gigabyte.
  */
+/**
+ * The least work (N·p at r = 8) a calibrated key is given: 2^17, OWASP's scrypt minimum
+ * (N = 2^17, r = 8, p = 1). Calibration measures the machine; on a loaded one it would otherwise
+ * choose a cost an idle attacker's machine breaks faster than intended.
+ */
+export const MIN_WORK = 1 << 17;
+
 export async function calibrateScrypt(
   targetMs = 400,
   maxMemory = SCRYPT_MEMORY_BYTES,
@@ -87,7 +94,9 @@ export async function calibrateScrypt(
   while (N > 1024 && scryptMemoryBytes({ N, r, p: 1 }) > maxMemory) N /= 2;
   while (N < MAX_N && (N * 2) / probe.N <= units && scryptMemoryBytes({ N: N * 2, r, p: 1 }) <= maxMemory)
     N *= 2;
-  const p = Math.min(Math.floor(MAX_WORK / (N * r)), Math.max(1, Math.floor((units * probe.N) / N)));
+  // a busy machine measures a slow probe: the work never falls below MIN_WORK whatever it measured
+  const timed = Math.max(1, Math.floor((units * probe.N) / N), Math.ceil(MIN_WORK / N));
+  const p = Math.min(Math.floor(MAX_WORK / (N * r)), timed);
   return { N, r, p };
 }
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RepositoryError } from '../../../src/util/errors.js';
 import { Secret } from '../../../src/util/redact.js';
 import { addKey, initRepository, listKeys, openRepository, removeKey, type Repository } from '../../../src/repository/index.js';
-import { calibrateScrypt, parseKeyFile, scryptMemoryBytes } from '../../../src/repository/keys.js';
+import { calibrateScrypt, MIN_WORK, parseKeyFile, scryptMemoryBytes } from '../../../src/repository/keys.js';
 import { MemoryBackend } from './memory-backend.js';
 import { CHEAP, newRepo, PASSWORD } from './helpers.js';
 
@@ -71,8 +71,16 @@ describe('key derivation cost', () => {
   it('calibrates within the memory cap and makes up the time with more lanes', async () => {
     const params = await calibrateScrypt(200, 4 * 1024 * 1024);
     expect(scryptMemoryBytes(params)).toBeLessThanOrEqual(4 * 1024 * 1024);
-    // the work (N·p) is at least one 2^14 derivation, which takes well under 200 ms anywhere
-    expect(params.N * params.p).toBeGreaterThanOrEqual(1 << 14);
+    // however long the probe took on this machine, the work (N·p) is at least the floor
+    expect(params.N * params.p).toBeGreaterThanOrEqual(MIN_WORK);
+  });
+
+  it('never calibrates below the floor, however busy the machine (a 1 ms target stands for one)', async () => {
+    for (const cap of [4 * 1024 * 1024, 64 * 1024 * 1024]) {
+      const params = await calibrateScrypt(1, cap);
+      expect(params.N * params.p, `cap ${cap}`).toBeGreaterThanOrEqual(MIN_WORK);
+      expect(scryptMemoryBytes(params)).toBeLessThanOrEqual(cap);
+    }
   });
 
   it('refuses a key file that asks for more memory than any crm-backup ever derives with', async () => {
