@@ -2,7 +2,7 @@
  * Payload of one MySQL/MariaDB transaction part, format `mysql-changes/1`: UTF-8 text, one JSON
  * value per line.
  *
- *   line 1   {"format":"mysql-changes/1","gtid":"0-1-57"|"","part":<n>,"internal":0|1}
+ *   line 1   {"format":"mysql-changes/1","db":<source database>,"gtid":"0-1-57"|"","part":<n>,"internal":0|1}
  *   then     ["T", n, database, table, [[column, type, meta, unsigned 0|1, collation|null], ...], [pk column numbers]|null]
  *            ["I", n, after]            insert
  *            ["U", n, before, after]    update
@@ -56,6 +56,9 @@ export interface PayloadStatement {
 }
 
 export interface PayloadHeader {
+  /** The source database (rows of other databases are never in a payload). */
+  readonly database: string;
+  /** The transaction's GTID ('' when the server logs none). */
   readonly gtid: string;
   readonly part: number;
   /** Written by crm-backup itself (an idle marker). */
@@ -64,7 +67,12 @@ export interface PayloadHeader {
 
 export type PayloadRecord =
   | { readonly kind: 'insert'; readonly table: PayloadTable; readonly after: RowImage }
-  | { readonly kind: 'update'; readonly table: PayloadTable; readonly before: RowImage; readonly after: RowImage }
+  | {
+      readonly kind: 'update';
+      readonly table: PayloadTable;
+      readonly before: RowImage;
+      readonly after: RowImage;
+    }
   | { readonly kind: 'delete'; readonly table: PayloadTable; readonly before: RowImage }
   | { readonly kind: 'statement'; readonly statement: PayloadStatement };
 
@@ -135,7 +143,13 @@ export class PayloadBuilder {
 
   constructor(header: PayloadHeader) {
     this.lines = [
-      JSON.stringify({ format: PAYLOAD_FORMAT, gtid: header.gtid, part: header.part, internal: header.internal ? 1 : 0 }),
+      JSON.stringify({
+        format: PAYLOAD_FORMAT,
+        db: header.database,
+        gtid: header.gtid,
+        part: header.part,
+        internal: header.internal ? 1 : 0,
+      }),
     ];
   }
 
@@ -206,13 +220,15 @@ export function decodeHeader(payload: Uint8Array): PayloadHeader {
   const end = buf.indexOf(NEWLINE);
   const h = JSON.parse(buf.toString('utf8', 0, end < 0 ? buf.length : end)) as {
     format?: string;
+    db?: unknown;
     gtid?: unknown;
     part?: unknown;
     internal?: unknown;
   };
   if (h.format !== PAYLOAD_FORMAT) throw bad(`its header names format "${String(h.format)}"`);
-  if (typeof h.gtid !== 'string' || typeof h.part !== 'number') throw bad('its header lacks gtid or part');
-  return { gtid: h.gtid, part: h.part, internal: h.internal === 1 };
+  if (typeof h.db !== 'string' || typeof h.gtid !== 'string' || typeof h.part !== 'number')
+    throw bad('its header lacks the database, gtid or part');
+  return { database: h.db, gtid: h.gtid, part: h.part, internal: h.internal === 1 };
 }
 
 function parseTable(a: unknown[]): PayloadTable {

@@ -46,7 +46,8 @@ const VALUES: ColumnValue[] = [
 ];
 
 function same(a: ColumnValue, b: ColumnValue): boolean {
-  if (Buffer.isBuffer(a) || Buffer.isBuffer(b)) return Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b);
+  if (Buffer.isBuffer(a) || Buffer.isBuffer(b))
+    return Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b);
   return Object.is(a, b);
 }
 
@@ -62,7 +63,7 @@ describe('mysql-changes/1 payload', () => {
   });
 
   it('round-trips rows, tables and statements, every part self-describing', () => {
-    const b = new PayloadBuilder({ gtid: '0-1-57', part: 3, internal: false });
+    const b = new PayloadBuilder({ database: 'crm', gtid: '0-1-57', part: 3, internal: false });
     const row = (i: number): ColumnValue[] => [BigInt(i), Buffer.from(`n${i}`), Math.fround(i / 3)];
     b.insert(TABLE, row(1));
     b.update(TABLE, row(1), [1n, NOT_LOGGED, null]);
@@ -78,7 +79,7 @@ describe('mysql-changes/1 payload', () => {
     expect(b.changes).toBe(3);
     expect([...b.tables]).toEqual(['crm.contacts']);
     const payload = b.finish();
-    expect(decodeHeader(payload)).toEqual({ gtid: '0-1-57', part: 3, internal: false });
+    expect(decodeHeader(payload)).toEqual({ database: 'crm', gtid: '0-1-57', part: 3, internal: false });
     const records = [...decodePayload(payload)];
     expect(records.map((r) => r.kind)).toEqual(['insert', 'update', 'delete', 'statement']);
     const [ins, upd, del, st] = records;
@@ -101,7 +102,9 @@ describe('mysql-changes/1 payload', () => {
     expect(() => [...decodePayload(Buffer.from('{"format":"pg-changes/1","xid":1,"part":0}'))]).toThrow(
       /mysql-changes\/1 payload is damaged: its header names format "pg-changes\/1"/,
     );
-    const damaged = Buffer.from('{"format":"mysql-changes/1","gtid":"","part":0,"internal":0}\n["I",4,[null]]');
+    const damaged = Buffer.from(
+      '{"format":"mysql-changes/1","db":"crm","gtid":"","part":0,"internal":0}\n["I",4,[null]]',
+    );
     expect(() => [...decodePayload(damaged)]).toThrow(/table 4 is used before it is described/);
   });
 });
