@@ -32,6 +32,8 @@ import { replicaServerId } from './internal/replication.js';
 export { PART_MAX_BYTES, PART_MAX_CHANGES } from './internal/transaction-assembly.js';
 export { replicaServerId } from './internal/replication.js';
 
+const CONNECTED_WAIT_MS = 5_000;
+
 /** How the server is named in messages: never with its password. */
 export function describeServer(params: mysql.ConnectionOptions): string {
   const where = params.socketPath ?? `${params.host ?? 'localhost'}${params.port ? `:${params.port}` : ''}`;
@@ -137,12 +139,17 @@ export async function dropMysqlChangeLog(
   try {
     const own = Number((await one(admin, 'SELECT @@global.server_id AS id'))?.id);
     const id = replicaServerId(sourceName, own);
-    const [hosts] = await admin.query<mysql.RowDataPacket[]>('SHOW SLAVE HOSTS').catch(() => [[]] as never);
-    if ((hosts as mysql.RowDataPacket[]).some((h) => Number(h.Server_id) === id)) {
-      throw new SourceError(
-        `The stream of ${sourceName} is connected to ${display} (replica server id ${id}); stop it before dropping its change log.`,
-        { source: display },
-      );
+    // a stream that just stopped stays registered until its dump thread notices: wait a little
+    const deadline = Date.now() + CONNECTED_WAIT_MS;
+    for (;;) {
+      const [hosts] = await admin.query<mysql.RowDataPacket[]>('SHOW SLAVE HOSTS').catch(() => [[]] as never);
+      if (!(hosts as mysql.RowDataPacket[]).some((h) => Number(h.Server_id) === id)) break;
+      if (Date.now() > deadline)
+        throw new SourceError(
+          `The stream of ${sourceName} is connected to ${display} (replica server id ${id}); stop it before dropping its change log.`,
+          { source: display },
+        );
+      await new Promise((r) => setTimeout(r, 250));
     }
     return await dropMarker(admin, sourceName);
   } finally {

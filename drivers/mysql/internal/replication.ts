@@ -43,22 +43,48 @@ interface MysqlCommand {
   on(event: 'error', listener: (err: Error) => void): this;
 }
 type CommandClass = new () => MysqlCommand;
-interface PacketEncoder {
-  toPacket(sequenceId: number): unknown;
-}
 
 const require = createRequire(import.meta.url);
 const mysql2Dir = dirname(require.resolve('mysql2'));
-// mysql2 exports neither its Command base class nor its packet encoders; they are stable since 1.x
+// mysql2 exports neither its Command base class nor its Packet class; both are stable since 1.x
+// (its own BinlogDump and RegisterSlave packet encoders fail on mysql2 3.x: writeString without
+// an encoding), so the command packets are built here
 const Command = require(join(mysql2Dir, 'lib/commands/command.js')) as CommandClass;
-const Packets = require(join(mysql2Dir, 'lib/packets/index.js')) as {
-  BinlogDump: new (o: {
-    binlogPos: number;
-    serverId: number;
-    flags: number;
-    filename: string;
-  }) => PacketEncoder;
-};
+const Packet = require(join(mysql2Dir, 'lib/packets/packet.js')) as new (
+  id: number,
+  buffer: Buffer,
+  start: number,
+  end: number,
+) => unknown;
+
+const COM_BINLOG_DUMP = 0x12;
+const COM_REGISTER_SLAVE = 0x15;
+
+/** A command packet: 4 header bytes mysql2 fills in, then the payload. */
+function commandPacket(payload: Buffer): unknown {
+  const buf = Buffer.concat([Buffer.alloc(4), payload]);
+  return new Packet(0, buf, 0, buf.length);
+}
+
+/** COM_BINLOG_DUMP: position (4 bytes), flags (2), server id (4), file name (rest). */
+function dumpPacket(file: string, position: number, serverId: number): unknown {
+  const name = Buffer.from(file, 'utf8');
+  const p = Buffer.alloc(11 + name.length);
+  p[0] = COM_BINLOG_DUMP;
+  p.writeUInt32LE(position, 1);
+  p.writeUInt16LE(DUMP_BLOCKING, 5);
+  p.writeUInt32LE(serverId, 7);
+  name.copy(p, 11);
+  return commandPacket(p);
+}
+
+/** COM_REGISTER_SLAVE: server id, then empty host, user and password, port 0, rank 0, master id 0. */
+function registerPacket(serverId: number): unknown {
+  const p = Buffer.alloc(18);
+  p[0] = COM_REGISTER_SLAVE;
+  p.writeUInt32LE(serverId, 1);
+  return commandPacket(p);
+}
 
 interface ConnectionInternals {
   addCommand(cmd: MysqlCommand): void;
@@ -66,7 +92,7 @@ interface ConnectionInternals {
   pause(): void;
   resume(): void;
   destroy(): void;
-  _registerSlave(opts: Record<string, unknown>, cb: (err?: Error) => void): MysqlCommand;
+  stream?: { destroy(): void };
 }
 
 /** A server id for this stream's replica registration: from the source name, never `serverOwnId`. */
@@ -79,6 +105,26 @@ export function replicaServerId(sourceName: string, serverOwnId: number): number
   return id;
 }
 
+/** COM_REGISTER_SLAVE; its OK ends it (an ERR reaches the 'error' listener). */
+class RegisterCommand extends Command {
+  constructor(
+    private readonly serverId: number,
+    private readonly done: () => void,
+  ) {
+    super();
+  }
+
+  start(_packet: unknown, connection: ConnectionInternals): unknown {
+    connection.writePacket(registerPacket(this.serverId));
+    return RegisterCommand.prototype.ok;
+  }
+
+  ok(): null {
+    this.done();
+    return null;
+  }
+}
+
 class BinlogStreamCommand extends Command {
   constructor(
     private readonly opts: { file: string; position: number; serverId: number },
@@ -89,13 +135,7 @@ class BinlogStreamCommand extends Command {
   }
 
   start(_packet: unknown, connection: ConnectionInternals): unknown {
-    const dump = new Packets.BinlogDump({
-      binlogPos: this.opts.position,
-      serverId: this.opts.serverId,
-      flags: DUMP_BLOCKING,
-      filename: this.opts.file,
-    });
-    connection.writePacket(dump.toPacket(1));
+    connection.writePacket(dumpPacket(this.opts.file, this.opts.position, this.opts.serverId));
     return BinlogStreamCommand.prototype.data;
   }
 
@@ -143,9 +183,11 @@ export class BinlogSession {
       await q(`SET @master_heartbeat_period = ${ns}`);
       await q(`SET @source_heartbeat_period = ${ns}`);
       const c = conn as unknown as ConnectionInternals;
-      await new Promise<void>((resolve, reject) =>
-        c._registerSlave({ serverId: start.serverId }, (err) => (err ? reject(err) : resolve())),
-      );
+      await new Promise<void>((resolve, reject) => {
+        const reg = new RegisterCommand(start.serverId, resolve);
+        reg.on('error', reject);
+        c.addCommand(reg);
+      });
       const cmd = new BinlogStreamCommand(
         { file: start.file, position: start.position, serverId: start.serverId },
         (raw) => session.push(raw),
@@ -216,6 +258,10 @@ export class BinlogSession {
 
   async close(): Promise<void> {
     this.end(undefined);
-    (this.conn as unknown as ConnectionInternals).destroy();
+    const c = this.conn as unknown as ConnectionInternals;
+    c.destroy();
+    // mysql2's destroy only half-closes the socket (FIN); the server's dump thread would keep
+    // writing to it and stay registered: close it both ways
+    c.stream?.destroy();
   }
 }
