@@ -280,6 +280,114 @@ describe('MySQL/MariaDB change log round trip', () => {
     ).toBe(true);
   });
 
+  it('cuts a large transaction into parts, commits idle markers, and carries on after the server drops the dump', async () => {
+    const lines: string[] = [];
+    const from = await serverPosition(source.url);
+    const log = await openMysqlChangeLog(params(source.url), undefined, {
+      ...STREAM_OPTS,
+      sourceName: name,
+      database: source.name,
+      onStatus: (st) => st.message && lines.push(st.message),
+    });
+    const c = collect(log);
+    try {
+      await run(source.url, `INSERT INTO notes SELECT seq, CONCAT('bulk ', seq) FROM seq_1_to_25000`);
+      await c.reach(await serverPosition(source.url));
+      // idle: markers prove time coverage as internal 0-change transactions
+      const idleFrom = c.items.length;
+      await new Promise<void>((resolve, reject) => {
+        const t = setInterval(() => {
+          if (txs(c.items.slice(idleFrom)).some((x) => decodeHeader(x.payload).internal && x.changes === 0)) {
+            clearInterval(t);
+            resolve();
+          }
+        }, 50);
+        setTimeout(() => {
+          clearInterval(t);
+          reject(new Error('no idle marker within 10 s'));
+        }, 10_000);
+      });
+      // the server ends the dump (a restart, a KILL): the log reconnects and loses nothing
+      const killer = await mysql.createConnection({ uri: source.url });
+      const [procs] = await killer.query<mysql.RowDataPacket[]>(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+      );
+      for (const p of procs) await killer.query(`KILL ${Number(p.ID)}`).catch(() => undefined);
+      await killer.end();
+      await run(source.url, `INSERT INTO notes VALUES (-1, 'after kill')`);
+      await c.reach(await serverPosition(source.url));
+    } finally {
+      await log.close();
+      await c.done;
+    }
+    expect(comparePositions(log.from, from)).toBeGreaterThanOrEqual(0);
+    const bulk = txs(c.items).filter(
+      (t) => t.changes > 0 && t.position === txs(c.items).find((x) => x.changes > 1)?.position,
+    );
+    expect(bulk.map((t) => [t.changes, t.more ?? false])).toEqual([
+      [10_000, true],
+      [10_000, true],
+      [5_000, false],
+    ]);
+    expect(lines.some((l) => /interrupted .*reconnecting/.test(l))).toBe(true);
+    const after = txs(c.items).filter((t) => Buffer.from(t.payload).toString('utf8').includes('after kill'));
+    expect(after).toHaveLength(1);
+    const applier = await MysqlApplier.connect(params(target.url));
+    try {
+      for (const t of txs(c.items)) await applier.apply(t);
+    } finally {
+      await applier.close();
+    }
+    expect(await checksums(target.url, target.name)).toEqual(await checksums(source.url, source.name));
+  });
+
+  it('ends with the gap named when the server purges the binlog the stream reads', async () => {
+    const c0 = await mysql.createConnection({ uri: source.url });
+    await run(source.url, `INSERT INTO notes VALUES (-2, 'x')`);
+    const at = await serverPosition(source.url);
+    await run(source.url, `INSERT INTO notes VALUES (-3, 'y')`);
+    const log = await openMysqlChangeLog(params(source.url), at, {
+      ...STREAM_OPTS,
+      sourceName: name,
+      database: source.name,
+    });
+    // purged after the log was opened, before it reads: the dump itself is refused (error 1236);
+    // the server purges no file a dump thread still reads, so wait for earlier streams' threads to go
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const [dumps] = await c0.query<mysql.RowDataPacket[]>(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+      );
+      if (!dumps.length || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await c0.query('FLUSH BINARY LOGS');
+    const [st] = await c0.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
+    const newest = String(st[0]?.File);
+    // MariaDB keeps the previous file until its binlog checkpoint is written: purge until it goes
+    let logs: mysql.RowDataPacket[] = [];
+    for (let i = 0; i < 100; i++) {
+      await c0.query(`PURGE BINARY LOGS TO '${newest}'`);
+      [logs] = await c0.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+      if (logs.length === 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logs.map((r) => r.Log_name)).toEqual([newest]);
+    await c0.end();
+    const c = collect(log);
+    const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    try {
+      await expect(c.reach('binlog.999999:4', 30_000)).rejects.toThrow(
+        new RegExp(
+          `^The binlog position the log continues from \\(${esc(at)}(?:#[^)]*)?\\) is no longer on \\S+: its oldest binlog is ${esc(newest)}, so the changes from ${esc(at)} to ${esc(newest)}:4 are lost to the log; take a new snapshot`,
+        ),
+      );
+    } finally {
+      await log.close();
+      await c.done;
+    }
+  });
+
   it('refuses a position whose binlog the server no longer has, naming the gap', async () => {
     const gone = 'binlog.000000:1234#0-1-1';
     await expect(
