@@ -123,6 +123,14 @@ export function statementTables(sql: string, defaultDb: string, ansiQuotes = fal
         else {
           const r = readName(ts, i, defaultDb);
           if (r) names.push(r[0]);
+          // ALTER TABLE a RENAME [TO|AS] b: the new name too
+          const rename = verb === 'ALTER' ? ts.findIndex((t, k) => k > i && upper(t) === 'RENAME') : -1;
+          if (rename >= 0 && !['COLUMN', 'INDEX', 'KEY'].includes(upper(ts[rename + 1]))) {
+            let k = rename + 1;
+            if (['TO', 'AS'].includes(upper(ts[k]))) k++;
+            const n = readName(ts, k, defaultDb);
+            if (n) names.push(n[0]);
+          }
         }
       } else if (what === 'INDEX' || what === 'KEY') {
         const on = ts.findIndex((t, k) => k > i && upper(t) === 'ON');

@@ -21,6 +21,8 @@ describe('MySQL statements in the binlog', () => {
     ]);
     expect(statementTables('CREATE UNIQUE INDEX i ON contacts (a)', 'crm')).toEqual(['crm.contacts']);
     expect(statementTables('TRUNCATE TABLE notes', 'crm')).toEqual(['crm.notes']);
+    expect(statementTables('ALTER TABLE a RENAME TO other.b', 'crm')).toEqual(['crm.a', 'other.b']);
+    expect(statementTables('ALTER TABLE a RENAME COLUMN x TO y', 'crm')).toEqual(['crm.a']);
     expect(statementTables('CREATE VIEW v AS SELECT 1', 'crm')).toEqual([]);
     expect(isTransactionControl('SAVEPOINT a')).toBe(true);
     expect(isTransactionControl('ALTER TABLE t ENGINE=InnoDB')).toBe(false);

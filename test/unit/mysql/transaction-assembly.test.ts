@@ -179,6 +179,21 @@ describe('MySQL/MariaDB transaction assembly', () => {
     expect(beats.map((b) => b.position.split('#')[0])).toEqual([`binlog.000001:${pos}`, 'binlog.000002:4']);
   });
 
+  it('refuses an XA transaction on the source database instead of leaving it out', async () => {
+    pos = 4;
+    const crm = tableMap('crm', 'contacts');
+    const xa: BinlogEvent = {
+      ...gtid('0-1-1'),
+      kind: 'gtid',
+      flavor: 'mariadb',
+      gtid: '0-1-1',
+      xa: { state: 'prepared', xid: "X'31',X'',1" },
+    };
+    await expect(feed(assembler(), [xa, crm, insert(crm, 1)])).rejects.toThrow(
+      /^The binlog holds an XA transaction \(GTID 0-1-1\) that changes crm\.contacts, which the MySQL\/MariaDB change log cannot replay yet/,
+    );
+  });
+
   it('passes its own idle marker as a 0-change internal transaction and skips other streams', async () => {
     pos = 4;
     const marker = tableMap('crmb', 'heartbeat');
