@@ -36,21 +36,24 @@ interface ImageResult {
 }
 
 export function decodeRowsBody(
-  r: ByteReader,
+  body: ByteReader,
   operation: RowsOperation,
   table: TableMapEvent,
   partial: boolean,
+  /** MariaDB compressed rows events: the rows after the bitmaps are compressed; this inflates them. */
+  uncompress?: (rows: Buffer) => ByteReader,
 ): RowChange[] {
   const columns = table.columns;
-  const count = r.lenencSize('the column count');
+  const count = Number(body.lenenc('the column count'));
   if (count > columns.length) {
     throw new MalformedEvent(
       `rows of ${table.database}.${table.table} have ${count} columns, its TABLE_MAP (table id ${table.tableId}) has ${columns.length}.`,
     );
   }
-  const present = bits(r.bytes(Math.ceil(count / 8), 'the columns-present bitmap'), count);
+  const present = bits(body.bytes(Math.ceil(count / 8), 'the columns-present bitmap'), count);
   const presentAfter =
-    operation === 'update' ? bits(r.bytes(Math.ceil(count / 8), 'the after-image columns-present bitmap'), count) : present;
+    operation === 'update' ? bits(body.bytes(Math.ceil(count / 8), 'the after-image columns-present bitmap'), count) : present;
+  const r = uncompress ? uncompress(body.rest()) : body;
   const jsonColumns = columns.filter((c) => c.type === ColumnType.JSON).length;
   const rows: RowChange[] = [];
   while (r.remaining > 0) {
