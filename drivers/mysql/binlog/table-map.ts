@@ -150,10 +150,6 @@ export function decodeTableMap(
   r.skip(1, 'the zero after the table name');
   const count = r.lenencSize('the column count');
   const types = r.bytes(count, 'the column types');
-  if (r.remaining === 0) {
-    // MySQL 5.1 before GA wrote neither column metadata nor nullability
-    return { tableId, database, table, columns: [...types].map((type) => ({ type, meta: 0, nullable: true })) };
-  }
   const metaLength = r.lenencSize('the metadata length');
   const metaEnd = r.pos + metaLength;
   const columns: MutableColumn[] = [];
