@@ -7,7 +7,10 @@ import {
   readDate,
   readDatetime,
   readDatetime2,
+  readDatetimeHires,
   readTime,
+  readTimeHires,
+  readTimestampHires,
   readTime2,
   readTimestamp,
   readTimestamp2,
@@ -171,18 +174,15 @@ export function readValue(r: ByteReader, col: ColumnInfo, i: number): ColumnValu
     case ColumnType.NEWDATE:
       return readDate(r);
     case ColumnType.TIME:
-      if (col.meta !== 0) throw unsupported(col, i, 'MariaDB 5.3 fractional TIME');
-      return readTime(r);
+      return col.meta > 0 ? readTimeHires(r, col.meta) : readTime(r);
     case ColumnType.TIME2:
       return readTime2(r, col.meta);
     case ColumnType.DATETIME:
-      if (col.meta !== 0) throw unsupported(col, i, 'MariaDB 5.3 fractional DATETIME');
-      return readDatetime(r);
+      return col.meta > 0 ? readDatetimeHires(r, col.meta) : readDatetime(r);
     case ColumnType.DATETIME2:
       return readDatetime2(r, col.meta);
     case ColumnType.TIMESTAMP:
-      if (col.meta !== 0) throw unsupported(col, i, 'MariaDB 5.3 fractional TIMESTAMP');
-      return readTimestamp(r);
+      return col.meta > 0 ? readTimestampHires(r, col.meta) : readTimestamp(r);
     case ColumnType.TIMESTAMP2:
       return readTimestamp2(r, col.meta);
     case ColumnType.VARCHAR:

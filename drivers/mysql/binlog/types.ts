@@ -162,6 +162,13 @@ export interface ColumnInfo {
 export interface TableHints {
   readonly names?: readonly string[];
   readonly unsigned?: readonly boolean[];
+  /**
+   * Fractional-second precision of TIME/DATETIME/TIMESTAMP columns in MariaDB's 5.3 format
+   * (tables created with mysql56_temporal_format=OFF): their TABLE_MAP entry is the old type
+   * with no fsp, and a value of n > 0 digits is longer than the old type's. Without this hint
+   * such values are misread: give it for every such column.
+   */
+  readonly fsp?: readonly (number | undefined)[];
 }
 
 interface EventBase {
