@@ -315,10 +315,10 @@ export class BinlogDecoder {
       if (DUMMY_TABLE_IDS.has(tableId) && flags & STMT_END_F) return { ...base, kind: 'other', name: `${name} (end of statement)` };
       throw new MalformedEvent(`${name} event for table id ${tableId} comes without a TABLE_MAP for that id.`);
     }
-    const body = kind.compressed
-      ? new ByteReader(mariadbUncompress(r.rest(), `${name} event rows`), `${name} event rows`)
-      : r;
-    const rows = decodeRowsBody(body, kind.op, table, kind.partial === true);
+    const uncompress = kind.compressed
+      ? (data: Buffer) => new ByteReader(mariadbUncompress(data, `${name} event rows`), `${name} event rows`)
+      : undefined;
+    const rows = decodeRowsBody(r, kind.op, table, kind.partial === true, uncompress);
     return {
       ...base,
       kind: 'rows',

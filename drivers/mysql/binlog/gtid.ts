@@ -183,7 +183,7 @@ export function readGtidList(r: ByteReader): string {
   return out.join(',');
 }
 
-/** MySQL PREVIOUS_GTIDS: a GTID set, `uuid:1-5:7,uuid:tag:1-3` (intervals are half-open on disk). */
+/** MySQL PREVIOUS_GTIDS: a GTID set as MySQL prints it, `uuid:1-5:7:tag:1-3,uuid2:1-9` (intervals are half-open on disk). */
 export function readPreviousGtids(r: ByteReader): string {
   const head = r.u64('the set header');
   const tagged = head >> 56n !== 0n;
@@ -201,7 +201,11 @@ export function readPreviousGtids(r: ByteReader): string {
       const end = r.u64('an interval end') - 1n;
       intervals.push(end === start ? `${start}` : `${start}-${end}`);
     }
-    out.push(`${uuid}${tag ? `:${tag}` : ''}:${intervals.join(':')}`);
+    const part = `${tag ? `${tag}:` : ''}${intervals.join(':')}`;
+    // MySQL's own text form names a uuid once: `uuid:1-13:tag:1-2`
+    const last = out[out.length - 1];
+    if (last?.startsWith(`${uuid}:`)) out[out.length - 1] = `${last}:${part}`;
+    else out.push(`${uuid}:${part}`);
   }
   return out.join(',');
 }

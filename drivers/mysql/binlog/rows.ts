@@ -7,7 +7,10 @@ import {
   readDate,
   readDatetime,
   readDatetime2,
+  readDatetimeHires,
   readTime,
+  readTimeHires,
+  readTimestampHires,
   readTime2,
   readTimestamp,
   readTimestamp2,
@@ -36,21 +39,24 @@ interface ImageResult {
 }
 
 export function decodeRowsBody(
-  r: ByteReader,
+  body: ByteReader,
   operation: RowsOperation,
   table: TableMapEvent,
   partial: boolean,
+  /** MariaDB compressed rows events: the rows after the bitmaps are compressed; this inflates them. */
+  uncompress?: (rows: Buffer) => ByteReader,
 ): RowChange[] {
   const columns = table.columns;
-  const count = r.lenencSize('the column count');
+  const count = Number(body.lenenc('the column count'));
   if (count > columns.length) {
     throw new MalformedEvent(
       `rows of ${table.database}.${table.table} have ${count} columns, its TABLE_MAP (table id ${table.tableId}) has ${columns.length}.`,
     );
   }
-  const present = bits(r.bytes(Math.ceil(count / 8), 'the columns-present bitmap'), count);
+  const present = bits(body.bytes(Math.ceil(count / 8), 'the columns-present bitmap'), count);
   const presentAfter =
-    operation === 'update' ? bits(r.bytes(Math.ceil(count / 8), 'the after-image columns-present bitmap'), count) : present;
+    operation === 'update' ? bits(body.bytes(Math.ceil(count / 8), 'the after-image columns-present bitmap'), count) : present;
+  const r = uncompress ? uncompress(body.rest()) : body;
   const jsonColumns = columns.filter((c) => c.type === ColumnType.JSON).length;
   const rows: RowChange[] = [];
   while (r.remaining > 0) {
@@ -168,18 +174,15 @@ export function readValue(r: ByteReader, col: ColumnInfo, i: number): ColumnValu
     case ColumnType.NEWDATE:
       return readDate(r);
     case ColumnType.TIME:
-      if (col.meta !== 0) throw unsupported(col, i, 'MariaDB 5.3 fractional TIME');
-      return readTime(r);
+      return col.meta > 0 ? readTimeHires(r, col.meta) : readTime(r);
     case ColumnType.TIME2:
       return readTime2(r, col.meta);
     case ColumnType.DATETIME:
-      if (col.meta !== 0) throw unsupported(col, i, 'MariaDB 5.3 fractional DATETIME');
-      return readDatetime(r);
+      return col.meta > 0 ? readDatetimeHires(r, col.meta) : readDatetime(r);
     case ColumnType.DATETIME2:
       return readDatetime2(r, col.meta);
     case ColumnType.TIMESTAMP:
-      if (col.meta !== 0) throw unsupported(col, i, 'MariaDB 5.3 fractional TIMESTAMP');
-      return readTimestamp(r);
+      return col.meta > 0 ? readTimestampHires(r, col.meta) : readTimestamp(r);
     case ColumnType.TIMESTAMP2:
       return readTimestamp2(r, col.meta);
     case ColumnType.VARCHAR:

@@ -10,7 +10,8 @@ import { ColumnType, type ColumnInfo, type TableHints } from './types.js';
  * as ENUM or SET. `ColumnInfo.meta`, by type: FLOAT/DOUBLE the pack length; BLOB, GEOMETRY, JSON
  * and VECTOR the number of length bytes (1–4); VARCHAR, VAR_STRING and STRING the maximum length
  * in bytes; ENUM and SET the pack length in bytes; BIT the number of bits; NEWDECIMAL
- * precision * 256 + scale; TIME2/DATETIME2/TIMESTAMP2 the fsp; 0 for the rest.
+ * precision * 256 + scale; TIME2/DATETIME2/TIMESTAMP2 the fsp; the old TIME/DATETIME/TIMESTAMP
+ * the fsp a hint gives (MariaDB 5.3 fractional formats), else 0; 0 for the rest.
  */
 
 /** Optional metadata field types (Table_map_log_event::Optional_metadata_field_type). */
@@ -150,10 +151,6 @@ export function decodeTableMap(
   r.skip(1, 'the zero after the table name');
   const count = r.lenencSize('the column count');
   const types = r.bytes(count, 'the column types');
-  if (r.remaining === 0) {
-    // MySQL 5.1 before GA wrote neither column metadata nor nullability
-    return { tableId, database, table, columns: [...types].map((type) => ({ type, meta: 0, nullable: true })) };
-  }
   const metaLength = r.lenencSize('the metadata length');
   const metaEnd = r.pos + metaLength;
   const columns: MutableColumn[] = [];
@@ -175,6 +172,9 @@ export function decodeTableMap(
     columns.forEach((c, i) => {
       if (c.name === undefined && hint.names?.[i] !== undefined) c.name = hint.names[i];
       if (c.unsigned === undefined && isNumericType(c.type) && hint.unsigned?.[i] !== undefined) c.unsigned = hint.unsigned[i];
+      // MariaDB 5.3 fractional temporals: the TABLE_MAP has no fsp for the old type codes
+      const fsp = hint.fsp?.[i];
+      if (fsp && c.meta === 0 && (c.type === ColumnType.TIME || c.type === ColumnType.DATETIME || c.type === ColumnType.TIMESTAMP)) c.meta = fsp;
     });
   }
   return { tableId, database, table, columns, ...(primaryKey ? { primaryKey } : {}) };

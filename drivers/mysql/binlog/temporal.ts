@@ -148,3 +148,56 @@ export function packedDatetimeText(packed: bigint, kind: 'date' | 'datetime' | '
   if (kind === 'date') return date;
   return `${date} ${pad(Math.floor(hms / 4096))}:${pad((hms >> 6) % 64)}:${pad(hms % 64)}.${pad(micros, 6)}`;
 }
+
+/**
+ * MariaDB 5.3 fractional temporals (tables created with mysql56_temporal_format=OFF): logged as
+ * the old TIME/DATETIME/TIMESTAMP type codes with no fsp in the TABLE_MAP, so the fsp must come
+ * from the caller's hints. Big-endian; TIME offset by 838:59:59 + 1 s; DATETIME packs
+ * ((((year*13+month)*32+day)*24+hour)*60+minute)*60+second µs.
+ */
+const TIME_HIRES_BYTES = [3, 4, 4, 5, 5, 5, 6] as const;
+const DATETIME_HIRES_BYTES = [5, 6, 6, 7, 7, 7, 8] as const;
+const SEC_PART_BYTES = [0, 1, 1, 2, 2, 3, 3] as const;
+const TIME_MAX_SECONDS_PLUS_ONE = 3_020_400n;
+
+function readBigBE(r: ByteReader, n: number, field: string): bigint {
+  const b = r.bytes(n, field);
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return v;
+}
+
+export function readTimeHires(r: ByteReader, fsp: number): string {
+  checkFsp(fsp, 'TIME');
+  const shift = 10n ** BigInt(6 - fsp);
+  const packed = readBigBE(r, TIME_HIRES_BYTES[fsp]!, 'a fractional TIME value') - (TIME_MAX_SECONDS_PLUS_ONE * 1_000_000n) / shift;
+  const us = packed * shift;
+  const a = us < 0n ? -us : us;
+  const secs = a / 1_000_000n;
+  return `${us < 0n ? '-' : ''}${pad(secs / 3600n)}:${pad((secs / 60n) % 60n)}:${pad(secs % 60n)}${fractionText(Number(a % 1_000_000n), fsp)}`;
+}
+
+export function readDatetimeHires(r: ByteReader, fsp: number): string {
+  checkFsp(fsp, 'DATETIME');
+  let x = readBigBE(r, DATETIME_HIRES_BYTES[fsp]!, 'a fractional DATETIME value') * 10n ** BigInt(6 - fsp);
+  const micros = Number(x % 1_000_000n);
+  x /= 1_000_000n;
+  const take = (n: bigint): bigint => {
+    const v = x % n;
+    x /= n;
+    return v;
+  };
+  const sec = take(60n);
+  const min = take(60n);
+  const hour = take(24n);
+  const day = take(32n);
+  const month = take(13n);
+  return `${dateText(Number(x), Number(month), Number(day))} ${pad(hour)}:${pad(min)}:${pad(sec)}${fractionText(micros, fsp)}`;
+}
+
+export function readTimestampHires(r: ByteReader, fsp: number): string {
+  checkFsp(fsp, 'TIMESTAMP');
+  const seconds = r.uintBE(4, 'a fractional TIMESTAMP value');
+  const micros = r.uintBE(SEC_PART_BYTES[fsp]!, 'a TIMESTAMP fraction') * 10 ** (6 - fsp);
+  return timestampText(seconds, micros, fsp);
+}

@@ -132,7 +132,13 @@ export interface EventHeader {
 /** One column as a TABLE_MAP event (and its optional metadata) describes it. */
 export interface ColumnInfo {
   readonly type: number;
-  /** Type metadata from the TABLE_MAP (length bytes, precision/scale, fsp, real type…), decoded. */
+  /**
+   * Type metadata from the TABLE_MAP, decoded. By `type`: FLOAT/DOUBLE the pack length; BLOB,
+   * GEOMETRY, JSON, VECTOR the number of length bytes (1–4); VARCHAR, VAR_STRING, STRING the
+   * maximum length in bytes; ENUM, SET the pack length in bytes; BIT the number of bits;
+   * NEWDECIMAL precision * 256 + scale; TIME2, DATETIME2, TIMESTAMP2 the fsp; 0 otherwise.
+   * `type` is the real type: a STRING whose metadata says ENUM or SET is given as ENUM or SET.
+   */
   readonly meta: number;
   readonly nullable: boolean;
   /** From optional metadata (binlog_row_metadata=FULL on MySQL 8 / MariaDB ≥ 10.5); else undefined. */
@@ -148,13 +154,21 @@ export interface ColumnInfo {
 }
 
 /**
- * Column facts the binlog may not carry (binlog_row_metadata=MINIMAL leaves out signedness and
- * names): supplied by the caller from the table definition it knows, used only where the event
- * itself is silent.
+ * Column facts the binlog may not carry (MariaDB's default binlog_row_metadata=NO_LOG has no
+ * optional metadata; MINIMAL has signedness but no names): supplied by the caller from the table
+ * definition it knows, indexed by column number, used only where the event itself is silent.
+ * An integer column whose signedness neither gives is decoded as signed.
  */
 export interface TableHints {
   readonly names?: readonly string[];
   readonly unsigned?: readonly boolean[];
+  /**
+   * Fractional-second precision of TIME/DATETIME/TIMESTAMP columns in MariaDB's 5.3 format
+   * (tables created with mysql56_temporal_format=OFF): their TABLE_MAP entry is the old type
+   * with no fsp, and a value of n > 0 digits is longer than the old type's. Without this hint
+   * such values are misread: give it for every such column.
+   */
+  readonly fsp?: readonly (number | undefined)[];
 }
 
 interface EventBase {
