@@ -18,9 +18,12 @@
  * target driver's to drop or not create until replay ends.
  *
  * Rows: consecutive inserts of one table and one set of logged columns become one multi-row
- * INSERT; consecutive deletes by a one-column primary key one DELETE … IN; every other UPDATE and
- * DELETE finds its row by the primary key's before-image values, or, for a table without one, by
- * every logged column with `<=>` and LIMIT 1 (of two identical rows, each delete removes one).
+ * INSERT; consecutive deletes by a one-column primary key one DELETE … IN; consecutive updates by
+ * a one-column integer primary key that keep the key and change the same columns one
+ * `UPDATE t JOIN (SELECT k, v… UNION ALL …) n ON t.pk = n.k SET …` (a row updated twice starts a
+ * new statement, so each sees the one before); every other UPDATE and DELETE finds its row by the
+ * primary key's before-image values, or, for a table without one, by every logged column with
+ * `<=>` and LIMIT 1 (of two identical rows, each delete removes one).
  * Statements are sent many at a time (one round trip per ~1 MiB of SQL), and every statement must
  * touch exactly the rows its changes name: a row the target lacks means the target does not match
  * the source, and the replay stops with the table and key instead of going on quietly.
@@ -62,6 +65,11 @@ interface Pending {
   key: string;
   rows: number;
   table: string;
+  /** Between values: ',' in a VALUES or IN list, ' UNION ALL ' in a batched UPDATE. */
+  sep: string;
+  /** Key literals in the statement (a batched UPDATE may name each row once). */
+  keys?: Set<string>;
+  keyName?: string;
 }
 
 function same(a: ColumnValue | undefined, b: ColumnValue | undefined): boolean {
@@ -203,21 +211,26 @@ export class MysqlApplier {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
-    this.push(`${p.head}${p.values.join(',')}${p.close}`, p.rows, p.table);
+    let what = p.table;
+    if (p.keys) {
+      const shownKeys = [...p.keys].slice(0, 5).map((k) => `${p.keyName}=${k}`);
+      what = `${p.table} row${p.keys.size === 1 ? '' : 's'} (${shownKeys.join(', ')}${p.keys.size > 5 ? ', …' : ''})`;
+    }
+    this.push(`${p.head}${p.values.join(p.sep)}${p.close}`, p.rows, what);
   }
 
   /** Adds a value to the statement being grown, or starts one. */
-  private grow(key: string, head: string, close: string, value: string, table: string): void {
+  private grow(key: string, head: string, close: string, value: string, table: string, sep = ','): void {
     const p = this.pending;
     if (p && p.key === key) {
       p.values.push(value);
       p.rows++;
-      this.bytes += value.length + 1;
+      this.bytes += value.length + sep.length;
       return;
     }
     this.closePending();
-    this.pending = { head, values: [value], close, key, rows: 1, table };
-    this.bytes += head.length + value.length;
+    this.pending = { head, values: [value], close, key, rows: 1, table, sep };
+    this.bytes += head.length + value.length + close.length;
   }
 
   private insert(t: TargetTable, after: RowImage): void {
@@ -250,13 +263,29 @@ export class MysqlApplier {
   }
 
   private update(t: TargetTable, before: RowImage, after: RowImage): void {
-    const sets: string[] = [];
+    const changed: number[] = [];
     after.forEach((v, i) => {
-      if (v === NOT_LOGGED || same(v, before[i])) return;
-      sets.push(`${t.quoted[i]} = ${literal(v, t.columns[i]!)}`);
+      if (v !== NOT_LOGGED && !same(v, before[i])) changed.push(i);
     });
-    if (!sets.length) return; // the row does not change
+    if (!changed.length) return; // the row does not change
+    const k = t.key.length === 1 ? t.key[0]! : -1;
+    // consecutive updates of rows found by one integer key that keep it, changing the same
+    // columns, become one UPDATE … JOIN (SELECT … UNION ALL SELECT …): one statement for many rows
+    if (k >= 0 && typeof before[k] === 'bigint' && !changed.includes(k)) {
+      const keyLit = literal(before[k]!, t.columns[k]!, true);
+      const group = `U${t.sqlName}:${changed.join(',')}`;
+      if (this.pending?.key === group && this.pending.keys?.has(keyLit)) this.closePending();
+      const value = `SELECT ${keyLit} AS k${changed.map((i, n) => `, ${literal(after[i]!, t.columns[i]!)} AS c${n}`).join('')}`;
+      const head = `UPDATE ${t.sqlName} AS crmb_t JOIN (`;
+      const close = `) AS crmb_n ON crmb_t.${t.quoted[k]} = crmb_n.k SET ${changed.map((i, n) => `crmb_t.${t.quoted[i]} = crmb_n.c${n}`).join(', ')}`;
+      this.grow(group, head, close, value, `update of ${t.sqlName}`, ' UNION ALL ');
+      const p = this.pending!;
+      (p.keys ??= new Set()).add(keyLit);
+      p.keyName = t.columnNames[k];
+      return;
+    }
     this.closePending();
+    const sets = changed.map((i) => `${t.quoted[i]} = ${literal(after[i]!, t.columns[i]!)}`);
     const w = this.where(t, before);
     this.push(
       `UPDATE ${t.sqlName} SET ${sets.join(', ')} WHERE ${w.sql}${w.keyed ? '' : ' LIMIT 1'}`,

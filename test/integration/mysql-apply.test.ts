@@ -211,6 +211,27 @@ describe('MySQL/MariaDB apply', () => {
       ['3', 'changed'],
       ['18446744073709551615', "it's é 😀 \\ \n"],
     ]);
+    // one row updated twice in a row: the second sees the first (never both in one batched UPDATE)
+    await applier.apply(
+      tx((b) => {
+        b.update(
+          TYPES,
+          row(3n, { vc: Buffer.from('changed') }),
+          row(3n, { vc: Buffer.from('twice'), n: 1n }),
+        );
+        b.update(
+          TYPES,
+          row(3n, { vc: Buffer.from('twice'), n: 1n }),
+          row(3n, { vc: Buffer.from('thrice'), n: 2n }),
+        );
+        b.update(
+          TYPES,
+          row(3n, { vc: Buffer.from('thrice'), n: 2n }),
+          row(3n, { vc: Buffer.from('changed'), n: 7n }),
+        );
+      }),
+    );
+    expect((await q('SELECT vc, n FROM types WHERE id = 3'))[0]).toEqual({ vc: 'changed', n: 7 });
     expect(await q('SELECT a, b FROM notes ORDER BY a, b')).toEqual([
       { a: 1, b: 'dup' },
       { a: 2, b: null },
