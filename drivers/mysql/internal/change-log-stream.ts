@@ -9,7 +9,7 @@
  * after the last transaction handed on (or skipped), which the consumer has, and a new change log
  * from what the repository stored.
  */
-import type mysql from 'mysql2/promise';
+import mysql from 'mysql2/promise';
 import { heartbeatPollMs, IdleMarkers } from '../../../src/driver/idle.js';
 import { LagReporter } from '../../../src/driver/lag-report.js';
 import { reconnecting } from '../../../src/driver/reconnect.js';
@@ -40,17 +40,28 @@ export class MysqlChangeLog implements ChangeLog {
   private started = false;
   private readonly markers: IdleMarkers;
   private readonly assembler: TransactionAssembler;
+  /** Idle markers and the gap sentence; replaced when it breaks. */
+  private admin: mysql.Connection;
 
   constructor(private readonly c: MysqlChangeLogConfig) {
     const { opts } = c;
+    this.admin = c.admin;
     this.from = formatPosition(c.start);
     this.acked = this.from;
     this.markers = new IdleMarkers({
       ...(opts.markerMs === undefined ? {} : { markerMs: opts.markerMs }),
       emit: async () => {
         if (this.stopped) return false;
-        await writeMarker(c.admin, c.sourceName);
-        return true;
+        try {
+          await writeMarker(this.admin, c.sourceName);
+          return true;
+        } catch (err) {
+          // the connection went (a server restart): a new one for the next tick
+          const old = this.admin;
+          this.admin = await mysql.createConnection({ ...c.params, multipleStatements: false });
+          old.destroy();
+          throw err;
+        }
       },
     });
     this.assembler = new TransactionAssembler(c.start, {
@@ -101,7 +112,7 @@ export class MysqlChangeLog implements ChangeLog {
               pollMs,
               stopped: () => this.stopped,
               received,
-              gap: (cause) => binlogGapError(this.c.admin, display, this.assembler.resumeFrom, cause),
+              gap: (cause) => binlogGapError(this.admin, display, this.assembler.resumeFrom, cause),
             }),
           close: async (session) => {
             await session.close();
@@ -128,6 +139,6 @@ export class MysqlChangeLog implements ChangeLog {
     this.closed = true;
     this.markers.stop();
     await this.session?.close();
-    await this.c.admin.end().catch(() => undefined);
+    await this.admin.end().catch(() => undefined);
   }
 }
