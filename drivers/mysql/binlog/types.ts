@@ -132,7 +132,13 @@ export interface EventHeader {
 /** One column as a TABLE_MAP event (and its optional metadata) describes it. */
 export interface ColumnInfo {
   readonly type: number;
-  /** Type metadata from the TABLE_MAP (length bytes, precision/scale, fsp, real type…), decoded. */
+  /**
+   * Type metadata from the TABLE_MAP, decoded. By `type`: FLOAT/DOUBLE the pack length; BLOB,
+   * GEOMETRY, JSON, VECTOR the number of length bytes (1–4); VARCHAR, VAR_STRING, STRING the
+   * maximum length in bytes; ENUM, SET the pack length in bytes; BIT the number of bits;
+   * NEWDECIMAL precision * 256 + scale; TIME2, DATETIME2, TIMESTAMP2 the fsp; 0 otherwise.
+   * `type` is the real type: a STRING whose metadata says ENUM or SET is given as ENUM or SET.
+   */
   readonly meta: number;
   readonly nullable: boolean;
   /** From optional metadata (binlog_row_metadata=FULL on MySQL 8 / MariaDB ≥ 10.5); else undefined. */
@@ -148,13 +154,21 @@ export interface ColumnInfo {
 }
 
 /**
- * Column facts the binlog may not carry (binlog_row_metadata=MINIMAL leaves out signedness and
- * names): supplied by the caller from the table definition it knows, used only where the event
- * itself is silent.
+ * Column facts the binlog may not carry (MariaDB's default binlog_row_metadata=NO_LOG has no
+ * optional metadata; MINIMAL has signedness but no names): supplied by the caller from the table
+ * definition it knows, indexed by column number, used only where the event itself is silent.
+ * An integer column whose signedness neither gives is decoded as signed.
  */
 export interface TableHints {
   readonly names?: readonly string[];
   readonly unsigned?: readonly boolean[];
+  /**
+   * Fractional-second precision of TIME/DATETIME/TIMESTAMP columns in MariaDB's 5.3 format
+   * (tables created with mysql56_temporal_format=OFF): their TABLE_MAP entry is the old type
+   * with no fsp, and a value of n > 0 digits is longer than the old type's. Without this hint
+   * such values are misread: give it for every such column.
+   */
+  readonly fsp?: readonly (number | undefined)[];
 }
 
 interface EventBase {
@@ -171,6 +185,8 @@ export interface FormatDescriptionEvent extends EventBase {
   readonly serverVersion: string;
   /** 'none' or 'crc32': whether every later event ends with a 4-byte CRC32. */
   readonly checksum: 'none' | 'crc32';
+  /** 'mariadb' when the server version says MariaDB. */
+  readonly flavor?: 'mysql' | 'mariadb';
 }
 
 export interface RotateEvent extends EventBase {
@@ -193,6 +209,23 @@ export interface QueryEvent extends EventBase {
   readonly charset?: { readonly client: number; readonly connection: number; readonly server: number };
   /** MariaDB / MySQL `Q_HRNOW`/`immediate_commit`-style µs part of the statement start, where logged. */
   readonly microseconds?: number;
+  /** Seconds the statement ran (the QUERY post-header's exec_time). */
+  readonly executionSeconds?: number;
+  /** Q_FLAGS2: OPTION_AUTO_IS_NULL, OPTION_NOT_AUTOCOMMIT, OPTION_NO_FOREIGN_KEY_CHECKS, OPTION_RELAXED_UNIQUE_CHECKS bits. */
+  readonly flags2?: number;
+  readonly autoIncrement?: { readonly increment: number; readonly offset: number };
+  readonly lcTimeNames?: number;
+  /** Collation id of the default database (Q_CHARSET_DATABASE). */
+  readonly charsetDatabase?: number;
+  /** Databases the statement changed (Q_UPDATED_DB_NAMES); empty when more than the server lists. */
+  readonly updatedDatabases?: readonly string[];
+  /** The xid of a DDL statement logged with one (MySQL Q_DDL_LOGGED_WITH_XID, MariaDB Q_XID). */
+  readonly ddlXid?: bigint;
+  readonly explicitDefaultsForTimestamp?: boolean;
+  readonly defaultCollationForUtf8mb4?: number;
+  readonly sqlRequirePrimaryKey?: boolean;
+  /** MariaDB QUERY_COMPRESSED: the statement text was stored zlib-compressed. */
+  readonly compressed?: boolean;
 }
 
 export interface XidEvent extends EventBase {
@@ -211,6 +244,23 @@ export interface GtidEvent extends EventBase {
   readonly originalCommitMicros?: bigint;
   /** MySQL ≥ 8.0.1: immediate_commit_timestamp, µs since the epoch. */
   readonly immediateCommitMicros?: bigint;
+  /** The raw flags byte (MySQL: may-have-SBR; MariaDB flags2: standalone, group commit id, transactional, DDL, XA…). */
+  readonly flags?: number;
+  /** MariaDB FL_TRANSACTIONAL: every change is in a transactional engine. */
+  readonly transactional?: boolean;
+  /** MariaDB FL_DDL: the transaction is DDL. */
+  readonly ddl?: boolean;
+  /** MariaDB group commit id, when the transaction was group-committed with others. */
+  readonly commitId?: bigint;
+  /** MariaDB XA: 'prepared' (XA PREPARE) or 'completed' (XA COMMIT/ROLLBACK) and its xid as text. */
+  readonly xa?: { readonly state: 'prepared' | 'completed'; readonly xid: string };
+  /** MySQL 8.4 tagged GTID: the tag (also inside `gtid`). */
+  readonly tag?: string;
+  /** MySQL logical clock (multi-threaded replica dependency tracking). */
+  readonly lastCommitted?: bigint;
+  readonly sequenceNumber?: bigint;
+  /** MySQL: bytes of the whole transaction, its GTID event included. */
+  readonly transactionLength?: bigint;
 }
 
 export interface TableMapEvent extends EventBase {
@@ -228,6 +278,24 @@ export interface RowChange {
   readonly before?: RowImage;
   /** After image (insert, update). */
   readonly after?: RowImage;
+  /**
+   * MySQL partial JSON updates (binlog_row_value_options=PARTIAL_JSON) of columns the before
+   * image does not hold (binlog_row_image=MINIMAL), so the new document is unknown here: the
+   * column is NOT_LOGGED in `after`, and these edits, in order, turn the stored document into
+   * the new one. Where the before image holds the column, the decoder applies the edits itself
+   * and `after` holds the whole new JSON text.
+   */
+  readonly jsonDiffs?: readonly JsonColumnDiff[];
+}
+
+/** One edit of a JSON column (MySQL JSON_REPLACE / JSON_INSERT or JSON_ARRAY_INSERT / JSON_REMOVE semantics). */
+export interface JsonColumnDiff {
+  readonly column: number;
+  readonly op: 'replace' | 'insert' | 'remove';
+  /** A MySQL JSON path to one value, e.g. `$.a[2]."b c"`. */
+  readonly path: string;
+  /** JSON text of the new value (replace, insert). */
+  readonly value?: string;
 }
 
 export interface RowsEvent extends EventBase {
@@ -239,12 +307,18 @@ export interface RowsEvent extends EventBase {
   readonly rows: readonly RowChange[];
   /** STMT_END_F: the last rows event of its statement. */
   readonly statementEnd: boolean;
+  /** The rows event flags (STMT_END_F 1, NO_FOREIGN_KEY_CHECKS_F 2, RELAXED_UNIQUE_CHECKS_F 4, COMPLETE_ROWS_F 8). */
+  readonly flags?: number;
+  /** MariaDB *_ROWS_COMPRESSED: the rows were stored zlib-compressed. */
+  readonly compressed?: boolean;
 }
 
 export interface HeartbeatEvent extends EventBase {
   readonly kind: 'heartbeat';
   /** The binlog file the server is sending from. */
   readonly logFile: string;
+  /** HEARTBEAT_V2: the position in `logFile` (v1 carries it in `header.nextPosition`). */
+  readonly logPosition?: bigint;
 }
 
 export interface AnnotateRowsEvent extends EventBase {
