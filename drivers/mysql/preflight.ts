@@ -29,9 +29,10 @@ async function privileges(s: Session, database: string): Promise<Set<string>> {
   };
   add(await s.query('SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES'));
   add(
-    await s.query('SELECT PRIVILEGE_TYPE AS p FROM information_schema.SCHEMA_PRIVILEGES WHERE ? LIKE TABLE_SCHEMA', [
-      database,
-    ]),
+    await s.query(
+      'SELECT PRIVILEGE_TYPE AS p FROM information_schema.SCHEMA_PRIVILEGES WHERE ? LIKE TABLE_SCHEMA',
+      [database],
+    ),
   );
   return out;
 }
@@ -62,11 +63,28 @@ export async function preflight(s: Session, need: Need, database: string): Promi
       message: on
         ? 'local_infile is ON: the restore can bulk-load tables with LOAD DATA LOCAL INFILE.'
         : `local_infile is "${infile || 'OFF'}"; the restore loads tables with LOAD DATA LOCAL INFILE, which needs it ON.`,
-      ...(on ? {} : { fix: 'SET GLOBAL local_infile = ON; (and local_infile = ON in the server configuration)' }),
+      ...(on
+        ? {}
+        : { fix: 'SET GLOBAL local_infile = ON; (and local_infile = ON in the server configuration)' }),
     });
     const privs = await privileges(s, database);
     const all = privs.has('ALL PRIVILEGES') || privs.has('ALL');
-    const needed = ['CREATE', 'DROP', 'ALTER', 'INSERT', 'SELECT', 'UPDATE', 'DELETE', 'INDEX', 'CREATE VIEW', 'CREATE ROUTINE', 'ALTER ROUTINE', 'TRIGGER', 'EVENT', 'REFERENCES'];
+    const needed = [
+      'CREATE',
+      'DROP',
+      'ALTER',
+      'INSERT',
+      'SELECT',
+      'UPDATE',
+      'DELETE',
+      'INDEX',
+      'CREATE VIEW',
+      'CREATE ROUTINE',
+      'ALTER ROUTINE',
+      'TRIGGER',
+      'EVENT',
+      'REFERENCES',
+    ];
     const missing = all ? [] : needed.filter((p) => !privs.has(p));
     push({
       id: 'mysql.privilege',
@@ -77,14 +95,21 @@ export async function preflight(s: Session, need: Need, database: string): Promi
         : `The user may create and load every kind of object in database ${database}.`,
       ...(missing.length ? { fix: `GRANT ${missing.join(', ')} ON \`${database}\`.* TO <user>;` } : {}),
     });
-    const logAdmin = all || privs.has('SUPER') || privs.has('BINLOG ADMIN') || privs.has('SYSTEM_VARIABLES_ADMIN');
+    const logAdmin =
+      all || privs.has('SUPER') || privs.has('BINLOG ADMIN') || privs.has('SYSTEM_VARIABLES_ADMIN');
     push({
       id: 'mysql.sql_log_bin',
       severity: logAdmin ? 'ok' : 'info',
       message: logAdmin
-        ? 'The restore can keep its loads out of the target\'s binlog (sql_log_bin = 0).'
-        : 'The user may not set sql_log_bin, so every restored row is also written to the target\'s binlog (and to its replicas).',
-      ...(logAdmin ? {} : { fix: mariadb ? 'GRANT BINLOG ADMIN ON *.* TO <user>; to keep restores out of the binlog.' : 'GRANT SYSTEM_VARIABLES_ADMIN ON *.* TO <user>; to keep restores out of the binlog.' }),
+        ? "The restore can keep its loads out of the target's binlog (sql_log_bin = 0)."
+        : "The user may not set sql_log_bin, so every restored row is also written to the target's binlog (and to its replicas).",
+      ...(logAdmin
+        ? {}
+        : {
+            fix: mariadb
+              ? 'GRANT BINLOG ADMIN ON *.* TO <user>; to keep restores out of the binlog.'
+              : 'GRANT SYSTEM_VARIABLES_ADMIN ON *.* TO <user>; to keep restores out of the binlog.',
+          }),
     });
     return out;
   }
@@ -98,7 +123,11 @@ export async function preflight(s: Session, need: Need, database: string): Promi
     message: logBin
       ? 'Binary logging is on (log_bin).'
       : `Binary logging is off (log_bin = OFF); ${stream ? 'the change log is read from the binlog' : 'a snapshot records the binlog position the change log continues from'}, so it must be on.`,
-    ...(logBin ? {} : { fix: 'Set log-bin = binlog (and a server-id) in the server configuration and restart the server.' }),
+    ...(logBin
+      ? {}
+      : {
+          fix: 'Set log-bin = binlog (and a server-id) in the server configuration and restart the server.',
+        }),
   });
   const format = (v.get('binlog_format') ?? '').toUpperCase();
   const severe = (bad: boolean): Severity => (!bad ? 'ok' : stream ? 'error' : 'warning');
@@ -109,7 +138,9 @@ export async function preflight(s: Session, need: Need, database: string): Promi
       format === 'ROW'
         ? 'binlog_format is ROW.'
         : `binlog_format is ${format || 'unknown'}; the change log needs ROW, because statement events cannot be replayed to exactly the rows the source changed.`,
-    ...(format === 'ROW' ? {} : { fix: "SET GLOBAL binlog_format = 'ROW'; and binlog_format = ROW in the server configuration." }),
+    ...(format === 'ROW'
+      ? {}
+      : { fix: "SET GLOBAL binlog_format = 'ROW'; and binlog_format = ROW in the server configuration." }),
   });
   const image = (v.get('binlog_row_image') ?? '').toUpperCase();
   const imageWhy: Record<string, string> = {
@@ -125,7 +156,11 @@ export async function preflight(s: Session, need: Need, database: string): Promi
       image === 'FULL'
         ? 'binlog_row_image is FULL: updates and deletes log whole rows.'
         : `binlog_row_image is ${image || 'unknown'}; exact replay needs FULL: ${imageWhy[image] ?? 'only FULL logs whole rows'}.`,
-    ...(image === 'FULL' ? {} : { fix: "SET GLOBAL binlog_row_image = 'FULL'; and binlog_row_image = FULL in the server configuration." }),
+    ...(image === 'FULL'
+      ? {}
+      : {
+          fix: "SET GLOBAL binlog_row_image = 'FULL'; and binlog_row_image = FULL in the server configuration.",
+        }),
   });
   if (v.has('binlog_row_metadata')) {
     const meta = (v.get('binlog_row_metadata') ?? '').toUpperCase();
@@ -136,7 +171,11 @@ export async function preflight(s: Session, need: Need, database: string): Promi
         meta === 'FULL'
           ? 'binlog_row_metadata is FULL: row events carry column names and signedness.'
           : `binlog_row_metadata is ${meta}; the change log needs FULL, because it reads column names and signedness (an UNSIGNED value above the signed maximum) from the row events.`,
-      ...(meta === 'FULL' ? {} : { fix: "SET GLOBAL binlog_row_metadata = 'FULL'; and binlog_row_metadata = FULL in the server configuration." }),
+      ...(meta === 'FULL'
+        ? {}
+        : {
+            fix: "SET GLOBAL binlog_row_metadata = 'FULL'; and binlog_row_metadata = FULL in the server configuration.",
+          }),
     });
   } else {
     push({
@@ -161,26 +200,40 @@ export async function preflight(s: Session, need: Need, database: string): Promi
         gtid === 'ON'
           ? 'gtid_mode is ON; positions carry the GTID set.'
           : `gtid_mode is ${gtid}; positions are binlog file and offset only, so a stream cannot follow the source through a failover and transactions cannot be named by GTID.`,
-      ...(gtid === 'ON' ? {} : { fix: 'Enable GTIDs (enforce_gtid_consistency = ON, then gtid_mode = ON step by step).' }),
+      ...(gtid === 'ON'
+        ? {}
+        : { fix: 'Enable GTIDs (enforce_gtid_consistency = ON, then gtid_mode = ON step by step).' }),
     });
   }
-  const seconds = Number(v.get('binlog_expire_logs_seconds') ?? 0) || Number(v.get('expire_logs_days') ?? 0) * 86400;
+  const seconds =
+    Number(v.get('binlog_expire_logs_seconds') ?? 0) || Number(v.get('expire_logs_days') ?? 0) * 86400;
   const short = seconds > 0 && seconds < 86400;
   push({
     id: 'mysql.binlog_retention',
-    severity: short && stream ? 'warning' : 'ok',
+    severity: !short ? 'ok' : stream ? 'warning' : 'info',
     message:
       seconds === 0
         ? 'Binlogs are kept until purged by hand (no binlog_expire_logs_seconds nor expire_logs_days).'
         : `Binlogs are kept ${Math.round(seconds / 3600)} h${short ? '; a stream stopped longer than that loses its place and leaves a gap in the log' : ''}.`,
-    ...(short ? { fix: 'SET GLOBAL binlog_expire_logs_seconds = 604800; (7 days) or more than the longest stream outage you plan for.' } : {}),
+    ...(short
+      ? {
+          fix: 'SET GLOBAL binlog_expire_logs_seconds = 604800; (7 days) or more than the longest stream outage you plan for.',
+        }
+      : {}),
   });
   const serverId = Number(v.get('server_id') ?? 0);
   push({
     id: 'mysql.server_id',
     severity: serverId === 0 && stream ? 'error' : 'ok',
-    message: serverId === 0 ? 'server_id is 0; a server that streams its binlog to a reader needs a non-zero server_id.' : `server_id is ${serverId}.`,
-    ...(serverId === 0 ? { fix: 'Set server-id to a number unique among your servers in the server configuration and restart.' } : {}),
+    message:
+      serverId === 0
+        ? 'server_id is 0; a server that streams its binlog to a reader needs a non-zero server_id.'
+        : `server_id is ${serverId}.`,
+    ...(serverId === 0
+      ? {
+          fix: 'Set server-id to a number unique among your servers in the server configuration and restart.',
+        }
+      : {}),
   });
   const lctn = v.get('lower_case_table_names') ?? '0';
   push({
@@ -193,15 +246,23 @@ export async function preflight(s: Session, need: Need, database: string): Promi
   const privs = await privileges(s, database);
   const all = privs.has('ALL PRIVILEGES') || privs.has('ALL');
   const has = (...names: string[]): boolean => all || names.some((n) => privs.has(n));
-  const objects = (await s.query(
-    `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?) AS views,
+  const objects =
+    (
+      await s.query(
+        `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?) AS views,
             (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?) AS triggers,
             (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS events`,
-    [database, database, database],
-  ))[0] ?? {};
+        [database, database, database],
+      )
+    )[0] ?? {};
   const wanted: Array<[string, boolean, string, string[]]> = stream
     ? [
-        ['REPLICATION SLAVE', true, 'the change log reads the binlog as a replica does', ['REPLICATION SLAVE']],
+        [
+          'REPLICATION SLAVE',
+          true,
+          'the change log reads the binlog as a replica does',
+          ['REPLICATION SLAVE'],
+        ],
         [
           mariadb ? 'BINLOG MONITOR' : 'REPLICATION CLIENT',
           true,
@@ -212,11 +273,36 @@ export async function preflight(s: Session, need: Need, database: string): Promi
       ]
     : [
         ['SELECT', true, 'a snapshot reads every row', ['SELECT']],
-        ['SHOW VIEW', Number(text(objects.views)) > 0, 'a snapshot reads the definitions of the views', ['SHOW VIEW']],
-        ['TRIGGER', Number(text(objects.triggers)) > 0, 'a snapshot reads the definitions of the triggers', ['TRIGGER']],
-        ['EVENT', Number(text(objects.events)) > 0, 'a snapshot reads the definitions of the events', ['EVENT']],
-        ['RELOAD', true, `a snapshot with --jobs above 1 stops commits for a moment (${mariadb ? 'BACKUP STAGE' : 'FLUSH TABLES WITH READ LOCK'}) so that every worker sees the same state`, ['RELOAD']],
-        [mariadb ? 'BINLOG MONITOR' : 'REPLICATION CLIENT', !mariadb, 'a snapshot reads the binlog position', ['REPLICATION CLIENT', 'BINLOG MONITOR']],
+        [
+          'SHOW VIEW',
+          Number(text(objects.views)) > 0,
+          'a snapshot reads the definitions of the views',
+          ['SHOW VIEW'],
+        ],
+        [
+          'TRIGGER',
+          Number(text(objects.triggers)) > 0,
+          'a snapshot reads the definitions of the triggers',
+          ['TRIGGER'],
+        ],
+        [
+          'EVENT',
+          Number(text(objects.events)) > 0,
+          'a snapshot reads the definitions of the events',
+          ['EVENT'],
+        ],
+        [
+          'RELOAD',
+          true,
+          `a snapshot with --jobs above 1 stops commits for a moment (${mariadb ? 'BACKUP STAGE' : 'FLUSH TABLES WITH READ LOCK'}) so that every worker sees the same state`,
+          ['RELOAD'],
+        ],
+        [
+          mariadb ? 'BINLOG MONITOR' : 'REPLICATION CLIENT',
+          !mariadb,
+          'a snapshot reads the binlog position',
+          ['REPLICATION CLIENT', 'BINLOG MONITOR'],
+        ],
       ];
   for (const [name, required, why, any] of wanted) {
     if (!required) continue;
@@ -227,7 +313,11 @@ export async function preflight(s: Session, need: Need, database: string): Promi
       subject: name,
       severity: ok ? 'ok' : optional ? 'warning' : 'error',
       message: ok ? `The user has ${name}.` : `The user lacks ${name}; ${why}.`,
-      ...(ok ? {} : { fix: `GRANT ${name} ON ${['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'].includes(name) ? `\`${database}\`.*` : '*.*'} TO <user>;${optional ? ' (or take snapshots with --jobs 1)' : ''}` }),
+      ...(ok
+        ? {}
+        : {
+            fix: `GRANT ${name} ON ${['SELECT', 'SHOW VIEW', 'TRIGGER', 'EVENT'].includes(name) ? `\`${database}\`.*` : '*.*'} TO <user>;${optional ? ' (or take snapshots with --jobs 1)' : ''}`,
+          }),
     });
   }
 

@@ -66,7 +66,9 @@ export function encodeSchema(doc: SchemaDocument): Uint8Array {
 
 export function decodeSchema(bytes: Uint8Array, format: string): SchemaDocument {
   if (format !== SCHEMA_FORMAT) {
-    throw new SourceError(`The snapshot's schema has format "${format}"; this driver reads "${SCHEMA_FORMAT}".`);
+    throw new SourceError(
+      `The snapshot's schema has format "${format}"; this driver reads "${SCHEMA_FORMAT}".`,
+    );
   }
   const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as SchemaDocument;
   if (doc.format !== SCHEMA_FORMAT || !Array.isArray(doc.tables))
@@ -75,7 +77,8 @@ export function decodeSchema(bytes: Uint8Array, format: string): SchemaDocument 
 }
 
 /** `DEFINER=`user`@`host`` as SHOW CREATE prints it. */
-const DEFINER = /\bDEFINER\s*=\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|\S+?)@(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|\S+)\s*/i;
+const DEFINER =
+  /\bDEFINER\s*=\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|\S+?)@(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|\S+)\s*/i;
 
 export function withoutDefiner(sql: string): string {
   return sql.replace(DEFINER, '');
@@ -88,7 +91,7 @@ export function withoutDefiner(sql: string): string {
 export function withoutDatabase(sql: string, database: string): string {
   const qualifier = `${quoteIdent(database)}.`;
   let out = '';
-  for (let i = 0; i < sql.length; ) {
+  for (let i = 0; i < sql.length;) {
     const ch = sql[i];
     if (ch === "'" || ch === '"') {
       let j = i + 1;
@@ -175,7 +178,9 @@ async function showCreate(s: Session, what: string, database: string, name: stri
 }
 
 function statementOf(row: Row, what: string, name: string): string {
-  const key = Object.keys(row).find((k) => /^(Create (Table|View|Procedure|Function|Event)|SQL Original Statement)$/.test(k));
+  const key = Object.keys(row).find((k) =>
+    /^(Create (Table|View|Procedure|Function|Event)|SQL Original Statement)$/.test(k),
+  );
   const sql = key ? text(row[key]) : '';
   if (!sql)
     throw new SourceError(
@@ -241,7 +246,12 @@ export async function readSchema(
       const name = text(r.name);
       const kind = text(r.kind);
       const row = await showCreate(s, kind, database, name);
-      routines.push({ name, kind, create: withoutDefiner(statementOf(row, kind, name)), sqlMode: text(row.sql_mode) });
+      routines.push({
+        name,
+        kind,
+        create: withoutDefiner(statementOf(row, kind, name)),
+        sqlMode: text(row.sql_mode),
+      });
     }
     const events: ObjectDoc[] = [];
     for (const r of await s.query(
@@ -275,6 +285,8 @@ export async function readSchema(
     return { doc, tables: full };
   } catch (err) {
     if (err instanceof SourceError) throw err;
-    throw new SourceError(`Reading the schema of database ${database} failed: ${firstLine(err)}.`, { cause: err });
+    throw new SourceError(`Reading the schema of database ${database} failed: ${firstLine(err)}.`, {
+      cause: err,
+    });
   }
 }

@@ -103,7 +103,11 @@ export async function openSnapshot(target: MysqlEndpoint, opts: SnapshotOptions)
     const plan = await pool.use((s) => planStreams(s, target.database, tables, jobs));
     const workers = pool;
     return {
-      position: formatPosition({ file: fixed.file, offset: fixed.offset, ...(fixed.gtids ? { gtids: fixed.gtids } : {}) }),
+      position: formatPosition({
+        file: fixed.file,
+        offset: fixed.offset,
+        ...(fixed.gtids ? { gtids: fixed.gtids } : {}),
+      }),
       consistentAt,
       consistentAtMicros,
       schema: encodeSchema(doc),
@@ -227,7 +231,11 @@ async function fixPosition(
     await snapshotTestHooks.whileLocked?.();
     await Promise.all(workers.map((w) => w.query(START)));
     const status = server.versionNumber >= 80400 ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS';
-    const [row] = await coordinator.query<{ File?: string; Position?: string | number; Executed_Gtid_Set?: string }>(status);
+    const [row] = await coordinator.query<{
+      File?: string;
+      Position?: string | number;
+      Executed_Gtid_Set?: string;
+    }>(status);
     await coordinator.query('UNLOCK TABLES');
     locked = false;
     const lockMs = Math.round(performance.now() - t0);
@@ -267,7 +275,13 @@ async function planStreams(
     const name = `${database}.${t.name}`;
     const [pk] = t.primaryKey;
     const pkType = t.columns.find((c) => c.name === pk)?.dataType ?? '';
-    if (jobs > 1 && pk && t.primaryKey.length === 1 && INTEGER_TYPES.has(pkType) && t.rowEstimate >= splitting.minRows) {
+    if (
+      jobs > 1 &&
+      pk &&
+      t.primaryKey.length === 1 &&
+      INTEGER_TYPES.has(pkType) &&
+      t.rowEstimate >= splitting.minRows
+    ) {
       const q = quoteIdent(pk);
       const [row] = await s.query<{ lo: Buffer | null; hi: Buffer | null }>(
         `SELECT MIN(${q}) AS lo, MAX(${q}) AS hi FROM ${quoteIdent(database)}.${quoteIdent(t.name)}`,

@@ -4,7 +4,14 @@
  * so a source holds nothing open between calls.
  */
 import type { Finding, Need } from '../../src/driver/finding.js';
-import type { ChangeLog, Position, SnapshotOptions, SnapshotReader, SourceDriver, StreamOptions } from '../../src/driver/source-driver.js';
+import type {
+  ChangeLog,
+  Position,
+  SnapshotOptions,
+  SnapshotReader,
+  SourceDriver,
+  StreamOptions,
+} from '../../src/driver/source-driver.js';
 import { NotBuiltError, throwIfAborted } from '../../src/util/errors.js';
 import { connect, connectionError, type MysqlEndpoint, type Session } from './internal/connection.js';
 import { preflight } from './preflight.js';

@@ -14,7 +14,14 @@ import type { Transaction } from '../../src/driver/source-driver.js';
 import type { DroppedObjects, LoadOptions, LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
 import { AbortError, NotBuiltError, SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { assertEmptyDatabase } from './internal/clean.js';
-import { connect, connectionError, firstLine, quoteIdent, type MysqlEndpoint, type Session } from './internal/connection.js';
+import {
+  connect,
+  connectionError,
+  firstLine,
+  quoteIdent,
+  type MysqlEndpoint,
+  type Session,
+} from './internal/connection.js';
 import { databaseIdentity } from './internal/identity.js';
 import { LOAD_FORMAT, loadDataSql } from './internal/load.js';
 import { preflight } from './preflight.js';
@@ -43,7 +50,11 @@ export class MysqlTarget implements TargetDriver {
     return this.withSession((s) => preflight(s, 'restore', this.target.database));
   }
 
-  async assertEmpty(opts?: { clean?: boolean; schema?: Uint8Array; schemaFormat?: string }): Promise<readonly DroppedObjects[]> {
+  async assertEmpty(opts?: {
+    clean?: boolean;
+    schema?: Uint8Array;
+    schemaFormat?: string;
+  }): Promise<readonly DroppedObjects[]> {
     const doc = opts?.schema && opts.schemaFormat ? decodeSchema(opts.schema, opts.schemaFormat) : undefined;
     return this.withSession((s) => assertEmptyDatabase(s, this.target, { clean: !!opts?.clean, doc }));
   }
@@ -57,7 +68,11 @@ export class MysqlTarget implements TargetDriver {
     this.doc = doc;
     await this.withSession(async (s) => {
       if (phase === 'pre-data') {
-        await this.run(s, `ALTER DATABASE ${quoteIdent(this.target.database)} CHARACTER SET ${doc.charset} COLLATE ${doc.collation}`, 'the database');
+        await this.run(
+          s,
+          `ALTER DATABASE ${quoteIdent(this.target.database)} CHARACTER SET ${doc.charset} COLLATE ${doc.collation}`,
+          'the database',
+        );
         await s.query('SET SESSION sql_mode = ?', [doc.sqlMode]);
         for (const t of doc.tables) await this.run(s, t.create, `table ${t.name}`);
         return;
@@ -89,10 +104,17 @@ export class MysqlTarget implements TargetDriver {
       pending = next;
     }
     for (const v of pending)
-      this.notices.push(`View ${v.name} was not restored: ${errors.get(v.name) ?? 'unknown error'} (a table it reads is not in the restore).`);
+      this.notices.push(
+        `View ${v.name} was not restored: ${errors.get(v.name) ?? 'unknown error'} (a table it reads is not in the restore).`,
+      );
   }
 
-  async load(name: string, format: string, data: AsyncIterable<Uint8Array>, opts?: LoadOptions): Promise<LoadStats> {
+  async load(
+    name: string,
+    format: string,
+    data: AsyncIterable<Uint8Array>,
+    opts?: LoadOptions,
+  ): Promise<LoadStats> {
     if (format !== LOAD_FORMAT)
       throw new SourceError(`Stream "${name}" has format "${format}"; this driver loads "${LOAD_FORMAT}".`);
     throwIfAborted(opts?.signal);
@@ -124,10 +146,13 @@ export class MysqlTarget implements TargetDriver {
     } catch (err) {
       if (opts?.signal?.aborted) throw new AbortError('interrupted', { cause: err });
       if (err instanceof SourceError) throw err;
-      throw new SourceError(`Loading table ${t.name} into ${this.target.display} failed: ${firstLine(err)}.`, {
-        cause: err,
-        source: this.target.display,
-      });
+      throw new SourceError(
+        `Loading table ${t.name} into ${this.target.display} failed: ${firstLine(err)}.`,
+        {
+          cause: err,
+          source: this.target.display,
+        },
+      );
     } finally {
       opts?.signal?.removeEventListener('abort', onAbort);
       this.release(s, healthy);
@@ -149,13 +174,20 @@ export class MysqlTarget implements TargetDriver {
     await this.withSession(async (s) => {
       for (const t of doc.tables)
         if (t.autoIncrement)
-          await this.run(s, `ALTER TABLE ${quoteIdent(t.name)} AUTO_INCREMENT = ${BigInt(t.autoIncrement)}`, `table ${t.name}`);
+          await this.run(
+            s,
+            `ALTER TABLE ${quoteIdent(t.name)} AUTO_INCREMENT = ${BigInt(t.autoIncrement)}`,
+            `table ${t.name}`,
+          );
       for (const tr of doc.triggers) {
         await s.query('SET SESSION sql_mode = ?', [tr.sqlMode ?? doc.sqlMode]);
         await this.run(s, tr.create, `trigger ${tr.name}`);
       }
       for (const e of doc.events) {
-        await s.query('SET SESSION sql_mode = ?, time_zone = ?', [e.sqlMode ?? doc.sqlMode, e.timeZone || '+00:00']);
+        await s.query('SET SESSION sql_mode = ?, time_zone = ?', [
+          e.sqlMode ?? doc.sqlMode,
+          e.timeZone || '+00:00',
+        ]);
         await this.run(s, e.create, `event ${e.name}`);
       }
     });
@@ -222,7 +254,10 @@ export class MysqlTarget implements TargetDriver {
     } catch (err) {
       throw err instanceof SourceError ? err : connectionError(err, this.target);
     } finally {
-      if (this.doc && healthy) await s.query('SET SESSION sql_mode = ?, time_zone = ?', [loadSqlMode(this.doc.sqlMode), '+00:00']).catch(() => (healthy = false));
+      if (this.doc && healthy)
+        await s
+          .query('SET SESSION sql_mode = ?, time_zone = ?', [loadSqlMode(this.doc.sqlMode), '+00:00'])
+          .catch(() => (healthy = false));
       this.release(s, healthy);
     }
   }

@@ -7,7 +7,14 @@ import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 
 export async function mysqlExec(url: string, sql: string, values?: unknown[]): Promise<unknown[]> {
-  const c = await mysql.createConnection({ uri: url, multipleStatements: !values, timezone: 'Z', dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+  const c = await mysql.createConnection({
+    uri: url,
+    multipleStatements: !values,
+    timezone: 'Z',
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
   try {
     await c.query("SET time_zone = '+00:00'");
     const [rows] = await c.query(sql, values);

@@ -40,7 +40,10 @@ const SEED = `
 
 const tablesOf = async (url: string): Promise<Record<string, string>> => {
   const out: Record<string, string> = {};
-  for (const r of (await mysqlExec(url, "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'")) as Array<{ t: string }>) {
+  for (const r of (await mysqlExec(
+    url,
+    "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'",
+  )) as Array<{ t: string }>) {
     const [row] = (await mysqlExec(url, `SHOW CREATE TABLE \`${r.t}\``)) as Array<Record<string, string>>;
     out[r.t] = row?.['Create Table'] ?? '';
   }
@@ -48,10 +51,22 @@ const tablesOf = async (url: string): Promise<Record<string, string>> => {
 };
 
 const objectsOf = async (url: string): Promise<unknown> => ({
-  views: await mysqlExec(url, 'SELECT TABLE_NAME AS name, CHECK_OPTION, SECURITY_TYPE, ALGORITHM FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1'),
-  triggers: await mysqlExec(url, 'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT, SQL_MODE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1'),
-  routines: await mysqlExec(url, 'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE, ROUTINE_DEFINITION, SQL_MODE, IS_DETERMINISTIC, SQL_DATA_ACCESS FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY 1'),
-  events: await mysqlExec(url, 'SELECT EVENT_NAME AS name, EVENT_DEFINITION, INTERVAL_VALUE, INTERVAL_FIELD, STARTS, STATUS, TIME_ZONE FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() ORDER BY 1'),
+  views: await mysqlExec(
+    url,
+    'SELECT TABLE_NAME AS name, CHECK_OPTION, SECURITY_TYPE, ALGORITHM FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1',
+  ),
+  triggers: await mysqlExec(
+    url,
+    'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT, SQL_MODE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1',
+  ),
+  routines: await mysqlExec(
+    url,
+    'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE, ROUTINE_DEFINITION, SQL_MODE, IS_DETERMINISTIC, SQL_DATA_ACCESS FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY 1',
+  ),
+  events: await mysqlExec(
+    url,
+    'SELECT EVENT_NAME AS name, EVENT_DEFINITION, INTERVAL_VALUE, INTERVAL_FIELD, STARTS, STATUS, TIME_ZONE FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() ORDER BY 1',
+  ),
 });
 
 describe('mysql schema fidelity', () => {
@@ -61,7 +76,10 @@ describe('mysql schema fidelity', () => {
   beforeAll(async () => {
     src = await createMysqlDatabase('schema_src');
     dst = await createMysqlDatabase('schema_dst');
-    await mysqlExec(src.url, `ALTER DATABASE \`${src.name}\` CHARACTER SET latin1 COLLATE latin1_swedish_ci; ${SEED}`);
+    await mysqlExec(
+      src.url,
+      `ALTER DATABASE \`${src.name}\` CHARACTER SET latin1 COLLATE latin1_swedish_ci; ${SEED}`,
+    );
   });
   afterAll(async () => {
     await Promise.all([src?.drop(), dst?.drop()]);
@@ -74,9 +92,12 @@ describe('mysql schema fidelity', () => {
     expect(Buffer.from(reader.schema).toString('utf8')).not.toMatch(new RegExp(`\`${src.name}\`\\.`));
     expect(await tablesOf(dst.url)).toEqual(await tablesOf(src.url));
     expect(await objectsOf(dst.url)).toEqual(await objectsOf(src.url));
-    expect(await mysqlExec(dst.url, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()')).toEqual([
-      { cs: 'latin1', co: 'latin1_swedish_ci' },
-    ]);
+    expect(
+      await mysqlExec(
+        dst.url,
+        'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()',
+      ),
+    ).toEqual([{ cs: 'latin1', co: 'latin1_swedish_ci' }]);
     // triggers did not fire during the load: the audit count is the source's, not doubled
     expect(await mysqlChecksums(dst.url)).toEqual(await mysqlChecksums(src.url));
     expect(await mysqlExec(dst.url, 'SELECT n FROM audit')).toEqual([{ n: 2 }]);

@@ -53,8 +53,20 @@ describe('mysql snapshot and restore --snapshot', () => {
     await Promise.all([src, ...dbs].map((d) => d?.drop()));
   });
 
-  const snapshot = (name: string, opts: { signal?: AbortSignal; log?: ReturnType<typeof memoryLogger> } = {}) =>
-    runSnapshot({ repo: tr.repo, driver, sourceUrl: src.url, name, tags: [], jobs: 2, log: opts.log ?? memoryLogger(), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const snapshot = (
+    name: string,
+    opts: { signal?: AbortSignal; log?: ReturnType<typeof memoryLogger> } = {},
+  ) =>
+    runSnapshot({
+      repo: tr.repo,
+      driver,
+      sourceUrl: src.url,
+      name,
+      tags: [],
+      jobs: 2,
+      log: opts.log ?? memoryLogger(),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
 
   it('restores every table equal to the source, the large one in key ranges, with --jobs 2', async () => {
     const snap = await snapshot('crm');
@@ -63,14 +75,22 @@ describe('mysql snapshot and restore --snapshot', () => {
     expect(parsed.gtids).toMatch(/^\d+-\d+-\d+/);
     const [manifest] = await tr.repo.listSnapshots({ source: 'crm' });
     const names = (manifest?.streams ?? []).map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining([`${src.name}.contacts#1`, `${src.name}.contacts#2`, `${src.name}.notes`]));
-    expect(manifest?.meta).toMatchObject({ flavour: 'mariadb', database: src.name, timeZone: '+00:00', lock: 'BACKUP STAGE BLOCK_COMMIT' });
+    expect(names).toEqual(
+      expect.arrayContaining([`${src.name}.contacts#1`, `${src.name}.contacts#2`, `${src.name}.notes`]),
+    );
+    expect(manifest?.meta).toMatchObject({
+      flavour: 'mariadb',
+      database: src.name,
+      timeZone: '+00:00',
+      lock: 'BACKUP STAGE BLOCK_COMMIT',
+    });
     expect(typeof manifest?.meta?.lockMs).toBe('number');
     const to = await dst();
     await restoreInto(tr.repo, driver, 'crm', { kind: 'snapshot', id: snap.id }, to.url, { jobs: 2 });
     expect(await mysqlChecksums(to.url)).toEqual(await mysqlChecksums(src.url));
     // the counters are where the source's were
-    const counters = "SELECT TABLE_NAME AS t, AUTO_INCREMENT AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1";
+    const counters =
+      'SELECT TABLE_NAME AS t, AUTO_INCREMENT AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1';
     expect(await mysqlExec(to.url, counters)).toEqual(await mysqlExec(src.url, counters));
   });
 
@@ -89,9 +109,9 @@ describe('mysql snapshot and restore --snapshot', () => {
         target.assertEmpty({ clean: true, schema, schemaFormat: manifest!.schemaFormat }),
       ).rejects.toThrow(/holds 1 object\(s\) the snapshot does not create \(table leftover\)/);
       await mysqlExec(to.url, 'DROP TABLE leftover');
-      expect(await target.assertEmpty({ clean: true, schema, schemaFormat: manifest!.schemaFormat })).toEqual([
-        { kind: 'table', names: [`${to.name}.contacts`] },
-      ]);
+      expect(await target.assertEmpty({ clean: true, schema, schemaFormat: manifest!.schemaFormat })).toEqual(
+        [{ kind: 'table', names: [`${to.name}.contacts`] }],
+      );
     } finally {
       await target.close();
     }
@@ -112,11 +132,21 @@ describe('mysql snapshot and restore --snapshot', () => {
     expect(await tr.repo.listSnapshots({ source: 'crm_abort' })).toEqual([]);
     const other = await dst();
     const sessions = async (): Promise<unknown> =>
-      Number(((await mysqlExec(other.url, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ?', [src.name]))[0] as { n: string }).n);
+      Number(
+        (
+          (
+            await mysqlExec(
+              other.url,
+              'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ?',
+              [src.name],
+            )
+          )[0] as { n: string }
+        ).n,
+      );
     await expect.poll(sessions, { timeout: 30_000, interval: 100 }).toBe(0);
   });
 
-  it('both workers share one view: a concurrent writer\'s transactions are all in or all out, as the position says', async () => {
+  it("both workers share one view: a concurrent writer's transactions are all in or all out, as the position says", async () => {
     const db = await dst();
     await mysqlExec(
       db.url,
@@ -145,15 +175,29 @@ describe('mysql snapshot and restore --snapshot', () => {
       await expect.poll(() => committed.size, { timeout: 30_000 }).toBeGreaterThan(20);
       // whole tables, so that a and b are read by different workers at the same time
       splitting.minRows = Number.MAX_SAFE_INTEGER;
-      const snap = await runSnapshot({ repo: tr.repo, driver, sourceUrl: db.url, name: 'crm_writer', tags: [], jobs: 2, log: memoryLogger() });
+      const snap = await runSnapshot({
+        repo: tr.repo,
+        driver,
+        sourceUrl: db.url,
+        name: 'crm_writer',
+        tags: [],
+        jobs: 2,
+        log: memoryLogger(),
+      });
       const seen = committed.size;
       await expect.poll(() => committed.size, { timeout: 30_000 }).toBeGreaterThan(seen + 5);
       stop = true;
       await writing;
       const to = await dst();
-      await restoreInto(tr.repo, driver, 'crm_writer', { kind: 'snapshot', id: snap.id }, to.url, { jobs: 2 });
+      await restoreInto(tr.repo, driver, 'crm_writer', { kind: 'snapshot', id: snap.id }, to.url, {
+        jobs: 2,
+      });
       const batches = async (t: string): Promise<number[]> =>
-        ((await mysqlExec(to.url, `SELECT batch FROM ${t} WHERE batch > 100000 ORDER BY batch`)) as Array<{ batch: number }>).map((r) => r.batch);
+        (
+          (await mysqlExec(to.url, `SELECT batch FROM ${t} WHERE batch > 100000 ORDER BY batch`)) as Array<{
+            batch: number;
+          }>
+        ).map((r) => r.batch);
       const inA = await batches('a');
       expect(await batches('b')).toEqual(inA);
       // exactly the writer's transactions at or before the recorded GTID position
@@ -172,7 +216,16 @@ describe('mysql snapshot and restore --snapshot', () => {
   });
 
   it('refuses a table name that selects nothing, in one sentence', async () => {
-    const err = await runSnapshot({ repo: tr.repo, driver, sourceUrl: src.url, name: 'crm_typo', tags: [], jobs: 1, tables: ['contcts'], log: memoryLogger() }).catch((e: unknown) => e);
+    const err = await runSnapshot({
+      repo: tr.repo,
+      driver,
+      sourceUrl: src.url,
+      name: 'crm_typo',
+      tags: [],
+      jobs: 1,
+      tables: ['contcts'],
+      log: memoryLogger(),
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/contcts/);
     expect(err).not.toBeInstanceOf(SourceError);
   });

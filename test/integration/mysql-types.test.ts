@@ -98,7 +98,9 @@ describe('mysql types', () => {
     // spot checks on values a checksum would not explain
     const q = 'SELECT HEX(l) AS l, HEX(cyr) AS cyr, HEX(u) AS u FROM texts WHERE id = 1';
     expect(await mysqlExec(dst.url, q)).toEqual(await mysqlExec(src.url, q));
-    expect(await mysqlExec(dst.url, 'SELECT HEX(l) AS l FROM texts WHERE id = 1')).toEqual([{ l: '636166E9' }]);
+    expect(await mysqlExec(dst.url, 'SELECT HEX(l) AS l FROM texts WHERE id = 1')).toEqual([
+      { l: '636166E9' },
+    ]);
     const f = 'SELECT f * 1e0 AS f, biu FROM nums JOIN ints USING (id) WHERE id = 1';
     expect(await mysqlExec(dst.url, f)).toEqual([{ f: 16777216, biu: '18446744073709551615' }]);
     expect(await mysqlExec(dst.url, 'SELECT id, h, v, s FROM computed ORDER BY id')).toEqual([

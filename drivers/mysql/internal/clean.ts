@@ -74,10 +74,13 @@ export async function assertEmptyDatabase(
       if (names.length) dropped.push({ kind, names: names.map((n) => `${db}.${n}`) });
     }
   } catch (err) {
-    throw new SourceError(`Cleaning the target database ${db} on ${target.display} failed: ${firstLine(err)}.`, {
-      cause: err,
-      source: target.display,
-    });
+    throw new SourceError(
+      `Cleaning the target database ${db} on ${target.display} failed: ${firstLine(err)}.`,
+      {
+        cause: err,
+        source: target.display,
+      },
+    );
   }
   return dropped;
 }

@@ -104,8 +104,10 @@ export class Session {
   /** The first column of the first row, as text. */
   async value(sql: string, values?: unknown[]): Promise<string | undefined> {
     const rows = await new Promise<unknown[][]>((resolve, reject) =>
-      this.conn.query({ sql, values, rowsAsArray: true }, (err: Error | null, r: unknown, _f?: FieldPacket[]) =>
-        err ? reject(err) : resolve(r as unknown[][]),
+      this.conn.query(
+        { sql, values, rowsAsArray: true },
+        (err: Error | null, r: unknown, _f?: FieldPacket[]) =>
+          err ? reject(err) : resolve(r as unknown[][]),
       ),
     );
     const v = rows[0]?.[0];
@@ -136,7 +138,9 @@ export function connectionError(err: unknown, target: MysqlEndpoint): SourceErro
   const say = (text: string): SourceError => new SourceError(text, { cause: err, source: where });
   switch (e.code) {
     case 'ECONNREFUSED':
-      return say(`Cannot connect to MySQL/MariaDB at ${where}: connection refused (is the server running and listening there?).`);
+      return say(
+        `Cannot connect to MySQL/MariaDB at ${where}: connection refused (is the server running and listening there?).`,
+      );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return say(`Cannot connect to MySQL/MariaDB at ${where}: the host name does not resolve.`);
@@ -150,7 +154,9 @@ export function connectionError(err: unknown, target: MysqlEndpoint): SourceErro
     case 'ER_BAD_DB_ERROR':
       return say(`MySQL/MariaDB at ${where} has no database "${target.database}".`);
     case 'ER_DBACCESS_DENIED_ERROR':
-      return say(`User "${user}" may not use database "${target.database}" on ${where}; grant it access to the database.`);
+      return say(
+        `User "${user}" may not use database "${target.database}" on ${where}; grant it access to the database.`,
+      );
     default:
       return say(`MySQL/MariaDB at ${where} failed: ${firstLine(err)}.`);
   }
