@@ -24,10 +24,14 @@ import {
 } from './internal/connection.js';
 import { databaseIdentity } from './internal/identity.js';
 import { LOAD_FORMAT, loadDataSql } from './internal/load.js';
+import { splitSecondaryKeys } from './internal/schema-keys.js';
 import { preflight } from './preflight.js';
 import { decodeSchema, type SchemaDocument, type TableDoc } from './schema.js';
 
 /** The sql_mode rows are loaded under: the dump's, keeping id 0 and the source's zero dates. */
+/** Tables whose secondary keys are built at once in post-data. */
+const KEY_BUILDERS = 4;
+
 export function loadSqlMode(dumpMode: string): string {
   const modes = dumpMode
     .split(',')
@@ -43,6 +47,8 @@ export class MysqlTarget implements TargetDriver {
   private readonly idle: Session[] = [];
   private readonly open = new Set<Session>();
   private readonly notices: string[] = [];
+  /** Secondary keys left out of pre-data, built in post-data (internal/schema-keys.ts), by table. */
+  private readonly deferredKeys = new Map<string, readonly string[]>();
 
   constructor(private readonly target: MysqlEndpoint) {}
 
@@ -66,23 +72,50 @@ export class MysqlTarget implements TargetDriver {
   async createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void> {
     const doc = decodeSchema(schema, format);
     this.doc = doc;
+    if (phase === 'pre-data') return this.withSession((s) => this.preData(s, doc));
+    await this.buildKeys();
     await this.withSession(async (s) => {
-      if (phase === 'pre-data') {
-        await this.run(
-          s,
-          `ALTER DATABASE ${quoteIdent(this.target.database)} CHARACTER SET ${doc.charset} COLLATE ${doc.collation}`,
-          'the database',
-        );
-        await s.query('SET SESSION sql_mode = ?', [doc.sqlMode]);
-        for (const t of doc.tables) await this.run(s, t.create, `table ${t.name}`);
-        return;
-      }
       await this.createViews(s, doc);
       for (const r of doc.routines) {
         await s.query('SET SESSION sql_mode = ?', [r.sqlMode ?? doc.sqlMode]);
         await this.run(s, r.create, `${(r.kind ?? 'routine').toLowerCase()} ${r.name}`);
       }
     });
+  }
+
+  /** The database's defaults, then the tables, without the secondary keys built after the load. */
+  private async preData(s: Session, doc: SchemaDocument): Promise<void> {
+    const db = quoteIdent(this.target.database);
+    await this.run(
+      s,
+      `ALTER DATABASE ${db} CHARACTER SET ${doc.charset} COLLATE ${doc.collation}`,
+      'the database',
+    );
+    await s.query('SET SESSION sql_mode = ?', [doc.sqlMode]);
+    for (const t of doc.tables) {
+      const split = splitSecondaryKeys(t.create);
+      if (split.keys.length) this.deferredKeys.set(t.name, split.keys);
+      await this.run(s, split.create, `table ${t.name}`);
+    }
+  }
+
+  /** The deferred secondary keys, one ALTER TABLE per table, tables side by side. */
+  private async buildKeys(): Promise<void> {
+    const queue = [...this.deferredKeys];
+    this.deferredKeys.clear();
+    const worker = (): Promise<void> =>
+      this.withSession(async (s) => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const [table, keys] = next;
+          const adds = keys.map((k) => `ADD ${k}`).join(', ');
+          await this.run(
+            s,
+            `ALTER TABLE ${quoteIdent(table)} ${adds}`,
+            `the secondary keys of table ${table}`,
+          );
+        }
+      });
+    await Promise.all(Array.from({ length: Math.min(KEY_BUILDERS, queue.length) }, worker));
   }
 
   /** Views in dependency order: each round creates those whose tables and views exist. */
