@@ -8,7 +8,6 @@
  * NO_AUTO_VALUE_ON_ZERO (an id 0 stays 0) and without the zero-date checks (the source's rows are
  * loaded as they were), and, where the user may, outside the target's binlog.
  */
-import { Readable } from 'node:stream';
 import type { Finding } from '../../src/driver/finding.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import type { DroppedObjects, LoadOptions, LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
@@ -23,7 +22,7 @@ import {
   type Session,
 } from './internal/connection.js';
 import { databaseIdentity } from './internal/identity.js';
-import { LOAD_FORMAT, loadDataSql } from './internal/load.js';
+import { infileStream, LOAD_FORMAT, loadDataSql } from './internal/load.js';
 import { splitSecondaryKeys } from './internal/schema-keys.js';
 import { preflight } from './preflight.js';
 import { decodeSchema, type SchemaDocument, type TableDoc } from './schema.js';
@@ -164,7 +163,9 @@ export class MysqlTarget implements TargetDriver {
     const onAbort = (): void => s.destroy();
     opts?.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const input = Readable.from(counted, { objectMode: false });
+      // the socket the rows go out on: the next piece is read only once it has drained
+      const socket = (s.conn as unknown as { stream: Parameters<typeof infileStream>[1] }).stream;
+      const input = infileStream(counted, socket);
       const table = `${quoteIdent(this.target.database)}.${quoteIdent(t.name)}`;
       const res = await s.exec({ sql: loadDataSql(table, t.columns), infileStreamFactory: () => input });
       if (res.warningStatus > 0) {

@@ -13,6 +13,7 @@
  *    as its unsigned number and loaded with `SET col = CAST(@v AS UNSIGNED)`.
  * Generated columns are left out of both sides: the server computes them.
  */
+import { Readable } from 'node:stream';
 import { quoteIdent } from './connection.js';
 
 export const LOAD_FORMAT = 'mysql-load-data/1';
@@ -116,4 +117,57 @@ export async function* encodeRows(
   }
   if (pos > 0) yield Buffer.from(buf.subarray(0, pos));
   onRows?.(n);
+}
+
+/** A protocol packet holds less than 16 MiB; pieces of 1 MiB keep each one well below. */
+const PIECE = 1024 * 1024;
+
+interface Socket {
+  readonly writableNeedDrain: boolean;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  removeListener(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+/**
+ * The bytes of one stream as the file `LOAD DATA LOCAL INFILE` asks for. mysql2 writes whatever
+ * the file gives as fast as it comes, so the next piece is read only once the connection's socket
+ * has drained: memory holds what the socket buffers plus one piece, whatever the table's size.
+ */
+export function infileStream(data: AsyncIterable<Uint8Array>, socket: Socket): Readable {
+  const it = data[Symbol.asyncIterator]();
+  let pending: Uint8Array | undefined;
+  const drained = (): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        socket.removeListener('drain', done);
+        socket.removeListener('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+    });
+  return new Readable({
+    highWaterMark: PIECE,
+    read() {
+      void (async () => {
+        try {
+          if (socket.writableNeedDrain) await drained();
+          if (!pending || pending.byteLength === 0) {
+            const next = await it.next();
+            if (next.done) return void this.push(null);
+            pending = next.value;
+          }
+          const piece = pending.subarray(0, PIECE);
+          pending = pending.subarray(piece.byteLength);
+          this.push(piece);
+        } catch (err) {
+          this.destroy(err as Error);
+        }
+      })();
+    },
+    destroy(err, callback) {
+      void it.return?.().catch(() => {});
+      callback(err);
+    },
+  });
 }
