@@ -5,6 +5,9 @@
  * nothing and holds nothing on the server, and one consistent view shared by both workers while
  * a writer commits, matching the recorded position exactly.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driver } from '../../drivers/mysql/index.js';
@@ -14,6 +17,7 @@ import { runSnapshot } from '../../src/backup/snapshot-job.js';
 import { AbortError, SourceError } from '../../src/util/errors.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { createMysqlDatabase, type TestDatabase } from '../harness/index.js';
+import { runCli } from '../helpers/cli.js';
 import { mysqlChecksums, mysqlExec } from '../helpers/mysql.js';
 import { restoreInto, tempRepo, type TempRepo } from '../helpers/pitr.js';
 
@@ -228,5 +232,26 @@ describe('mysql snapshot and restore --snapshot', () => {
     }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/contcts/);
     expect(err).not.toBeInstanceOf(SourceError);
+  });
+
+  it('crm-backup snapshot and restore --snapshot on the command line, exit 0 and equal', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crmb-mysql-cli-'));
+    const env = { CRM_BACKUP_REPO: join(dir, 'repo'), CRM_BACKUP_PASSWORD: 'pw' };
+    try {
+      expect((await runCli(['init'], { env })).code).toBe(0);
+      const snap = await runCli(['snapshot', '--source', src.url, '--name', 'cli', '--jobs', '2'], { env });
+      expect(snap.code, snap.stderr).toBe(0);
+      const id = snap.stdout.trim();
+      const to = await dst();
+      const r = await runCli(['restore', '--target', to.url, '--snapshot', id, '--jobs', '2'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(await mysqlChecksums(to.url)).toEqual(await mysqlChecksums(src.url));
+      // a second restore into the same database is refused, and names what is there
+      const again = await runCli(['restore', '--target', to.url, '--snapshot', id], { env });
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/is not empty: it holds 3 object\(s\), for example table contacts/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
