@@ -73,7 +73,19 @@ describe('mysql snapshot and restore --snapshot', () => {
     });
 
   it('restores every table equal to the source, the large one in key ranges, with --jobs 2', async () => {
-    const snap = await snapshot('crm');
+    const log = memoryLogger();
+    const logged = new Map<string, unknown>();
+    const info = log.info;
+    log.info = (event, message, fields) => {
+      logged.set(event, fields);
+      info(event, message, fields);
+    };
+    const snap = await snapshot('crm', { log });
+    // the log says how long commits were blocked for the workers to share one view
+    expect(logged.get('snapshot.position')).toMatchObject({
+      lock: 'BACKUP STAGE BLOCK_COMMIT',
+      lockMs: expect.any(Number),
+    });
     const parsed = parsePosition(snap.position);
     expect(parsed.file).toMatch(/^binlog\.\d+$/);
     expect(parsed.gtids).toMatch(/^\d+-\d+-\d+/);
