@@ -323,11 +323,12 @@ export async function preflight(s: Session, need: Need, database: string): Promi
 
   // tables: keys and engines
   const tables = await s.query(
-    `SELECT t.TABLE_NAME AS name, t.ENGINE AS engine,
+    `SELECT t.TABLE_NAME AS name, t.ENGINE AS engine, t.TABLE_TYPE AS type,
             EXISTS (SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c
                      WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
                        AND c.CONSTRAINT_TYPE = 'PRIMARY KEY') AS pk
-       FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE' ORDER BY t.TABLE_NAME`,
+       FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? AND t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
+      ORDER BY t.TABLE_NAME`,
     [database],
   );
   for (const t of tables) {
@@ -341,6 +342,14 @@ export async function preflight(s: Session, need: Need, database: string): Promi
           ? `Table ${name} has no primary key; a replayed UPDATE or DELETE finds its row by every column, which is slow and cannot tell identical rows apart.`
           : `Table ${name} has no primary key; a snapshot reads it whole, in one stream.`,
         fix: `ALTER TABLE ${name} ADD PRIMARY KEY (…);`,
+      });
+    if (text(t.type) === 'SYSTEM VERSIONED')
+      push({
+        id: 'mysql.system_versioned',
+        subject: name,
+        severity: 'error',
+        message: `Table ${name} is WITH SYSTEM VERSIONING; a logical snapshot cannot restore its history exactly, so a snapshot that includes it is refused.`,
+        fix: `Snapshot the other tables with --tables, or ALTER TABLE ${name} DROP SYSTEM VERSIONING;`,
       });
     const engine = text(t.engine);
     if (engine && !/^innodb$/i.test(engine))

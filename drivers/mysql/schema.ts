@@ -41,6 +41,13 @@ export interface ObjectDoc {
   readonly table?: string;
 }
 
+/** A MariaDB SEQUENCE: its definition and the next value it would hand out (after its cache). */
+export interface SequenceDoc {
+  readonly name: string;
+  readonly create: string;
+  readonly next: string;
+}
+
 export interface SchemaDocument {
   readonly format: typeof SCHEMA_FORMAT;
   readonly flavour: 'mariadb' | 'mysql';
@@ -54,6 +61,8 @@ export interface SchemaDocument {
   /** The server's time_zone; the dump itself is read under +00:00. */
   readonly timeZone: string;
   readonly tables: readonly TableDoc[];
+  /** MariaDB sequences (absent in documents of servers without them). */
+  readonly sequences?: readonly SequenceDoc[];
   readonly views: readonly ObjectDoc[];
   readonly triggers: readonly ObjectDoc[];
   readonly routines: readonly ObjectDoc[];
@@ -117,6 +126,8 @@ export interface SnapshotTable extends TableDoc {
   /** Rough size, for scheduling (largest first) and splitting. */
   readonly dataLength: number;
   readonly rowEstimate: number;
+  /** MariaDB WITH SYSTEM VERSIONING: its history cannot be dumped and loaded as rows. */
+  readonly versioned: boolean;
 }
 
 const text = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : v == null ? '' : String(v));
@@ -125,8 +136,9 @@ const text = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : 
 export async function listTables(s: Session, database: string): Promise<Omit<SnapshotTable, 'create'>[]> {
   const tables = await s.query(
     `SELECT TABLE_NAME AS name, ENGINE AS engine, DATA_LENGTH AS dataLength, TABLE_ROWS AS rowEstimate,
-            AUTO_INCREMENT AS autoIncrement
-       FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`,
+            AUTO_INCREMENT AS autoIncrement, TABLE_TYPE AS type
+       FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
+      ORDER BY TABLE_NAME`,
     [database],
   );
   const columns = await s.query(
@@ -156,6 +168,7 @@ export async function listTables(s: Session, database: string): Promise<Omit<Sna
   const pks = byTable(keys, (r) => text(r.name));
   return tables.map((r) => {
     const name = text(r.name);
+    const versioned = text(r.type) === 'SYSTEM VERSIONED';
     const ai = r.autoIncrement == null ? undefined : text(r.autoIncrement);
     return {
       name,
@@ -164,6 +177,7 @@ export async function listTables(s: Session, database: string): Promise<Omit<Sna
       primaryKey: pks.get(name) ?? [],
       dataLength: Number(text(r.dataLength) || 0),
       rowEstimate: Number(text(r.rowEstimate) || 0),
+      versioned,
       ...(ai ? { autoIncrement: ai } : {}),
     };
   });
@@ -208,8 +222,21 @@ export async function readSchema(
     const timeZone = (await s.value('SELECT @@GLOBAL.time_zone')) ?? '';
     const full: SnapshotTable[] = [];
     for (const t of tables) {
-      const create = statementOf(await showCreate(s, 'TABLE', database, t.name), 'TABLE', t.name);
-      full.push({ ...t, create });
+      // a DEFAULT NEXTVAL(`db`.`seq`) names the database; a restore resolves it in its own
+      const shown = statementOf(await showCreate(s, 'TABLE', database, t.name), 'TABLE', t.name);
+      full.push({ ...t, create: withoutDatabase(shown, database) });
+    }
+    const sequences: SequenceDoc[] = [];
+    for (const r of await s.query(
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'SEQUENCE' ORDER BY TABLE_NAME",
+      [database],
+    )) {
+      const name = text(r.name);
+      const create = statementOf(await showCreate(s, 'SEQUENCE', database, name), 'SEQUENCE', name);
+      const next = await s.value(
+        `SELECT next_not_cached_value FROM ${quoteIdent(database)}.${quoteIdent(name)}`,
+      );
+      sequences.push({ name, create, next: next ?? '' });
     }
     const names = new Set(tables.map((t) => t.name));
     const views: ObjectDoc[] = [];
@@ -276,7 +303,8 @@ export async function readSchema(
       collation: text(db?.co),
       sqlMode,
       timeZone,
-      tables: full.map(({ dataLength: _d, rowEstimate: _r, ...t }) => t),
+      tables: full.map(({ dataLength: _d, rowEstimate: _r, versioned: _v, ...t }) => t),
+      sequences,
       views,
       triggers,
       routines,

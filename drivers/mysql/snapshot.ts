@@ -80,9 +80,7 @@ export async function openSnapshot(target: MysqlEndpoint, opts: SnapshotOptions)
     });
     const server = await serverInfo(coordinator);
     const identity = await databaseIdentity(coordinator, target.database);
-    const all = await listTables(coordinator, target.database);
     const wanted = opts.tables?.length ? tableNames.matcher(opts.tables) : undefined;
-    const selected = all.filter((t) => !wanted || wanted(`${target.database}.${t.name}`));
     pool = new WorkerPool();
     for (let i = 0; i < jobs; i++) pool.add(await openWorker(target));
     throwIfAborted(signal);
@@ -96,6 +94,16 @@ export async function openSnapshot(target: MysqlEndpoint, opts: SnapshotOptions)
     const clock = (await coordinator.value('SELECT UNIX_TIMESTAMP(NOW(6))')) ?? '';
     const consistentAtMicros = microsOf(clock);
     const consistentAt = new Date(Number(consistentAtMicros / 1000n));
+    // listed after the view was fixed: a table created before it is in the snapshot, one created
+    // after it is in the log (and reading it in the older view fails loudly, never silently)
+    const all = await listTables(coordinator, target.database);
+    const selected = all.filter((t) => !wanted || wanted(`${target.database}.${t.name}`));
+    const versioned = selected.filter((t) => t.versioned).map((t) => `${target.database}.${t.name}`);
+    if (versioned.length)
+      throw new SourceError(
+        `Table ${versioned.join(', ')} is WITH SYSTEM VERSIONING, whose history a logical snapshot cannot restore exactly; leave it out with --tables, or remove versioning (ALTER TABLE … DROP SYSTEM VERSIONING).`,
+        { source: target.display },
+      );
     const { doc, tables } = await readSchema(coordinator, target.database, selected, server);
     coordinator.destroy();
     coordinator = undefined;

@@ -91,6 +91,8 @@ export class MysqlTarget implements TargetDriver {
       'the database',
     );
     await s.query('SET SESSION sql_mode = ?', [doc.sqlMode]);
+    // sequences first: a column's DEFAULT may take NEXTVAL of one
+    for (const q of doc.sequences ?? []) await this.run(s, q.create, `sequence ${q.name}`);
     for (const t of doc.tables) {
       const split = splitSecondaryKeys(t.create);
       if (split.keys.length) this.deferredKeys.set(t.name, split.keys);
@@ -201,7 +203,7 @@ export class MysqlTarget implements TargetDriver {
     return [...this.notices];
   }
 
-  /** AUTO_INCREMENT counters at least where the source's were, then triggers and events. */
+  /** AUTO_INCREMENT counters and sequences at least where the source's were, then triggers and events. */
   async finish(): Promise<readonly string[]> {
     const doc = this.doc;
     if (!doc) return [];
@@ -212,6 +214,13 @@ export class MysqlTarget implements TargetDriver {
             s,
             `ALTER TABLE ${quoteIdent(t.name)} AUTO_INCREMENT = ${BigInt(t.autoIncrement)}`,
             `table ${t.name}`,
+          );
+      for (const q of doc.sequences ?? [])
+        if (/^\d+$/.test(q.next))
+          await this.run(
+            s,
+            `ALTER SEQUENCE ${quoteIdent(q.name)} RESTART WITH ${q.next}`,
+            `sequence ${q.name}`,
           );
       for (const tr of doc.triggers) {
         await s.query('SET SESSION sql_mode = ?', [tr.sqlMode ?? doc.sqlMode]);

@@ -30,6 +30,8 @@ function recreated(doc: SchemaDocument | undefined): Set<string> {
   const out = new Set<string>();
   if (!doc) return out;
   for (const t of doc.tables) out.add(`table ${t.name}`);
+  // information_schema lists a sequence as a table, and DROP TABLE drops it
+  for (const q of doc.sequences ?? []) out.add(`table ${q.name}`);
   for (const v of doc.views) out.add(`view ${v.name}`);
   for (const r of doc.routines) out.add(`${(r.kind ?? '').toLowerCase()} ${r.name}`);
   for (const t of doc.triggers) out.add(`trigger ${t.name}`);
