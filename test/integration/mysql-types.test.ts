@@ -6,6 +6,8 @@
  * invisible columns.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driver } from '../../drivers/mysql/index.js';
+import { LOAD_FORMAT } from '../../drivers/mysql/internal/load.js';
 import { createMysqlDatabase, type TestDatabase } from '../harness/index.js';
 import { mysqlChecksums, mysqlExec, mysqlRoundTrip } from '../helpers/mysql.js';
 
@@ -113,5 +115,26 @@ describe('mysql types', () => {
     expect(await mysqlExec(dst.url, 'SELECT dt, t, ts FROM times WHERE id = 1')).toEqual([
       { dt: '0000-00-00', t: '-838:59:59', ts: '1970-01-01 00:00:01.000' },
     ]);
+  });
+
+  it('a value the target would change fails the load in one sentence instead of loading it changed', async () => {
+    const to = await createMysqlDatabase('types_bad');
+    const source = await driver.openSource(src.url, { name: 'test' });
+    const reader = await source.openSnapshot({ jobs: 1, tables: ['ints'] });
+    const target = await driver.openTarget(to.url);
+    try {
+      await target.createSchema(reader.schema, reader.schemaFormat, 'pre-data');
+      async function* rows(): AsyncGenerator<Uint8Array> {
+        yield Buffer.from('1\t300\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\n');
+      }
+      await expect(target.load(`${src.name}.ints`, LOAD_FORMAT, rows())).rejects.toThrow(
+        /^Loading table ints into .* gave 1 warning\(s\), so some values would differ from the snapshot, e\.g\. "Out of range value for column 'ti' at row 1"/,
+      );
+    } finally {
+      await reader.close();
+      await target.close();
+      await source.close();
+      await to.drop();
+    }
   });
 });
