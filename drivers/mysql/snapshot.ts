@@ -48,6 +48,9 @@ export const splitting = { minRows: 500_000 };
 /** For tests only: runs while commits are blocked, before the workers start their transactions. */
 export const snapshotTestHooks: { whileLocked?: () => Promise<void> } = {};
 
+/** How long the coordinator waits to stop commits before it gives up (seconds). */
+const LOCK_WAIT_SECONDS = 60;
+
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
 
 interface Fixed {
@@ -196,11 +199,18 @@ async function fixPosition(
     const at = await snapshotStatus(w);
     return { ...at, gtids: await gtidsAt(at.file, at.offset) };
   }
-  const lockError = (err: unknown): SourceError =>
-    new SourceError(
-      `Cannot stop commits on ${target.display} for the moment ${workers.length} workers need to share one consistent view (${firstLine(err)}); grant the backup user RELOAD${server.flavour === 'mariadb' ? ' (for BACKUP STAGE)' : ''}, or take the snapshot with --jobs 1.`,
+  const lockError = (err: unknown): SourceError => {
+    const denied = (err as { errno?: number }).errno === 1227;
+    const hint = denied
+      ? `grant the backup user RELOAD${server.flavour === 'mariadb' ? ' (for BACKUP STAGE)' : ''}, or take the snapshot with --jobs 1`
+      : 'a long statement or commit held it up; run the backup again when it has finished, or take the snapshot with --jobs 1, which needs no lock';
+    return new SourceError(
+      `Cannot stop commits on ${target.display} for the moment ${workers.length} workers need to share one consistent view (${firstLine(err)}); ${hint}.`,
       { cause: err, source: target.display },
     );
+  };
+  // never wait for the lock as long as the server would (a year on MariaDB): others queue behind it
+  await coordinator.query(`SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}`);
   if (server.flavour === 'mariadb') {
     await coordinator.query('BACKUP STAGE START').catch((err: unknown) => {
       throw lockError(err);

@@ -246,8 +246,10 @@ export class MysqlTarget implements TargetDriver {
   /** `db.table` or a part `db.table#n` of the snapshot: the table by its name in the schema. */
   private tableOf(name: string): TableDoc {
     const doc = this.doc;
-    const base = name.replace(/#\d+$/, '');
-    const t = doc?.tables.find((x) => `${doc.database}.${x.name}` === base);
+    // a table whose own name ends in `#n` is matched whole before a part of another table
+    const find = (n: string): TableDoc | undefined =>
+      doc?.tables.find((x) => `${doc.database}.${x.name}` === n);
+    const t = find(name) ?? find(name.replace(/#\d+$/, ''));
     if (!t) throw new SourceError(`Stream "${name}" names no table of the snapshot's schema.`);
     return t;
   }
