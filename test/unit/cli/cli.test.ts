@@ -74,7 +74,7 @@ describe('crm-backup command line', () => {
     const r = await runCli(['doctor', '--source', 'oracle://scott:tiger@db/orcl']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
-      'crm-backup: Unknown database URL scheme "oracle:"; supported schemes are postgres:, postgresql:.',
+      'crm-backup: Unknown database URL scheme "oracle:"; supported schemes are postgres:, postgresql:, mysql:, mariadb:.',
     );
     expect(r.stderr).not.toContain('tiger');
   });
