@@ -46,9 +46,25 @@ export function parseMysqlUrl(url: string): MysqlEndpoint {
     database,
     ...(socketPath ? { socketPath } : { host: host || 'localhost', port: hp.port ? Number(hp.port) : 3306 }),
     ...(password ? { password } : process.env.MYSQL_PWD ? { password: process.env.MYSQL_PWD } : {}),
-    ...(/^(true|required|1)$/i.test(params.get('ssl') ?? '') ? { ssl: {} } : {}),
+    ...sslOption(params.get('ssl'), refuse),
   };
   return { options, display, database };
+}
+
+/**
+ * `?ssl=true` (or `required`, `1`) asks for TLS with the defaults; `?ssl={"rejectUnauthorized":true}`
+ * gives mysql2's TLS options as JSON, as mysql2's own URLs do; `false`, `0` or none: no TLS.
+ */
+function sslOption(value: string | null, refuse: (why: string) => never): Pick<ConnectionOptions, 'ssl'> {
+  if (!value || /^(false|0|disabled?)$/i.test(value)) return {};
+  if (/^(true|required?|1)$/i.test(value)) return { ssl: {} };
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    if (parsed && typeof parsed === 'object') return { ssl: parsed as ConnectionOptions['ssl'] };
+  } catch {
+    // refused below
+  }
+  return refuse('its ssl option is neither true, false nor a JSON object of TLS options');
 }
 
 /** Options every session of this driver uses: exact numbers as text, dates as text, no conversion in the client. */

@@ -32,6 +32,15 @@ describe('parseMysqlUrl', () => {
     expect(e.options.host).toBeUndefined();
   });
 
+  it('asks for TLS when the URL says so, with options given as JSON', () => {
+    expect(parseMysqlUrl('mysql://u@h/crm?ssl=true').options.ssl).toEqual({});
+    expect(parseMysqlUrl('mysql://u@h/crm?ssl={"rejectUnauthorized":true}').options.ssl).toEqual({
+      rejectUnauthorized: true,
+    });
+    expect(parseMysqlUrl('mysql://u@h/crm').options.ssl).toBeUndefined();
+    expect(() => parseMysqlUrl('mysql://u@h/crm?ssl=maybe')).toThrow(/ssl option/);
+  });
+
   it('refuses a URL without a database, or with several hosts, in one sentence without the password', () => {
     expect(() => parseMysqlUrl('mysql://u:s3cret@h:3306/')).toThrow(/names no database/);
     expect(() => parseMysqlUrl('mysql://u:s3cret@a,b/crm')).toThrow(/lists several hosts/);
