@@ -66,9 +66,8 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
       log.info(
         'snapshot.position',
         `Consistent at ${reader.consistentAt.toISOString()} (position ${reader.position}).`,
-        {
-          position: reader.position,
-        },
+        // the driver's facts (e.g. how long a global lock was held) go with it, for the operator
+        { ...reader.meta, position: reader.position },
       );
       const schema = await repo.writeStream(single(reader.schema), { signal });
       const stored = await storeStreams(repo, reader.streams(), opts.jobs, log, signal);

@@ -38,6 +38,7 @@ const DRIVERS: readonly DriverEntry[] = [
     kind: 'mysql',
     label: 'MySQL/MariaDB',
     schemes: ['mysql', 'mariadb'],
+    load: async () => (await import('../../drivers/mysql/index.js')).driver,
     url: async () => (await import('../../drivers/mysql/url.js')).urlSyntax,
   },
   {

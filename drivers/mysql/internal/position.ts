@@ -26,7 +26,8 @@ const POSITION = /^(.+)\.(\d+):(\d+)(?:#(.*))?$/;
 
 export function parsePosition(position: string): BinlogPosition {
   const m = POSITION.exec(position);
-  if (!m) throw new Error(`"${position}" is not a MySQL/MariaDB binlog position (expected binlog.000012:1234).`);
+  if (!m)
+    throw new Error(`"${position}" is not a MySQL/MariaDB binlog position (expected binlog.000012:1234).`);
   const gtids = m[4];
   return { file: `${m[1]}.${m[2]}`, offset: Number(m[3]), ...(gtids ? { gtids } : {}) };
 }

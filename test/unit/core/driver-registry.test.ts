@@ -38,7 +38,7 @@ describe('the driver registry', () => {
           expect((await driverFor(`${scheme}://u@h/db`)).kind).toBe(entry.kind);
       } else {
         await expect(driverByKind(entry.kind)).rejects.toThrow(
-          `The ${entry.label} driver is not built yet; this version backs up PostgreSQL only.`,
+          `The ${entry.label} driver is not built yet; this version backs up PostgreSQL, MySQL/MariaDB only.`,
         );
       }
     }

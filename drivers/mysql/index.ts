@@ -1,0 +1,23 @@
+/** The MySQL/MariaDB driver module: what `src/driver/registry.ts` loads for mysql:// and mariadb:// URLs. */
+import type { DriverModule } from '../../src/driver/driver-module.js';
+import { parseMysqlUrl } from './internal/connection.js';
+import { comparePositions } from './internal/position.js';
+import { tableNames } from './names.js';
+import { MysqlSource } from './source.js';
+import { MysqlTarget } from './target.js';
+
+export const driver: DriverModule = {
+  kind: 'mysql',
+  formatVersion: 1,
+  // the change log and its replay are being built (change-log.ts, apply.ts)
+  capabilities: { snapshot: true, changeLog: false, restore: true },
+  comparePositions,
+  tableNames,
+  openSource: async (url, opts) => new MysqlSource(parseMysqlUrl(url), opts.name),
+  openTarget: async (url) => new MysqlTarget(parseMysqlUrl(url)),
+};
+
+export { MysqlSource } from './source.js';
+export { MysqlTarget } from './target.js';
+export { LOAD_FORMAT } from './internal/load.js';
+export { SCHEMA_FORMAT } from './schema.js';

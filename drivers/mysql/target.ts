@@ -1,0 +1,309 @@
+/**
+ * Restore target: an empty MySQL/MariaDB database that receives the tables (pre-data), their rows
+ * through concurrent `LOAD DATA LOCAL INFILE` streamed from the stored bytes, then views and
+ * routines (post-data); triggers and events come last, in `finish()`, because the change log
+ * already holds what they did on the source and MySQL cannot switch a trigger off for a session.
+ * Every session writes with foreign_key_checks = 0 and unique_checks = 0 (the rows were valid on
+ * the source), under time_zone +00:00 (TIMESTAMP text is UTC), under the dump's sql_mode with
+ * NO_AUTO_VALUE_ON_ZERO (an id 0 stays 0) and without the zero-date checks (the source's rows are
+ * loaded as they were), and, where the user may, outside the target's binlog.
+ */
+import type { Finding } from '../../src/driver/finding.js';
+import type { Transaction } from '../../src/driver/source-driver.js';
+import type { DroppedObjects, LoadOptions, LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
+import { AbortError, NotBuiltError, SourceError, throwIfAborted } from '../../src/util/errors.js';
+import { assertEmptyDatabase } from './internal/clean.js';
+import {
+  connect,
+  connectionError,
+  firstLine,
+  quoteIdent,
+  type MysqlEndpoint,
+  type Session,
+} from './internal/connection.js';
+import { databaseIdentity } from './internal/identity.js';
+import { infileStream, LOAD_FORMAT, loadDataSql } from './internal/load.js';
+import { splitSecondaryKeys } from './internal/schema-keys.js';
+import { preflight } from './preflight.js';
+import { decodeSchema, type SchemaDocument, type TableDoc } from './schema.js';
+
+/** The sql_mode rows are loaded under: the dump's, keeping id 0 and the source's zero dates. */
+/** Tables whose secondary keys are built at once in post-data. */
+const KEY_BUILDERS = 4;
+
+export function loadSqlMode(dumpMode: string): string {
+  const modes = dumpMode
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m && m !== 'NO_ZERO_DATE' && m !== 'NO_ZERO_IN_DATE');
+  if (!modes.includes('NO_AUTO_VALUE_ON_ZERO')) modes.push('NO_AUTO_VALUE_ON_ZERO');
+  return modes.join(',');
+}
+
+export class MysqlTarget implements TargetDriver {
+  readonly kind = 'mysql';
+  private doc: SchemaDocument | undefined;
+  private readonly idle: Session[] = [];
+  private readonly open = new Set<Session>();
+  private readonly notices: string[] = [];
+  /** Secondary keys left out of pre-data, built in post-data (internal/schema-keys.ts), by table. */
+  private readonly deferredKeys = new Map<string, readonly string[]>();
+
+  constructor(private readonly target: MysqlEndpoint) {}
+
+  async preflight(_opts: { replay: boolean }): Promise<Finding[]> {
+    return this.withSession((s) => preflight(s, 'restore', this.target.database));
+  }
+
+  async assertEmpty(opts?: {
+    clean?: boolean;
+    schema?: Uint8Array;
+    schemaFormat?: string;
+  }): Promise<readonly DroppedObjects[]> {
+    const doc = opts?.schema && opts.schemaFormat ? decodeSchema(opts.schema, opts.schemaFormat) : undefined;
+    return this.withSession((s) => assertEmptyDatabase(s, this.target, { clean: !!opts?.clean, doc }));
+  }
+
+  async identity(): Promise<string | undefined> {
+    return this.withSession((s) => databaseIdentity(s, this.target.database));
+  }
+
+  async createSchema(schema: Uint8Array, format: string, phase: 'pre-data' | 'post-data'): Promise<void> {
+    const doc = decodeSchema(schema, format);
+    this.doc = doc;
+    if (phase === 'pre-data') return this.withSession((s) => this.preData(s, doc));
+    await this.buildKeys();
+    await this.withSession(async (s) => {
+      await this.createViews(s, doc);
+      for (const r of doc.routines) {
+        await s.query('SET SESSION sql_mode = ?', [r.sqlMode ?? doc.sqlMode]);
+        await this.run(s, r.create, `${(r.kind ?? 'routine').toLowerCase()} ${r.name}`);
+      }
+    });
+  }
+
+  /** The database's defaults, then the tables, without the secondary keys built after the load. */
+  private async preData(s: Session, doc: SchemaDocument): Promise<void> {
+    const db = quoteIdent(this.target.database);
+    await this.run(
+      s,
+      `ALTER DATABASE ${db} CHARACTER SET ${doc.charset} COLLATE ${doc.collation}`,
+      'the database',
+    );
+    await s.query('SET SESSION sql_mode = ?', [doc.sqlMode]);
+    // sequences first: a column's DEFAULT may take NEXTVAL of one
+    for (const q of doc.sequences ?? []) await this.run(s, q.create, `sequence ${q.name}`);
+    for (const t of doc.tables) {
+      const split = splitSecondaryKeys(t.create);
+      if (split.keys.length) this.deferredKeys.set(t.name, split.keys);
+      await this.run(s, split.create, `table ${t.name}`);
+    }
+  }
+
+  /** The deferred secondary keys, one ALTER TABLE per table, tables side by side. */
+  private async buildKeys(): Promise<void> {
+    const queue = [...this.deferredKeys];
+    this.deferredKeys.clear();
+    const worker = (): Promise<void> =>
+      this.withSession(async (s) => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const [table, keys] = next;
+          const adds = keys.map((k) => `ADD ${k}`).join(', ');
+          await this.run(
+            s,
+            `ALTER TABLE ${quoteIdent(table)} ${adds}`,
+            `the secondary keys of table ${table}`,
+          );
+        }
+      });
+    await Promise.all(Array.from({ length: Math.min(KEY_BUILDERS, queue.length) }, worker));
+  }
+
+  /** Views in dependency order: each round creates those whose tables and views exist. */
+  private async createViews(s: Session, doc: SchemaDocument): Promise<void> {
+    await s.query('SET SESSION sql_mode = ?', [doc.sqlMode]);
+    let pending = [...doc.views];
+    const errors = new Map<string, string>();
+    while (pending.length) {
+      const next = [];
+      for (const v of pending) {
+        try {
+          await s.query(v.create);
+        } catch (err) {
+          errors.set(v.name, firstLine(err));
+          next.push(v);
+        }
+      }
+      if (next.length === pending.length) break;
+      pending = next;
+    }
+    for (const v of pending)
+      this.notices.push(
+        `View ${v.name} was not restored: ${errors.get(v.name) ?? 'unknown error'} (a table it reads is not in the restore).`,
+      );
+  }
+
+  async load(
+    name: string,
+    format: string,
+    data: AsyncIterable<Uint8Array>,
+    opts?: LoadOptions,
+  ): Promise<LoadStats> {
+    if (format !== LOAD_FORMAT)
+      throw new SourceError(`Stream "${name}" has format "${format}"; this driver loads "${LOAD_FORMAT}".`);
+    throwIfAborted(opts?.signal);
+    const t = this.tableOf(name);
+    let bytes = 0;
+    const counted = (async function* () {
+      for await (const chunk of data) {
+        bytes += chunk.byteLength;
+        yield chunk;
+      }
+    })();
+    const s = await this.acquire();
+    let healthy = false;
+    const onAbort = (): void => s.destroy();
+    opts?.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // the socket the rows go out on: the next piece is read only once it has drained
+      const socket = (s.conn as unknown as { stream: Parameters<typeof infileStream>[1] }).stream;
+      const input = infileStream(counted, socket);
+      const table = `${quoteIdent(this.target.database)}.${quoteIdent(t.name)}`;
+      const res = await s.exec({ sql: loadDataSql(table, t.columns), infileStreamFactory: () => input });
+      if (res.warningStatus > 0) {
+        const warnings = await s.query<{ Message?: string }>('SHOW WARNINGS LIMIT 3');
+        throw new SourceError(
+          `Loading table ${t.name} into ${this.target.display} gave ${res.warningStatus} warning(s), so some values would differ from the snapshot, e.g. "${String(warnings[0]?.Message ?? '')}"; check that the target server's version, sql_mode and character sets can hold the source's values.`,
+          { source: this.target.display },
+        );
+      }
+      healthy = true;
+      return { rows: res.affectedRows, bytes };
+    } catch (err) {
+      if (opts?.signal?.aborted) throw new AbortError('interrupted', { cause: err });
+      if (err instanceof SourceError) throw err;
+      throw new SourceError(
+        `Loading table ${t.name} into ${this.target.display} failed: ${firstLine(err)}.`,
+        {
+          cause: err,
+          source: this.target.display,
+        },
+      );
+    } finally {
+      opts?.signal?.removeEventListener('abort', onAbort);
+      this.release(s, healthy);
+    }
+  }
+
+  apply(_tx: Transaction, _opts?: { tables?: ReadonlySet<string> }): Promise<void> {
+    return Promise.reject(new NotBuiltError('Replaying the MySQL/MariaDB change log is not built yet.'));
+  }
+
+  warnings(): readonly string[] {
+    return [...this.notices];
+  }
+
+  /** AUTO_INCREMENT counters and sequences at least where the source's were, then triggers and events. */
+  async finish(): Promise<readonly string[]> {
+    const doc = this.doc;
+    if (!doc) return [];
+    await this.withSession(async (s) => {
+      for (const t of doc.tables)
+        if (t.autoIncrement)
+          await this.run(
+            s,
+            `ALTER TABLE ${quoteIdent(t.name)} AUTO_INCREMENT = ${BigInt(t.autoIncrement)}`,
+            `table ${t.name}`,
+          );
+      for (const q of doc.sequences ?? [])
+        if (/^\d+$/.test(q.next))
+          await this.run(
+            s,
+            `ALTER SEQUENCE ${quoteIdent(q.name)} RESTART WITH ${q.next}`,
+            `sequence ${q.name}`,
+          );
+      for (const tr of doc.triggers) {
+        await s.query('SET SESSION sql_mode = ?', [tr.sqlMode ?? doc.sqlMode]);
+        await this.run(s, tr.create, `trigger ${tr.name}`);
+      }
+      for (const e of doc.events) {
+        await s.query('SET SESSION sql_mode = ?, time_zone = ?', [
+          e.sqlMode ?? doc.sqlMode,
+          e.timeZone || '+00:00',
+        ]);
+        await this.run(s, e.create, `event ${e.name}`);
+      }
+    });
+    return [];
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.open) s.destroy();
+    this.open.clear();
+    this.idle.length = 0;
+  }
+
+  /** `db.table` or a part `db.table#n` of the snapshot: the table by its name in the schema. */
+  private tableOf(name: string): TableDoc {
+    const doc = this.doc;
+    // a table whose own name ends in `#n` is matched whole before a part of another table
+    const find = (n: string): TableDoc | undefined =>
+      doc?.tables.find((x) => `${doc.database}.${x.name}` === n);
+    const t = find(name) ?? find(name.replace(/#\d+$/, ''));
+    if (!t) throw new SourceError(`Stream "${name}" names no table of the snapshot's schema.`);
+    return t;
+  }
+
+  private async run(s: Session, sql: string, what: string): Promise<void> {
+    try {
+      await s.query(sql);
+    } catch (err) {
+      throw new SourceError(`Creating ${what} in ${this.target.display} failed: ${firstLine(err)}.`, {
+        cause: err,
+        source: this.target.display,
+      });
+    }
+  }
+
+  private async acquire(): Promise<Session> {
+    const idle = this.idle.pop();
+    if (idle) return idle;
+    const s = await connect(this.target).catch((err: unknown) => {
+      throw connectionError(err, this.target);
+    });
+    this.open.add(s);
+    await s.query(
+      "SET SESSION foreign_key_checks = 0, unique_checks = 0, time_zone = '+00:00', character_set_client = utf8mb4",
+    );
+    if (this.doc) await s.query('SET SESSION sql_mode = ?', [loadSqlMode(this.doc.sqlMode)]);
+    // keeping the restore out of the target's binlog needs a privilege the user may not have
+    await s.query('SET SESSION sql_log_bin = 0').catch(() => {});
+    return s;
+  }
+
+  private release(s: Session, healthy: boolean): void {
+    if (healthy) this.idle.push(s);
+    else {
+      this.open.delete(s);
+      s.destroy();
+    }
+  }
+
+  private async withSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
+    const s = await this.acquire();
+    let healthy = false;
+    try {
+      const out = await fn(s);
+      healthy = true;
+      return out;
+    } catch (err) {
+      throw err instanceof SourceError ? err : connectionError(err, this.target);
+    } finally {
+      if (this.doc && healthy)
+        await s
+          .query('SET SESSION sql_mode = ?, time_zone = ?', [loadSqlMode(this.doc.sqlMode), '+00:00'])
+          .catch(() => (healthy = false));
+      this.release(s, healthy);
+    }
+  }
+}
