@@ -23,15 +23,16 @@ export function myFigureRows(r: MyBenchResults): Row[] {
   const mem = (name: string, b: number | undefined): Row => limitRow(`peak memory: ${name}`, b || undefined, fmtBytes, '≤ 300 MB', (n) => n <= 300 * MB);
   const s = r.stream;
   const n = r.native;
+  const j = String(r.options.jobs ?? 2);
   const rounds = (r.restore?.runs?.length ?? 1) > 1 ? ` (median of ${r.restore!.runs!.length})` : '';
   const missing = n.mydumperMissing;
   const dumper = (row: Row): Row => (missing ? { ...row, baseline: `not run: ${missing}`, verdict: row.verdict === 'info' ? 'info' : 'FAIL' } : row);
   return [
-    contextRatio('snapshot --jobs 2, wall time', r.snapshot?.seconds, n.dump?.seconds, fmtSec, 'mariadb-dump | zstd -3'),
-    dumper(contextRatio('snapshot --jobs 2, wall time', r.snapshot?.seconds, n.mydumper?.seconds, fmtSec, 'mydumper -t 2 -c')),
+    contextRatio(`snapshot --jobs ${j}, wall time`, r.snapshot?.seconds, n.dump?.seconds, fmtSec, 'mariadb-dump | zstd -3'),
+    dumper(contextRatio(`snapshot --jobs ${j}, wall time`, r.snapshot?.seconds, n.mydumper?.seconds, fmtSec, `mydumper -t ${j} -c`)),
     contextRatio('repository bytes after snapshot', r.snapshot?.repoBytes, n.dump?.bytes, fmtBytes, 'zstd -3 file'),
-    ratioRow(`restore --snapshot --jobs 2, wall time${rounds}`, r.restore?.seconds, n.restoreSeconds, 0.5, fmtSec, 'mariadb < dump.sql'),
-    dumper(ratioRow(`restore --snapshot --jobs 2, wall time${rounds}`, r.restore?.seconds, n.myloaderSeconds, 1, fmtSec, 'myloader -t 2')),
+    ratioRow(`restore --snapshot --jobs ${j}, wall time${rounds}`, r.restore?.seconds, n.restoreSeconds, 0.5, fmtSec, 'mariadb < dump.sql'),
+    dumper(ratioRow(`restore --snapshot --jobs ${j}, wall time${rounds}`, r.restore?.seconds, n.myloaderSeconds, 1, fmtSec, `myloader -t ${j}`)),
     checksumRow('restore --snapshot checksums', r.restore?.checksums),
     mem('snapshot', r.snapshot?.peakRssBytes),
     mem('restore --snapshot', r.restore?.peakRssBytes),
@@ -48,8 +49,8 @@ export function myFigureRows(r: MyBenchResults): Row[] {
     info('CLI floor: --version / list (time, peak memory)', floor(r)),
     info('mariadb-dump | zstd -3 (time, file)', n.dump ? `${fmtSec(n.dump.seconds)}, ${fmtBytes(n.dump.bytes)} (${n.dumpSqlBytes === undefined ? '?' : fmtBytes(n.dumpSqlBytes)} of SQL)` : 'FAILED'),
     info(`mariadb < dump.sql (median of ${n.restoreRuns?.length ?? 0})`, n.restoreSeconds === undefined ? 'FAILED' : fmtSec(n.restoreSeconds)),
-    info('mydumper -t 2 -c (time, folder)', missing ? `not run: ${missing}` : n.mydumper ? `${fmtSec(n.mydumper.seconds)}, ${fmtBytes(n.mydumper.bytes)}` : 'FAILED'),
-    info(`myloader -t 2 (median of ${n.myloaderRuns?.length ?? 0})`, missing ? 'not run' : n.myloaderSeconds === undefined ? 'FAILED' : fmtSec(n.myloaderSeconds)),
+    info(`mydumper -t ${j} -c (time, folder)`, missing ? `not run: ${missing}` : n.mydumper ? `${fmtSec(n.mydumper.seconds)}, ${fmtBytes(n.mydumper.bytes)}` : 'FAILED'),
+    info(`myloader -t ${j} (median of ${n.myloaderRuns?.length ?? 0})`, missing ? 'not run' : n.myloaderSeconds === undefined ? 'FAILED' : fmtSec(n.myloaderSeconds)),
     info('restore --at E, wall time', r.pitr ? fmtSec(r.pitr.seconds) : 'FAILED'),
     info('repository bytes at the end (with log)', r.repoBytesFinal === undefined ? NA : fmtBytes(r.repoBytesFinal)),
   ];

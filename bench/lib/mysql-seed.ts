@@ -24,7 +24,7 @@ export async function seedMysqlWithProgress(url: string, scale: number, seed: nu
   let done = 0;
   const heartbeat = setInterval(() => {
     myDbSize(url).then(
-      (s) => say(`   … seeding ${CRM_TABLES[done] ?? ''}, ${elapsed()}, about ${fmtBytes(s.data + s.indexes)} so far`),
+      (s) => say(`   … ${CRM_TABLES[done] ? `seeding ${CRM_TABLES[done]}` : 'finishing'}, ${elapsed()}, about ${fmtBytes(s.data + s.indexes)} so far`),
       () => undefined, // a missed heartbeat is not worth failing the seed
     );
   }, HEARTBEAT_MS);
