@@ -41,8 +41,8 @@ export async function myStartStreamPhase(ctx: MyBenchContext): Promise<StreamWat
 type StreamResults = NonNullable<MyBenchResults['stream']>;
 const streamResults = (ctx: MyBenchContext): StreamResults => (ctx.results.stream ??= { peakRssBytes: 0, lagSamples: 0, segments: 0 });
 
-/** Commits one row into the tick table once the server's clock is in a later second than `e`. */
-async function tickAfter(url: string, e: string): Promise<string> {
+/** Commits one row into the tick table once the server's clock is in a later second than `e`; returns the clock after it. */
+export async function tickAfter(url: string, e: string): Promise<string> {
   const second = e.slice(0, 19);
   while ((await myServerNow(url)).slice(0, 19) <= second) await sleep(POLL_MS); // polls the server's clock
   await myQuery(url, `INSERT INTO ${quoteId(TICK_TABLE)} () VALUES ()`);

@@ -21,6 +21,9 @@ import { seedMysqlWithProgress } from '../../bench/lib/mysql-seed.js';
 import { mariadbDumpZstd, mariadbLoad, missingTool, mydumperDump, myloaderLoad, unzstd } from '../../bench/lib/mysql-native.js';
 import { crmChecksums } from '../../bench/lib/mysql-snapshot-phase.js';
 import { compareChecksums } from '../../bench/lib/pg.js';
+import { runMysqlUpdateLoad } from '../../bench/lib/mysql-load.js';
+import { tickAfter } from '../../bench/lib/mysql-stream-phase.js';
+import { myServerNow } from '../../bench/lib/mysql.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -106,5 +109,21 @@ describe('the MySQL benchmark seed and native baselines', () => {
     await myloaderLoad(target, dir, 2);
     const expected = await crmChecksums(source);
     expect(compareChecksums(expected, await crmChecksums(target))).toEqual({ equal: true, tables: Object.keys(expected).length, differing: [] });
+  });
+
+  it('runs the stream load as counted row changes, and commits the tick in a later second than E', async () => {
+    const before = await myServerNow(source);
+    const load = await runMysqlUpdateLoad(source, { rate: 1000, seconds: 1, connections: 2 });
+    expect(load.statements).toBeGreaterThan(0);
+    // whole 100-id ranges of contiguous ids: every statement changes exactly 100 rows
+    expect(load.changes).toBe(load.statements * 100);
+    const [touched] = await myQuery<{ n: number }>(source, 'SELECT COUNT(*) AS n FROM contacts WHERE updated_at >= ?', [before.replace('T', ' ').replace('Z', '')]);
+    expect(Number(touched?.n)).toBeGreaterThanOrEqual(100);
+    expect(Number(touched?.n)).toBeLessThanOrEqual(load.changes);
+    const e = await myServerNow(source);
+    await tickAfter(source, e);
+    const ticks = await myQuery<{ at: string }>(source, `SELECT DATE_FORMAT(at, '%Y-%m-%dT%H:%i:%s') AS at FROM \`${TICK_TABLE}\``);
+    expect(ticks).toHaveLength(1);
+    expect(ticks[0]!.at > e.slice(0, 19)).toBe(true);
   });
 });
