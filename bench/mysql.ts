@@ -101,7 +101,8 @@ async function crmBackupPhases(ctx: MyBenchContext): Promise<void> {
   const { steps } = ctx;
   ctx.sourceBefore = await steps.run('source checksums', 'per-table checksums of the seeded source', () => crmChecksums(ctx.source));
   const inited = await steps.run('init', 'crm-backup init (password in CRM_BACKUP_PASSWORD)', () => ctx.cli.run(['init']));
-  if (!inited) {
+  if (inited) ctx.results.init = { seconds: inited.seconds, peakRssBytes: inited.peakRssBytes };
+  else {
     steps.skip('snapshot', 'no repository');
     return myRestoreRounds(ctx, undefined);
   }

@@ -34,6 +34,8 @@ export function myFigureRows(r: MyBenchResults): Row[] {
     ratioRow(`restore --snapshot --jobs ${j}, wall time${rounds}`, r.restore?.seconds, n.restoreSeconds, 0.5, fmtSec, 'mariadb < dump.sql'),
     dumper(ratioRow(`restore --snapshot --jobs ${j}, wall time${rounds}`, r.restore?.seconds, n.myloaderSeconds, 1, fmtSec, `myloader -t ${j}`)),
     checksumRow('restore --snapshot checksums', r.restore?.checksums),
+    mem('init', r.init?.peakRssBytes),
+    mem('list', r.cliBaseline?.list.peakRssBytes),
     mem('snapshot', r.snapshot?.peakRssBytes),
     mem('restore --snapshot', r.restore?.peakRssBytes),
     mem('stream', s?.peakRssBytes),

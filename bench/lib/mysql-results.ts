@@ -31,6 +31,8 @@ export interface MyBenchResults {
     /** Why mydumper/myloader did not run, when they did not. */
     mydumperMissing?: string;
   };
+  /** `crm-backup init`: judged for memory like every other command. */
+  init?: CliRun;
   cliBaseline?: PgBenchResults['cliBaseline'];
   snapshot?: PgBenchResults['snapshot'];
   restore?: PgBenchResults['restore'];
