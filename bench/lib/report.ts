@@ -8,9 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PgBenchResults } from './results.js';
 
-type Verdict = 'met' | 'MISSED' | 'FAIL' | 'info';
+export type Verdict = 'met' | 'MISSED' | 'FAIL' | 'info';
 
-interface Row {
+export interface Row {
   readonly metric: string;
   readonly value: string;
   readonly baseline: string;
@@ -21,12 +21,12 @@ interface Row {
 
 const MB = 1_000_000;
 export const fmtBytes = (b: number): string => `${(b / MB).toFixed(b < 10 * MB ? 2 : 1)} MB`;
-const fmtSec = (s: number): string => `${s.toFixed(s < 10 ? 2 : 1)} s`;
-const fmtRate = (r: number): string => `${Math.round(r).toLocaleString('en-US')}/s`;
-const NA = '—';
+export const fmtSec = (s: number): string => `${s.toFixed(s < 10 ? 2 : 1)} s`;
+export const fmtRate = (r: number): string => `${Math.round(r).toLocaleString('en-US')}/s`;
+export const NA = '—';
 
 /** A row comparing `ours` with `base` against a maximum ratio. */
-function ratioRow(metric: string, ours: number | undefined, base: number | undefined, max: number, fmt: (n: number) => string, baseName: string): Row {
+export function ratioRow(metric: string, ours: number | undefined, base: number | undefined, max: number, fmt: (n: number) => string, baseName: string): Row {
   const ratio = ours !== undefined && base !== undefined && base > 0 ? ours / base : undefined;
   return {
     metric,
@@ -39,7 +39,7 @@ function ratioRow(metric: string, ours: number | undefined, base: number | undef
 }
 
 /** A row judging an absolute value; `ok` says whether it meets the target. */
-function limitRow(metric: string, value: number | undefined, fmt: (n: number) => string, target: string, ok: (n: number) => boolean): Row {
+export function limitRow(metric: string, value: number | undefined, fmt: (n: number) => string, target: string, ok: (n: number) => boolean): Row {
   return {
     metric,
     value: value === undefined ? 'FAILED' : fmt(value),
@@ -50,12 +50,12 @@ function limitRow(metric: string, value: number | undefined, fmt: (n: number) =>
   };
 }
 
-function checksumRow(metric: string, v: { equal: boolean; tables: number; differing: readonly string[] } | undefined): Row {
+export function checksumRow(metric: string, v: { equal: boolean; tables: number; differing: readonly string[] } | undefined): Row {
   const value = v === undefined ? 'FAILED' : v.equal ? `equal (${v.tables} tables)` : `DIFFERENT: ${v.differing.join(', ')}`;
   return { metric, value, baseline: NA, ratio: NA, target: 'equal', verdict: v?.equal ? 'met' : 'FAIL' };
 }
 
-const info = (metric: string, value: string, baseline = NA): Row => ({ metric, value, baseline, ratio: NA, target: NA, verdict: 'info' });
+export const info = (metric: string, value: string, baseline = NA): Row => ({ metric, value, baseline, ratio: NA, target: NA, verdict: 'info' });
 
 function floor(r: PgBenchResults): string {
   const b = r.cliBaseline;
@@ -109,8 +109,13 @@ export function printTable(rows: readonly Row[], out: (line: string) => void): v
 
 /** Writes bench/results/postgres-<timestamp>.json (the folder is git-ignored); returns the path. */
 export function writeResults(dir: string, r: PgBenchResults): string {
+  return writeResultsFile(dir, 'postgres', r, figureRows(r));
+}
+
+/** Writes `<dir>/<bench>-<timestamp>.json` with the results and their table; returns the path. */
+export function writeResultsFile(dir: string, bench: string, r: { readonly startedAt: string }, table: readonly Row[]): string {
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `postgres-${r.startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(path, `${JSON.stringify({ ...r, table: figureRows(r) }, null, 2)}\n`);
+  const path = join(dir, `${bench}-${r.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(path, `${JSON.stringify({ ...r, table }, null, 2)}\n`);
   return path;
 }
