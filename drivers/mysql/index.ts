@@ -5,16 +5,17 @@ import { comparePositions } from './internal/position.js';
 import { tableNames } from './names.js';
 import { MysqlSource } from './source.js';
 import { MysqlTarget } from './target.js';
+import { transactions } from './transactions.js';
 
 export const driver: DriverModule = {
   kind: 'mysql',
   formatVersion: 1,
-  // the change log and its replay are being built (change-log.ts, apply.ts)
-  capabilities: { snapshot: true, changeLog: false, restore: true },
+  capabilities: { snapshot: true, changeLog: true, restore: true },
   comparePositions,
   tableNames,
   openSource: async (url, opts) => new MysqlSource(parseMysqlUrl(url), opts.name),
   openTarget: async (url) => new MysqlTarget(parseMysqlUrl(url)),
+  transactions,
 };
 
 export { MysqlSource } from './source.js';

@@ -1,7 +1,6 @@
 /**
- * The MySQL/MariaDB source: preflight and snapshots here. The change log is built separately
- * (change-log.ts); until then `openChangeLog` says so. Each call opens the connections it needs,
- * so a source holds nothing open between calls.
+ * The MySQL/MariaDB source: preflight and snapshots here, the binlog change log in change-log.ts.
+ * Each call opens the connections it needs, so a source holds nothing open between calls.
  */
 import type { Finding, Need } from '../../src/driver/finding.js';
 import type {
@@ -12,7 +11,8 @@ import type {
   SourceDriver,
   StreamOptions,
 } from '../../src/driver/source-driver.js';
-import { NotBuiltError, throwIfAborted } from '../../src/util/errors.js';
+import { throwIfAborted } from '../../src/util/errors.js';
+import { dropMysqlChangeLog, openMysqlChangeLog } from './change-log.js';
 import { connect, connectionError, type MysqlEndpoint, type Session } from './internal/connection.js';
 import { preflight } from './preflight.js';
 import { openSnapshot } from './snapshot.js';
@@ -34,8 +34,16 @@ export class MysqlSource implements SourceDriver {
     return openSnapshot(this.target, opts);
   }
 
-  openChangeLog(_from: Position | undefined, _opts: StreamOptions): Promise<ChangeLog> {
-    return Promise.reject(new NotBuiltError('Streaming the MySQL/MariaDB change log is not built yet.'));
+  openChangeLog(from: Position | undefined, opts: StreamOptions): Promise<ChangeLog> {
+    return openMysqlChangeLog(this.target.options, from, {
+      ...opts,
+      sourceName: this.name,
+      database: this.target.database,
+    });
+  }
+
+  dropChangeLog(): Promise<readonly string[]> {
+    return dropMysqlChangeLog(this.target.options, this.name);
   }
 
   async close(): Promise<void> {}

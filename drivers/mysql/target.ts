@@ -11,7 +11,8 @@
 import type { Finding } from '../../src/driver/finding.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
 import type { DroppedObjects, LoadOptions, LoadStats, TargetDriver } from '../../src/driver/target-driver.js';
-import { AbortError, NotBuiltError, SourceError, throwIfAborted } from '../../src/util/errors.js';
+import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
+import { MysqlApplier } from './apply.js';
 import { assertEmptyDatabase } from './internal/clean.js';
 import {
   connect,
@@ -46,6 +47,9 @@ export class MysqlTarget implements TargetDriver {
   private readonly idle: Session[] = [];
   private readonly open = new Set<Session>();
   private readonly notices: string[] = [];
+  private applier: MysqlApplier | undefined;
+  /** How many notices warnings() has handed out; the replay's come later, from finish(). */
+  private reported = 0;
   /** Secondary keys left out of pre-data, built in post-data (internal/schema-keys.ts), by table. */
   private readonly deferredKeys = new Map<string, readonly string[]>();
 
@@ -195,11 +199,20 @@ export class MysqlTarget implements TargetDriver {
     }
   }
 
-  apply(_tx: Transaction, _opts?: { tables?: ReadonlySet<string> }): Promise<void> {
-    return Promise.reject(new NotBuiltError('Replaying the MySQL/MariaDB change log is not built yet.'));
+  /**
+   * Replays one transaction part on a session of its own (apply.ts): its parts share one
+   * database transaction. No trigger exists yet (they come in finish()), and the applier's session
+   * has foreign_key_checks off, so nothing the log already holds happens twice.
+   */
+  async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
+    this.applier ??= await MysqlApplier.connect(this.target.options, {
+      onWarning: (message) => this.notices.push(message),
+    });
+    await this.applier.apply(tx, opts);
   }
 
   warnings(): readonly string[] {
+    this.reported = this.notices.length;
     return [...this.notices];
   }
 
@@ -234,10 +247,13 @@ export class MysqlTarget implements TargetDriver {
         await this.run(s, e.create, `event ${e.name}`);
       }
     });
-    return [];
+    return this.notices.slice(this.reported);
   }
 
   async close(): Promise<void> {
+    const applier = this.applier;
+    this.applier = undefined;
+    await applier?.close().catch(() => undefined);
     for (const s of this.open) s.destroy();
     this.open.clear();
     this.idle.length = 0;

@@ -46,11 +46,29 @@ async function freshSource(
   return { source, tr: await scope.repo(), driver, name: streamName(source) };
 }
 
-async function checkpoint(factory: ConformanceFactory, url: string): Promise<Checkpoint> {
+/** `it`, or `it.fails` for a case the factory lists as a known failure of its driver. */
+function caseOf(factory: ConformanceFactory): (title: string, fn: () => Promise<void>) => void {
+  return (title, fn) => {
+    const known = factory.knownFailures?.some((k) => title.startsWith(k)) ?? false;
+    (known ? it.fails : it)(title, fn);
+  };
+}
+
+const RESOLUTION_MICROS = { second: 1_000_000n, millisecond: 1_000n, microsecond: 1n } as const;
+
+async function checkpoint(factory: ConformanceFactory, url: string, driver: DriverModule): Promise<Checkpoint> {
   // Read the clock first: nothing writes between a step and the next, so the checksums that
   // follow are the committed state at `at`.
   const at = await factory.serverNowMicros(url);
-  return { at, sums: await factory.checksums(url) };
+  const sums = await factory.checksums(url);
+  // A log whose commit times have a coarser resolution (MySQL/MariaDB binlog headers: whole
+  // seconds) places a commit at the start of its second: the next write must fall in a later
+  // unit than `at`, or a restore --at `at` would rightly include it. Wait for the server's clock.
+  const unit = RESOLUTION_MICROS[driver.transactions?.commitTimeResolution ?? 'microsecond'];
+  const next = (at / unit + 1n) * unit;
+  while (unit > 1n && (await factory.serverNowMicros(url)) < next)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  return { at, sums };
 }
 
 /** Makes the server forget what the stopped stream `name` has not read: the factory's way, or the contract's. */
@@ -105,7 +123,7 @@ export function sourceConformance(factory: ConformanceFactory): void {
         const checkpoints: Checkpoint[] = [];
         for (let step = 1; step <= 3; step++) {
           await factory.workloadStep(source.url, step);
-          checkpoints.push(await checkpoint(factory, source.url));
+          checkpoints.push(await checkpoint(factory, source.url, driver));
         }
         await stream.waitCovered(checkpoints.at(-1)!.at, 60_000);
         await stream.stop();
@@ -203,9 +221,9 @@ export function sourceConformance(factory: ConformanceFactory): void {
         const snapshotFrom = await factory.serverNowMicros(source.url);
         await takeSnapshot(tr.repo, driver, source.url, name);
         await factory.workloadStep(source.url, 2);
-        const before = await checkpoint(factory, source.url);
+        const before = await checkpoint(factory, source.url, driver);
         await factory.badTransaction(source.url);
-        const after = await checkpoint(factory, source.url);
+        const after = await checkpoint(factory, source.url, driver);
         // the log goes on after it, so --through must stop inside the log, not at its end
         await factory.workloadStep(source.url, 3);
         await stream.waitCovered(await factory.serverNowMicros(source.url), 60_000);
@@ -281,7 +299,7 @@ export function sourceConformance(factory: ConformanceFactory): void {
         expect(await factory.checksums(through.url)).toEqual(h.after.sums);
       });
 
-      it('refuses a reference of another source, and one already in the oldest snapshot, one sentence each', async () => {
+      caseOf(factory)('refuses a reference of another source, and one already in the oldest snapshot, one sentence each', async () => {
         const target = await scope.database('ref_refused');
         const refusal = (kind: 'before' | 'through', ref: string) =>
           restoreInto(h.tr.repo, h.driver, h.name, { kind, ref }, target.url).then(
@@ -304,13 +322,13 @@ export function sourceConformance(factory: ConformanceFactory): void {
       });
     });
 
-    it('refuses a restore --at a time inside a gap in the change log, naming the positions and times around it', async () => {
+    caseOf(factory)('refuses a restore --at a time inside a gap in the change log, naming the positions and times around it', async () => {
       const { source, tr, driver, name } = await freshSource(scope, factory, 'gap_src');
       const first = startStream(tr.repo, driver, source.url, name, 1);
       await first.started;
       await takeSnapshot(tr.repo, driver, source.url, name);
       await factory.workloadStep(source.url, 1);
-      const before = await checkpoint(factory, source.url);
+      const before = await checkpoint(factory, source.url, driver);
       await first.waitCovered(before.at, 60_000);
       await first.stop();
       const firstRun = await tr.repo.listSegments(name);
@@ -423,7 +441,7 @@ export function sourceConformance(factory: ConformanceFactory): void {
       const more = startWorkload(factory, source.url, whileDown + 1);
       await more.reach(5);
       const lastStep = await more.stop();
-      const end = await checkpoint(factory, source.url);
+      const end = await checkpoint(factory, source.url, driver);
       await waitRepoCovered(tr.repo, name, end.at);
       second.child.kill('SIGINT');
       expect((await second.exited).code).toBe(0);
