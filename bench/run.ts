@@ -17,7 +17,7 @@ interface Bench {
   readonly args: readonly string[];
 }
 
-// `--only NAME` (postgres, repository-throughput) picks one; everything else goes to postgres
+// `--only NAME` (postgres, mysql, repository-throughput) picks one; everything else goes to postgres
 const argv = process.argv.slice(2);
 const onlyAt = argv.indexOf('--only');
 const only = onlyAt >= 0 ? argv.splice(onlyAt, 2)[1] : undefined;
@@ -26,6 +26,8 @@ const BENCHES: readonly Bench[] = [
   { file: 'bench/postgres.ts', args: argv },
   // another engineer's benchmark, run with its own defaults
   { file: 'bench/repository-throughput.ts', args: [] },
+  // MySQL/MariaDB against mariadb-dump, mydumper, mariadb and myloader, at its default scale
+  { file: 'bench/mysql.ts', args: [] },
 ].filter((b) => only === undefined || b.file === `bench/${only}.ts`);
 
 let current: ChildProcess | undefined;
@@ -47,7 +49,7 @@ function run(b: Bench): Promise<number> {
 
 async function main(): Promise<number> {
   if (BENCHES.length === 0) {
-    process.stderr.write(`bench: no benchmark named "${only}"; use postgres or repository-throughput.\n`);
+    process.stderr.write(`bench: no benchmark named "${only}"; use postgres, mysql or repository-throughput.\n`);
     return 2;
   }
   const outcomes: string[] = [];
