@@ -1,4 +1,4 @@
-/** Command-line options of bench/postgres.ts, validated in one place. */
+/** Command-line options of bench/postgres.ts and bench/mysql.ts, validated in one place. */
 import { parseArgs } from 'node:util';
 
 export interface PgBenchOptions {
@@ -24,17 +24,32 @@ export const USAGE = `usage: npx tsx bench/postgres.ts [--scale 22] [--jobs 2] [
                                   [--connections 4] [--segment-seconds 2] [--seed 1] [--built] [--idle-end]
                                   [--restore-rounds 3]`;
 
-function positive(name: string, text: string, integer: boolean): number {
+function positive(name: string, text: string, integer: boolean, usage: string): number {
   const n = Number(text);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new Error(`--${name} is "${text}"; it must be a positive ${integer ? 'integer' : 'number'}.\n${USAGE}`);
+  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new Error(`--${name} is "${text}"; it must be a positive ${integer ? 'integer' : 'number'}.\n${usage}`);
   return n;
 }
 
 export function parsePgBenchArgs(argv: readonly string[]): PgBenchOptions {
+  return parseBenchArgs(argv, { defaultScale: 22, usage: USAGE }).common;
+}
+
+/**
+ * The options every database benchmark shares, and the raw values of the `extra` ones a benchmark
+ * adds (strings, with their defaults), for it to validate.
+ */
+export function parseBenchArgs<E extends string>(
+  argv: readonly string[],
+  spec: { readonly defaultScale: number; readonly usage: string; readonly extra?: Readonly<Record<E, string>> },
+): { common: PgBenchOptions; extra: Record<E, string> } {
+  const extraOptions = Object.fromEntries(
+    Object.entries<string>(spec.extra ?? ({} as Record<E, string>)).map(([k, d]) => [k, { type: 'string' as const, default: d }]),
+  );
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      scale: { type: 'string', default: '22' },
+      ...extraOptions,
+      scale: { type: 'string', default: String(spec.defaultScale) },
       seed: { type: 'string', default: '1' },
       jobs: { type: 'string', default: '2' },
       rate: { type: 'string', default: '4000' },
@@ -47,16 +62,21 @@ export function parsePgBenchArgs(argv: readonly string[]): PgBenchOptions {
     },
     strict: true,
   });
-  return {
-    scale: positive('scale', values.scale, false),
-    seed: positive('seed', values.seed, true),
-    jobs: positive('jobs', values.jobs, true),
-    rate: positive('rate', values.rate, false),
-    loadSeconds: positive('load-seconds', values['load-seconds'], false),
-    connections: positive('connections', values.connections, true),
-    segmentSeconds: positive('segment-seconds', values['segment-seconds'], true),
+  const u = spec.usage;
+  const common: PgBenchOptions = {
+    scale: positive('scale', values.scale, false, u),
+    seed: positive('seed', values.seed, true, u),
+    jobs: positive('jobs', values.jobs, true, u),
+    rate: positive('rate', values.rate, false, u),
+    loadSeconds: positive('load-seconds', values['load-seconds'], false, u),
+    connections: positive('connections', values.connections, true, u),
+    segmentSeconds: positive('segment-seconds', values['segment-seconds'], true, u),
     built: values.built,
     idleEnd: values['idle-end'],
-    restoreRounds: positive('restore-rounds', values['restore-rounds'], true),
+    restoreRounds: positive('restore-rounds', values['restore-rounds'], true, u),
   };
+  const extra = Object.fromEntries(
+    Object.keys(spec.extra ?? {}).map((k) => [k, String((values as Record<string, unknown>)[k])]),
+  ) as Record<E, string>;
+  return { common, extra };
 }
