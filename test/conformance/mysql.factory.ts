@@ -153,9 +153,6 @@ export const mysqlFactory: ConformanceFactory = {
   qualify: (table) => table,
 
   knownFailures: [
-    // #12, open: a --before/--through reference of another source's log (another database on the
-    // same server, so the same binlog) is not refused with the sentence naming that source.
-    'refuses a reference of another source',
     // #12, open: when the stored position was purged the MySQL change log stops with one sentence
     // (no silent gap) instead of continuing with the gap recorded as the PostgreSQL log does.
     'refuses a restore --at a time inside a gap',

@@ -218,14 +218,18 @@ export function sourceConformance(factory: ConformanceFactory): void {
         const stream = startStream(tr.repo, driver, source.url, name, 1);
         await stream.started;
         await factory.workloadStep(source.url, 1);
+        // One more transaction before the snapshot, so the snapshot holds one after `early`: a
+        // snapshot whose position is exactly a transaction's (a binlog position is the end of the
+        // last commit) is the state just after it, and --through it is rightly restorable.
+        await factory.workloadStep(source.url, 2);
         const snapshotFrom = await factory.serverNowMicros(source.url);
         await takeSnapshot(tr.repo, driver, source.url, name);
-        await factory.workloadStep(source.url, 2);
+        await factory.workloadStep(source.url, 3);
         const before = await checkpoint(factory, source.url, driver);
         await factory.badTransaction(source.url);
         const after = await checkpoint(factory, source.url, driver);
         // the log goes on after it, so --through must stop inside the log, not at its end
-        await factory.workloadStep(source.url, 3);
+        await factory.workloadStep(source.url, 4);
         await stream.waitCovered(await factory.serverNowMicros(source.url), 60_000);
         await stream.stop();
 
