@@ -11,9 +11,12 @@
  * last, and Heartbeats.
  *
  * The server keeps no state for the stream (no slot): where the log continues is the position the
- * repository stored, and the binlog must still hold it. A `from` whose binlog the server purged is
- * refused with one sentence naming the gap, never skipped silently. A new log (no `from`) starts
- * at the server's current position (SHOW MASTER STATUS), which is `ChangeLog.from`.
+ * repository stored, while the binlog still holds it. When the server purged that binlog, the log
+ * continues from the oldest binlog the server keeps and says so: `ChangeLog.from` is where it
+ * really continues, so the gap is recorded and restores into it are refused, never skipped
+ * silently (`continuation`). A binlog purged under a running log ends it with one sentence naming
+ * the gap; started again, it continues as above. A new log (no `from`) starts at the server's
+ * current position (SHOW MASTER STATUS), which is `ChangeLog.from`.
  *
  * What the stream changes on the source: database `crmb` and table `crmb.heartbeat`, one row per
  * stream, for idle markers (internal/markers.ts); each change is reported as one line and undone by
@@ -26,13 +29,15 @@ import { SourceError } from '../../src/util/errors.js';
 import { binlogGapError } from './internal/change-log-session.js';
 import { MysqlChangeLog } from './internal/change-log-stream.js';
 import { dropMarker, ensureMarker } from './internal/markers.js';
-import { parsePosition, type BinlogPosition } from './internal/position.js';
+import { fileSequence, formatPosition, parsePosition, type BinlogPosition } from './internal/position.js';
 import { replicaServerId } from './internal/replication.js';
 
 export { PART_MAX_BYTES, PART_MAX_CHANGES } from './internal/transaction-assembly.js';
 export { replicaServerId } from './internal/replication.js';
 
 const CONNECTED_WAIT_MS = 5_000;
+/** Where a binlog file's first event starts, after its 4-byte magic number. */
+const BINLOG_FIRST_EVENT = 4;
 
 /** How the server is named in messages: never with its password. */
 export function describeServer(params: mysql.ConnectionOptions): string {
@@ -85,6 +90,42 @@ async function checkSettings(
   return { serverId: Number(s?.serverId), mariadb: /mariadb/i.test(String(s?.version)) };
 }
 
+/**
+ * Where a log stored up to `wanted` continues: there, while the server still has that binlog.
+ * When the server purged it, from the start of the oldest binlog it keeps, the least that can be
+ * lost: `ChangeLog.from` then names where the log really continues, the stream records the gap,
+ * and restores into it are refused; the sentence on `onStatus` says which binlogs went. A binlog
+ * history that does not hold `wanted` for another reason (RESET MASTER, another server behind the
+ * same address) is refused: positions there would not follow the stored ones.
+ */
+async function continuation(
+  admin: mysql.Connection,
+  display: string,
+  wanted: BinlogPosition,
+  opts: StreamOptions,
+): Promise<BinlogPosition> {
+  const [logs] = await admin.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+  const file = logs.find((r) => String(r.Log_name) === wanted.file);
+  if (file && Number(file.File_size) >= wanted.offset) return wanted;
+  const oldest = logs[0] ? String(logs[0].Log_name) : undefined;
+  const purged =
+    !file &&
+    oldest !== undefined &&
+    fileSequence(oldest) > fileSequence(wanted.file) &&
+    baseName(oldest) === baseName(wanted.file);
+  if (!purged) throw await binlogGapError(admin, display, wanted, undefined, { reset: true });
+  const start: BinlogPosition = { file: oldest, offset: BINLOG_FIRST_EVENT };
+  opts.onStatus?.({
+    message: `${display} no longer has the binlog the log continues from (${formatPosition(wanted)}): the changes between it and ${formatPosition(start)}, where the log continues, are lost to the log; restores into that gap will be refused (keep binlogs longer, binlog_expire_logs_seconds, than the stream may be stopped).`,
+  });
+  return start;
+}
+
+/** `binlog` of `binlog.000012`. */
+function baseName(file: string): string {
+  return file.replace(/\.\d+$/, '');
+}
+
 /** Opens the change log of `opts.database` after `from` (exclusive); iteration connects. */
 export async function openMysqlChangeLog(
   params: mysql.ConnectionOptions,
@@ -98,11 +139,7 @@ export async function openMysqlChangeLog(
     for (const line of await ensureMarker(admin)) opts.onStatus?.({ message: line });
     let start: BinlogPosition;
     if (from !== undefined) {
-      start = parsePosition(from);
-      const [logs] = await admin.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
-      const file = logs.find((r) => String(r.Log_name) === start.file);
-      if (!file || Number(file.File_size) < start.offset)
-        throw await binlogGapError(admin, display, start, undefined);
+      start = await continuation(admin, display, parsePosition(from), opts);
     } else {
       start = await currentPosition(admin, mariadb);
     }

@@ -152,12 +152,6 @@ export const mysqlFactory: ConformanceFactory = {
 
   qualify: (table) => table,
 
-  knownFailures: [
-    // #12, open: when the stored position was purged the MySQL change log stops with one sentence
-    // (no silent gap) instead of continuing with the gap recorded as the PostgreSQL log does.
-    'refuses a restore --at a time inside a gap',
-  ],
-
   /**
    * A binlog lives on without a per-stream state to drop: the gap is made by rotating to a new
    * binlog file and purging every older one, so the position the stream stored is gone.

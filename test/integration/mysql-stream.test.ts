@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MysqlApplier } from '../../drivers/mysql/apply.js';
-import { dropMysqlChangeLog, openMysqlChangeLog } from '../../drivers/mysql/change-log.js';
+import { describeServer, dropMysqlChangeLog, openMysqlChangeLog } from '../../drivers/mysql/change-log.js';
 import { decodeHeader, decodePayload } from '../../drivers/mysql/internal/payload.js';
 import { comparePositions, parsePosition } from '../../drivers/mysql/internal/position.js';
 import {
@@ -379,7 +379,7 @@ describe('MySQL/MariaDB change log round trip', () => {
     try {
       await expect(c.reach('binlog.999999:4', 30_000)).rejects.toThrow(
         new RegExp(
-          `^The binlog position the log continues from \\(${esc(at)}(?:#[^)]*)?\\) is no longer on \\S+: its oldest binlog is ${esc(newest)}, so the changes from ${esc(at)} to ${esc(newest)}:4 are lost to the log; take a new snapshot`,
+          `^The binlog position the log continues from \\(${esc(at)}(?:#[^)]*)?\\) is no longer on \\S+: its oldest binlog is ${esc(newest)}, so the changes from ${esc(at)} to ${esc(newest)}:4 are lost to the log; started again, the stream continues from ${esc(newest)}:4 with the gap recorded, and restores into it are refused; keep binlogs longer`,
         ),
       );
     } finally {
@@ -388,17 +388,49 @@ describe('MySQL/MariaDB change log round trip', () => {
     }
   });
 
-  it('refuses a position whose binlog the server no longer has, naming the gap', async () => {
+  it('continues a position whose binlog the server purged from its oldest binlog, naming the gap', async () => {
     const gone = 'binlog.000000:1234#0-1-1';
-    await expect(
-      openMysqlChangeLog(params(source.url), gone, {
-        ...STREAM_OPTS,
-        sourceName: name,
-        database: source.name,
-      }),
-    ).rejects.toThrow(
-      /^The binlog position the log continues from \(binlog\.000000:1234#0-1-1\) is no longer on mysql:\/\/\S+: its oldest binlog is binlog\.\d+, so the changes from binlog\.000000:1234 to binlog\.\d+:4 are lost to the log; take a new snapshot/,
-    );
+    const messages: string[] = [];
+    const log = await openMysqlChangeLog(params(source.url), gone, {
+      ...STREAM_OPTS,
+      sourceName: name,
+      database: source.name,
+      onStatus: (s) => {
+        if (s.message) messages.push(s.message);
+      },
+    });
+    try {
+      const c0 = await mysql.createConnection({ uri: source.url });
+      const [logs] = await c0.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+      await c0.end();
+      const oldest = String(logs[0]?.Log_name);
+      expect(log.from).toBe(`${oldest}:4`);
+      expect(messages.filter((m) => m.includes('no longer has'))).toEqual([
+        `${describeServer(params(source.url))} no longer has the binlog the log continues from (${gone}): the changes between it and ${oldest}:4, where the log continues, are lost to the log; restores into that gap will be refused (keep binlogs longer, binlog_expire_logs_seconds, than the stream may be stopped).`,
+      ]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('refuses a position that the binlog history of the server does not hold (reset, or another server)', async () => {
+    const c0 = await mysql.createConnection({ uri: source.url });
+    const [st] = await c0.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
+    await c0.end();
+    const newest = String(st[0]?.File);
+    for (const at of [`${newest}:4000000000`, 'binlog.999999:4', 'other-bin.000000:4']) {
+      await expect(
+        openMysqlChangeLog(params(source.url), at, {
+          ...STREAM_OPTS,
+          sourceName: name,
+          database: source.name,
+        }),
+      ).rejects.toThrow(
+        new RegExp(
+          `^The binlog position the log continues from \\(${at.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) is not in the binlog history of mysql://\\S+ \\(it has binlog\\.\\d+ to binlog\\.\\d+\\): its binlog was reset, or this is another server, and its positions do not follow the stored ones; take a new snapshot and stream it under a new --name\\.$`,
+        ),
+      );
+    }
   });
 
   it('drops what it created on the source', async () => {
