@@ -3,6 +3,7 @@
  * A throwaway PostgreSQL, the reference CRM, a snapshot, a change stream under a live workload,
  * an "accidental" mass DELETE, and a point-in-time restore to the instant before it, judged by
  * per-table checksums. Every step runs the real `crm-backup` CLI, as a DBA would.
+ * `npm run demo -- --mysql` tells the same story on a throwaway MariaDB (binlog stream).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,9 +11,10 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { startOwnPostgres } from '../test/harness/index.js';
-import { pgTableChecksums } from './crm/checksums.js';
+import { startOwnMariadb, startOwnPostgres, type ThrowawayServer } from '../test/harness/index.js';
+import { mysqlTableChecksums, pgTableChecksums, type TableChecksum } from './crm/checksums.js';
 import { describeSeed, repeatLines, verdict } from './crm/demo-report.js';
 import { seedCrm } from './crm/seed.js';
 import { runWorkload } from './crm/workload.js';
@@ -57,32 +59,104 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
   }
 }
 
+async function myQuery<T>(url: string, sql: string): Promise<T> {
+  const c = await mysql.createConnection({ uri: url });
+  try {
+    return (await c.query(sql))[0] as T;
+  } finally {
+    await c.end();
+  }
+}
+
 function dbUrl(server: string, db: string): string {
   const u = new URL(server);
   u.pathname = `/${db}`;
   return u.toString();
 }
 
+/** What the story needs of a database engine. */
+interface Engine {
+  readonly server: string;
+  readonly log: string;
+  start(): Promise<ThrowawayServer>;
+  createDb(serverUrl: string, name: string): Promise<void>;
+  checksums(url: string): Promise<Record<string, TableChecksum>>;
+  /**
+   * The instant to restore to, read from the server's clock once the good state is committed.
+   * Resolves only when a commit made after it can no longer fall at or before it at the log's
+   * resolution (MariaDB's binlog times are whole seconds: wait for the next second).
+   */
+  target(url: string): Promise<string>;
+  deleteContacts(url: string): Promise<number>;
+}
+
+const POSTGRES: Engine = {
+  server: 'PostgreSQL 15 (wal_level=logical)',
+  log: 'logical decoding',
+  start: () => startOwnPostgres(),
+  createDb: async (server, name) => void (await query(server, `CREATE DATABASE ${name}`)),
+  checksums: (url) => pgTableChecksums(url),
+  async target(url) {
+    const [row] = await query<{ t: string }>(
+      url,
+      `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`,
+    );
+    await sleep(50);
+    return row!.t;
+  },
+  async deleteContacts(url) {
+    const [row] = await query<{ n: string }>(
+      url,
+      'WITH d AS (DELETE FROM contacts RETURNING 1) SELECT count(*) AS n FROM d',
+    );
+    return Number(row!.n);
+  },
+};
+
+const MARIADB: Engine = {
+  server: 'MariaDB 10.11 (binlog_format=ROW, binlog_row_image=FULL)',
+  log: 'the binlog',
+  start: () => startOwnMariadb(),
+  createDb: async (server, name) => void (await myQuery(server, `CREATE DATABASE ${name}`)),
+  checksums: (url) => mysqlTableChecksums(url),
+  async target(url) {
+    const now = async (): Promise<string> =>
+      (
+        await myQuery<Array<{ t: string }>>(
+          url,
+          `SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS t`,
+        )
+      )[0]!.t;
+    const t = await now();
+    while ((await now()).slice(0, 19) === t.slice(0, 19)) await sleep(50);
+    return t;
+  },
+  async deleteContacts(url) {
+    return (await myQuery<{ affectedRows: number }>(url, 'DELETE FROM contacts')).affectedRows;
+  },
+};
+
 async function main(): Promise<number> {
+  const engine = process.argv.includes('--mysql') || process.argv.includes('--mariadb') ? MARIADB : POSTGRES;
   say('crm-backup demo: point-in-time restore of a CRM after an accidental mass DELETE');
   await rm(WORK, { recursive: true, force: true });
   await mkdir(WORK, { recursive: true });
 
-  step(1, 'Starting a throwaway PostgreSQL 15 (wal_level=logical) in a temporary folder');
-  const server = await startOwnPostgres();
+  step(1, `Starting a throwaway ${engine.server} in a temporary folder`);
+  const server = await engine.start();
   let stream: ChildProcess | undefined;
   try {
     const source = dbUrl(server.url, 'crm');
     const restored = dbUrl(server.url, 'crm_restored');
-    await query(server.url, 'CREATE DATABASE crm');
-    await query(server.url, 'CREATE DATABASE crm_restored');
+    await engine.createDb(server.url, 'crm');
+    await engine.createDb(server.url, 'crm_restored');
     say(`  source ${source}`);
 
     step(2, `Creating the reference CRM schema and seeding it (scale ${SCALE})`);
     const seeded = await seedCrm(source, { scale: SCALE, seed: 42 });
     // every table, as crm-backup counts them: the CRM's and knex's migration bookkeeping
     const seededRows = Object.fromEntries(
-      Object.entries(await pgTableChecksums(source)).map(([t, sum]) => [t, sum.rows]),
+      Object.entries(await engine.checksums(source)).map(([t, sum]) => [t, sum.rows]),
     );
     say(`  ${describeSeed(Object.keys(seeded.rows), seededRows)}`);
 
@@ -98,7 +172,7 @@ async function main(): Promise<number> {
       say(`  $ ${line}`);
     await run(['init'], env);
 
-    step(4, 'Streaming the change log (logical decoding) in the background');
+    step(4, `Streaming the change log (${engine.log}) in the background`);
     stream = cli(['stream', '--source', source, '--segment-seconds', '2'], env);
     let streamLog = '';
     stream.stderr!.on('data', (d: Buffer) => (streamLog += d));
@@ -116,18 +190,11 @@ async function main(): Promise<number> {
     step(6, 'Running the CRM write workload (inserts, updates, deletes, multi-row transactions)');
     const before = await runWorkload(source, { ratePerSecond: 150, durationMs: 6000, seed: 7 });
     say(`  ${before.total} operations, ${before.rowsChanged} rows changed`);
-    const good = await pgTableChecksums(source);
-    const [{ t: target }] = (await query<{ t: string }>(
-      source,
-      `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`,
-    )) as [{ t: string }];
-    await sleep(50);
+    const good = await engine.checksums(source);
+    const target = await engine.target(source);
 
     step(7, 'The accident: DELETE FROM contacts; (no WHERE clause), while the workload goes on');
-    const [{ n }] = (await query<{ n: string }>(
-      source,
-      'WITH d AS (DELETE FROM contacts RETURNING 1) SELECT count(*) AS n FROM d',
-    )) as [{ n: string }];
+    const n = await engine.deleteContacts(source);
     say(`  ${n} contacts deleted (notes cascaded, deals and activities lost their contact)`);
     await runWorkload(source, { ratePerSecond: 150, durationMs: 2000, seed: 8 });
     say(`  waiting for the stream to store the log past ${target} (what "crm-backup list --json" reports)`);
@@ -154,7 +221,7 @@ async function main(): Promise<number> {
     await run(['restore', '--target', restored, '--at', target, '--jobs', '2'], env);
 
     step(9, 'Verdict: per-table checksums of ordered rows, restored vs. the source just before the DELETE');
-    const result = verdict(good, await pgTableChecksums(restored));
+    const result = verdict(good, await engine.checksums(restored));
     for (const line of result.lines) say(`  ${line}`);
     say(`\n${result.summary}`);
     return result.exact ? 0 : 1;
