@@ -216,18 +216,29 @@ export class MysqlTarget implements TargetDriver {
     return [...this.notices];
   }
 
-  /** AUTO_INCREMENT counters and sequences at least where the source's were, then triggers and events. */
+  /**
+   * AUTO_INCREMENT counters and sequences at least where the source's were, then triggers and
+   * events. A counter is only ever raised: the replay's inserts carry their ids, which move the
+   * counter past every id the log handed out (also of rows deleted later), and InnoDB lets
+   * `ALTER TABLE … AUTO_INCREMENT` set it back down to just above the largest id left, which would
+   * hand such an id out a second time.
+   */
   async finish(): Promise<readonly string[]> {
     const doc = this.doc;
     if (!doc) return [];
     await this.withSession(async (s) => {
-      for (const t of doc.tables)
-        if (t.autoIncrement)
-          await this.run(
-            s,
-            `ALTER TABLE ${quoteIdent(t.name)} AUTO_INCREMENT = ${BigInt(t.autoIncrement)}`,
-            `table ${t.name}`,
-          );
+      const current = await this.autoIncrements(s);
+      for (const t of doc.tables) {
+        if (!t.autoIncrement) continue;
+        const now = current.get(t.name);
+        // gone (replayed DDL dropped or renamed it), or already at or past the snapshot's
+        if (now === undefined || now >= BigInt(t.autoIncrement)) continue;
+        await this.run(
+          s,
+          `ALTER TABLE ${quoteIdent(t.name)} AUTO_INCREMENT = ${BigInt(t.autoIncrement)}`,
+          `table ${t.name}`,
+        );
+      }
       for (const q of doc.sequences ?? [])
         if (/^\d+$/.test(q.next))
           await this.run(
@@ -248,6 +259,18 @@ export class MysqlTarget implements TargetDriver {
       }
     });
     return this.notices.slice(this.reported);
+  }
+
+  /** The target's tables that have an AUTO_INCREMENT column, with their counters now. */
+  private async autoIncrements(s: Session): Promise<Map<string, bigint>> {
+    // MySQL 8 caches these figures for a day unless told not to (MariaDB reads them live)
+    await s.query('SET SESSION information_schema_stats_expiry = 0').catch(() => undefined);
+    const rows = await s.query<{ name: string; next: string | number | null }>(
+      `SELECT CAST(TABLE_NAME AS CHAR) AS name, AUTO_INCREMENT AS next FROM information_schema.TABLES
+        WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' AND AUTO_INCREMENT IS NOT NULL`,
+      [this.target.database],
+    );
+    return new Map(rows.map((r) => [String(r.name), BigInt(r.next!)]));
   }
 
   async close(): Promise<void> {

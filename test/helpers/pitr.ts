@@ -1,10 +1,12 @@
 /**
  * Building blocks for end-to-end tests: a repository in a temp folder, a stream job running in
- * this process, the server's clock, and checksums. Real servers only (the harness's).
+ * this process, the server's clock, and checksums. Real servers only (the harness's): PostgreSQL
+ * or MySQL/MariaDB, told apart by the URL's scheme.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
@@ -16,7 +18,8 @@ import { LocalBackend } from '../../src/storage/index.js';
 import type { StorageBackend } from '../../src/storage/storage-backend.js';
 import { memoryLogger, type Logger } from '../../src/util/log.js';
 import { Secret } from '../../src/util/redact.js';
-import { createPgDatabase, type TestDatabase } from '../harness/index.js';
+import { dialectOfUrl } from '../../scripts/crm/connect.js';
+import { createMysqlDatabase, createPgDatabase, type TestDatabase } from '../harness/index.js';
 import { loggedStream, type LoggedStream } from './logged-stream.js';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
@@ -61,6 +64,7 @@ export function startStream(
 
 /** The server's clock as µs since the epoch (the clock commit times are taken from). */
 export async function serverNowMicros(url: string): Promise<bigint> {
+  if (dialectOfUrl(url) === 'mysql') return mysqlNowMicros(url);
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -71,6 +75,34 @@ export async function serverNowMicros(url: string): Promise<bigint> {
   } finally {
     await c.end();
   }
+}
+
+async function mysqlNowMicros(url: string): Promise<bigint> {
+  const c = await mysql.createConnection({ uri: url });
+  try {
+    // UNIX_TIMESTAMP of a DATETIME(6) is exact decimal text: no float rounding on the way
+    const [rows] = await c.query<mysql.RowDataPacket[]>(
+      `SELECT CAST(UNIX_TIMESTAMP(SYSDATE(6)) AS CHAR) AS s`,
+    );
+    const [sec, frac = ''] = String(rows[0]?.s).split('.');
+    return BigInt(sec!) * 1_000_000n + BigInt(frac.padEnd(6, '0').slice(0, 6));
+  } finally {
+    await c.end();
+  }
+}
+
+const RESOLUTION_MICROS = { second: 1_000_000n, millisecond: 1_000n, microsecond: 1n } as const;
+
+/**
+ * Waits until the server's clock is in a later unit of the driver's commit-time resolution than
+ * `at`. A log whose commit times are whole seconds (MySQL/MariaDB binlog headers) places a commit
+ * at the start of its second, so a write made in the same second as `at` would rightly belong to
+ * a restore --at `at`; a test that wants `at` to mark "before the next write" waits here first.
+ */
+export async function afterCommitUnit(url: string, driver: DriverModule, at: bigint): Promise<void> {
+  const unit = RESOLUTION_MICROS[driver.transactions?.commitTimeResolution ?? 'microsecond'];
+  const next = (at / unit + 1n) * unit;
+  while (unit > 1n && (await serverNowMicros(url)) < next) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** Restores through the core's one restore entry point, as the CLI does; returns the summary. */
@@ -119,13 +151,19 @@ export interface PitrFixture {
 /**
  * For one describe block: a source database `<prefix>_src` and a repository in a temp folder,
  * made before its tests, and targets `<prefix>_dst` made on demand; all removed after its tests.
+ * The databases are on the harness's shared PostgreSQL, or its MariaDB with `dialect: 'mysql'`.
  */
-export function pitrFixture(prefix: string, setup?: (sourceUrl: string) => Promise<unknown>): PitrFixture {
+export function pitrFixture(
+  prefix: string,
+  setup?: (sourceUrl: string) => Promise<unknown>,
+  opts: { dialect?: 'pg' | 'mysql' } = {},
+): PitrFixture {
+  const createDatabase = opts.dialect === 'mysql' ? createMysqlDatabase : createPgDatabase;
   let source: TestDatabase | undefined;
   let tr: TempRepo | undefined;
   const targets: TestDatabase[] = [];
   beforeAll(async () => {
-    source = await createPgDatabase(`${prefix}_src`);
+    source = await createDatabase(`${prefix}_src`);
     tr = await tempRepo();
     await setup?.(source.url);
   });
@@ -144,7 +182,7 @@ export function pitrFixture(prefix: string, setup?: (sourceUrl: string) => Promi
       return tr.repo;
     },
     async target(): Promise<TestDatabase> {
-      const t = await createPgDatabase(`${prefix}_dst`);
+      const t = await createDatabase(`${prefix}_dst`);
       targets.push(t);
       return t;
     },
