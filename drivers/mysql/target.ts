@@ -221,13 +221,26 @@ export class MysqlTarget implements TargetDriver {
     const doc = this.doc;
     if (!doc) return [];
     await this.withSession(async (s) => {
-      for (const t of doc.tables)
-        if (t.autoIncrement)
-          await this.run(
-            s,
-            `ALTER TABLE ${quoteIdent(t.name)} AUTO_INCREMENT = ${BigInt(t.autoIncrement)}`,
-            `table ${t.name}`,
-          );
+      // The replay may have dropped or renamed a table, or moved its counter past the snapshot's
+      // (and ALTER … AUTO_INCREMENT can lower a counter): raise only, only tables still there.
+      const current = new Map(
+        (
+          await s.query<{ t: unknown; n: unknown }>(
+            'SELECT TABLE_NAME AS t, AUTO_INCREMENT AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
+            [this.target.database],
+          )
+        ).map((r) => [String(r.t), r.n === null ? null : BigInt(String(r.n))]),
+      );
+      for (const t of doc.tables) {
+        if (!t.autoIncrement || !current.has(t.name)) continue;
+        const now = current.get(t.name);
+        if (now !== null && now !== undefined && now >= BigInt(t.autoIncrement)) continue;
+        await this.run(
+          s,
+          `ALTER TABLE ${quoteIdent(t.name)} AUTO_INCREMENT = ${BigInt(t.autoIncrement)}`,
+          `table ${t.name}`,
+        );
+      }
       for (const q of doc.sequences ?? [])
         if (/^\d+$/.test(q.next))
           await this.run(
