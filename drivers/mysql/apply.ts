@@ -20,8 +20,10 @@
  * (TIMESTAMP values are UTC text), sql_mode NO_AUTO_VALUE_ON_ZERO only (an AUTO_INCREMENT 0 stays
  * 0; no NO_ZERO_DATE/NO_ZERO_IN_DATE, so zero dates go back as they were; no strict mode is needed
  * since every value came out of a column of the same type), sql_log_bin=0 when the account may
- * set it (so the replay does not flow on to the target's replicas and streams). Triggers are the
- * target driver's to drop or not create until replay ends.
+ * set it (so the replay does not flow on to the target's replicas and streams), and
+ * TRIGGER_GUARD_VARIABLE: the target creates every trigger with its body guarded by it until replay
+ * ends (internal/statements.ts `guardTrigger`), and a CREATE TRIGGER in the log is replayed guarded
+ * too, so no trigger does here again what the log already holds.
  *
  * Rows: consecutive inserts of one table and one set of logged columns become one multi-row
  * INSERT; consecutive deletes by a one-column primary key one DELETE … IN, and consecutive updates
@@ -50,7 +52,7 @@ import { SourceError } from '../../src/util/errors.js';
 import { NOT_LOGGED, type ColumnValue, type RowImage } from './binlog/types.js';
 import { literal, quoteIdent, TargetTables, type TargetTable } from './internal/apply-sql.js';
 import { decodeHeader, decodePayload, type PayloadStatement, type PayloadTable } from './internal/payload.js';
-import { retarget } from './internal/statements.js';
+import { guardTrigger, retarget, TRIGGER_GUARD_VARIABLE } from './internal/statements.js';
 
 export interface MysqlApplyOptions {
   /** Only changes to these tables (`database.table` as the source names them, or bare `table`). */
@@ -130,6 +132,7 @@ export class MysqlApplier {
       );
     await this.conn.query('SET NAMES utf8mb4');
     await this.conn.query(SESSION_SETUP);
+    await this.conn.query(`SET ${TRIGGER_GUARD_VARIABLE} = 1`);
     // without the privilege the replay is logged on the target like any write: harmless, slower
     await this.conn.query('SET SESSION sql_log_bin = 0').catch(() => undefined);
     const [rows] = await this.conn.query<mysql.RowDataPacket[]>('SELECT DATABASE() AS db');
@@ -407,7 +410,8 @@ export class MysqlApplier {
     await this.conn.query(`SET SESSION ${sets.join(', ')}`);
     try {
       await this.conn.query(`USE ${quoteIdent(this.database)}`);
-      await this.conn.query(retarget(s.sql, sourceDb, this.database, ansi));
+      const sql = retarget(s.sql, sourceDb, this.database, ansi);
+      await this.conn.query(guardTrigger(sql, ansi) ?? sql);
     } finally {
       await this.conn.query(`SET NAMES utf8mb4; ${SESSION_SETUP}`);
       this.sessionFk = false;
