@@ -10,18 +10,28 @@
  *                           SourceError thrown.
  *   close()
  *
- * The session: foreign_key_checks=0 (the log holds every cascade's effect), time_zone '+00:00'
+ * The session: foreign key checks on for rows, as the source's session had them (payload records
+ * "F"), because MariaDB and MySQL 8 make ON DELETE/UPDATE CASCADE and SET NULL inside InnoDB,
+ * below the binlog: the log holds the parent's row only, and the target's own foreign keys must
+ * make the rest (rows the source changed with foreign_key_checks=0 cascaded nothing there, and
+ * nothing here). Off for DDL (a statement the source ran with checks off must not fail here, and
+ * with them on it changes nothing checks would refuse) and under --tables (a table of the subset
+ * may reference one that is not restored). time_zone '+00:00'
  * (TIMESTAMP values are UTC text), sql_mode NO_AUTO_VALUE_ON_ZERO only (an AUTO_INCREMENT 0 stays
  * 0; no NO_ZERO_DATE/NO_ZERO_IN_DATE, so zero dates go back as they were; no strict mode is needed
  * since every value came out of a column of the same type), sql_log_bin=0 when the account may
- * set it (so the replay does not flow on to the target's replicas and streams). Triggers are the
- * target driver's to drop or not create until replay ends.
+ * set it (so the replay does not flow on to the target's replicas and streams), and
+ * TRIGGER_GUARD_VARIABLE: the target creates every trigger with its body guarded by it until replay
+ * ends (internal/statements.ts `guardTrigger`), and a CREATE TRIGGER in the log is replayed guarded
+ * too, so no trigger does here again what the log already holds.
  *
  * Rows: consecutive inserts of one table and one set of logged columns become one multi-row
- * INSERT; consecutive deletes by a one-column primary key one DELETE … IN; consecutive updates by
- * a one-column integer primary key that keep the key and change the same columns one
+ * INSERT; consecutive deletes by a one-column primary key one DELETE … IN, and consecutive updates
+ * by a one-column integer primary key that keep the key and change the same columns one
  * `UPDATE t JOIN (SELECT k, v… UNION ALL …) n ON t.pk = n.k SET …` (a row updated twice starts a
- * new statement, so each sees the one before); every other UPDATE and DELETE finds its row by the
+ * new statement, so each sees the one before), except in a table with a foreign key to itself,
+ * where the server's row order could cascade a row away before the statement reaches it; every
+ * other UPDATE and DELETE finds its row by the
  * primary key's before-image values, or, for a table without one, by every logged column with
  * `<=>` and LIMIT 1 (of two identical rows, each delete removes one).
  * Statements are sent many at a time (one round trip per ~1 MiB of SQL), and every statement must
@@ -42,7 +52,7 @@ import { SourceError } from '../../src/util/errors.js';
 import { NOT_LOGGED, type ColumnValue, type RowImage } from './binlog/types.js';
 import { literal, quoteIdent, TargetTables, type TargetTable } from './internal/apply-sql.js';
 import { decodeHeader, decodePayload, type PayloadStatement, type PayloadTable } from './internal/payload.js';
-import { retarget } from './internal/statements.js';
+import { guardTrigger, retarget, TRIGGER_GUARD_VARIABLE } from './internal/statements.js';
 
 export interface MysqlApplyOptions {
   /** Only changes to these tables (`database.table` as the source names them, or bare `table`). */
@@ -88,6 +98,9 @@ export class MysqlApplier {
   private bytes = 0;
   private pending: Pending | undefined;
   private collations = new Map<number, string | null>();
+  /** foreign_key_checks as the session has it (undefined: unknown after an error), and as the next row wants it. */
+  private sessionFk: boolean | undefined = false;
+  private rowFk = true;
 
   constructor(
     private readonly conn: mysql.Connection,
@@ -119,6 +132,7 @@ export class MysqlApplier {
       );
     await this.conn.query('SET NAMES utf8mb4');
     await this.conn.query(SESSION_SETUP);
+    await this.conn.query(`SET ${TRIGGER_GUARD_VARIABLE} = 1`);
     // without the privilege the replay is logged on the target like any write: harmless, slower
     await this.conn.query('SET SESSION sql_log_bin = 0').catch(() => undefined);
     const [rows] = await this.conn.query<mysql.RowDataPacket[]>('SELECT DATABASE() AS db');
@@ -137,6 +151,8 @@ export class MysqlApplier {
       await this.setup();
       const header = decodeHeader(tx.payload);
       if (!this.open) await this.begin();
+      // every part starts with checks on; under --tables they stay off
+      this.rowFk = !opts.tables;
       const targets = new Map<PayloadTable, TargetTable | null>();
       const wanted = (t: PayloadTable): boolean =>
         !opts.tables || opts.tables.has(`${t.database}.${t.table}`) || opts.tables.has(t.table);
@@ -158,9 +174,14 @@ export class MysqlApplier {
           targets.clear();
           continue;
         }
+        if (rec.kind === 'foreign-key-checks') {
+          this.rowFk = rec.on && !opts.tables;
+          continue;
+        }
         if (!wanted(rec.table)) continue;
         const t = await target(rec.table);
         if (!t) continue;
+        this.foreignKeyChecks();
         if (rec.kind === 'insert') this.insert(t, rec.after);
         else if (rec.kind === 'update') this.update(t, rec.before, rec.after);
         else this.delete(t, rec.before);
@@ -173,6 +194,7 @@ export class MysqlApplier {
       }
     } catch (err) {
       this.reset();
+      this.sessionFk = undefined;
       if (this.open) await this.conn.query('ROLLBACK').catch(() => undefined);
       this.open = false;
       if (err instanceof SourceError) throw err;
@@ -192,6 +214,14 @@ export class MysqlApplier {
   private async begin(): Promise<void> {
     await this.conn.query('START TRANSACTION');
     this.open = true;
+  }
+
+  /** Queues a change of foreign_key_checks when the next row wants another state than the session's. */
+  private foreignKeyChecks(): void {
+    if (this.sessionFk === this.rowFk) return;
+    this.closePending();
+    this.push(`SET SESSION foreign_key_checks = ${this.rowFk ? 1 : 0}`, 0, 'setting of foreign_key_checks');
+    this.sessionFk = this.rowFk;
   }
 
   private reset(): void {
@@ -271,7 +301,12 @@ export class MysqlApplier {
     const k = t.key.length === 1 ? t.key[0]! : -1;
     // consecutive updates of rows found by one integer key that keep it, changing the same
     // columns, become one UPDATE … JOIN (SELECT … UNION ALL SELECT …): one statement for many rows
-    if (k >= 0 && typeof before[k] === 'bigint' && !changed.includes(k)) {
+    if (
+      k >= 0 &&
+      typeof before[k] === 'bigint' &&
+      !changed.includes(k) &&
+      !(t.selfReferencing && this.sessionFk)
+    ) {
       const keyLit = literal(before[k]!, t.columns[k]!, true);
       const group = `U${t.sqlName}:${changed.join(',')}`;
       if (this.pending?.key === group && this.pending.keys?.has(keyLit)) this.closePending();
@@ -296,7 +331,7 @@ export class MysqlApplier {
 
   private delete(t: TargetTable, before: RowImage): void {
     const w = this.where(t, before);
-    if (w.keyed && t.key.length === 1) {
+    if (w.keyed && t.key.length === 1 && !(t.selfReferencing && this.sessionFk)) {
       const k = t.key[0]!;
       const head = `DELETE FROM ${t.sqlName} WHERE ${t.quoted[k]} IN (`;
       this.grow(
@@ -364,16 +399,22 @@ export class MysqlApplier {
     if (this.open) await this.conn.query('COMMIT');
     this.open = false;
     const ansi = s.sqlMode !== null && (s.sqlMode & ANSI_QUOTES) !== 0n;
-    const sets = [`time_zone = ${s.timeZone ? mysql.escape(s.timeZone) : "'+00:00'"}`];
+    const sets = [
+      'foreign_key_checks = 0',
+      `time_zone = ${s.timeZone ? mysql.escape(s.timeZone) : "'+00:00'"}`,
+    ];
     if (s.sqlMode !== null) sets.push(`sql_mode = ${s.sqlMode.toString()}`);
     const collation = s.charset ? await this.collation(s.charset.connection) : null;
     if (collation) sets.push(`collation_connection = ${mysql.escape(collation)}`);
+    this.sessionFk = undefined;
     await this.conn.query(`SET SESSION ${sets.join(', ')}`);
     try {
       await this.conn.query(`USE ${quoteIdent(this.database)}`);
-      await this.conn.query(retarget(s.sql, sourceDb, this.database, ansi));
+      const sql = retarget(s.sql, sourceDb, this.database, ansi);
+      await this.conn.query(guardTrigger(sql, ansi) ?? sql);
     } finally {
       await this.conn.query(`SET NAMES utf8mb4; ${SESSION_SETUP}`);
+      this.sessionFk = false;
       this.tables?.invalidate();
     }
     await this.begin();

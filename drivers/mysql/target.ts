@@ -1,8 +1,12 @@
 /**
  * Restore target: an empty MySQL/MariaDB database that receives the tables (pre-data), their rows
  * through concurrent `LOAD DATA LOCAL INFILE` streamed from the stored bytes, then views and
- * routines (post-data); triggers and events come last, in `finish()`, because the change log
- * already holds what they did on the source and MySQL cannot switch a trigger off for a session.
+ * routines and triggers (post-data), events last, in `finish()`. The change log already holds
+ * what triggers did on the source and MySQL cannot switch a trigger off for a session, so each
+ * trigger is created with its body guarded by a variable the replay's session sets
+ * (internal/statements.ts `guardTrigger`): it exists during the replay, so the log's DROP TRIGGER,
+ * RENAME TABLE and DROP TABLE act on it as on the source, but does nothing there. `finish()` then
+ * recreates every trigger as the source has it, in its order.
  * Every session writes with foreign_key_checks = 0 and unique_checks = 0 (the rows were valid on
  * the source), under time_zone +00:00 (TIMESTAMP text is UTC), under the dump's sql_mode with
  * NO_AUTO_VALUE_ON_ZERO (an id 0 stays 0) and without the zero-date checks (the source's rows are
@@ -25,6 +29,7 @@ import {
 import { databaseIdentity } from './internal/identity.js';
 import { infileStream, LOAD_FORMAT, loadDataSql } from './internal/load.js';
 import { splitSecondaryKeys } from './internal/schema-keys.js';
+import { guardTrigger, unguardTrigger } from './internal/statements.js';
 import { preflight } from './preflight.js';
 import { decodeSchema, type SchemaDocument, type TableDoc } from './schema.js';
 
@@ -82,6 +87,13 @@ export class MysqlTarget implements TargetDriver {
       for (const r of doc.routines) {
         await s.query('SET SESSION sql_mode = ?', [r.sqlMode ?? doc.sqlMode]);
         await this.run(s, r.create, `${(r.kind ?? 'routine').toLowerCase()} ${r.name}`);
+      }
+      // in their order (the schema lists them so), each after the ones before: no FOLLOWS needed
+      for (const tr of doc.triggers) {
+        const mode = tr.sqlMode ?? doc.sqlMode;
+        await s.query('SET SESSION sql_mode = ?', [mode]);
+        const guarded = guardTrigger(tr.create, /ANSI_QUOTES/i.test(mode), false);
+        await this.run(s, guarded ?? tr.create, `trigger ${tr.name}`);
       }
     });
   }
@@ -201,8 +213,8 @@ export class MysqlTarget implements TargetDriver {
 
   /**
    * Replays one transaction part on a session of its own (apply.ts): its parts share one
-   * database transaction. No trigger exists yet (they come in finish()), and the applier's session
-   * has foreign_key_checks off, so nothing the log already holds happens twice.
+   * database transaction. No trigger exists yet (they come in finish()), so nothing the log
+   * already holds happens twice; the log lacks the cascades, which the target's foreign keys make.
    */
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
     this.applier ??= await MysqlApplier.connect(this.target.options, {
@@ -246,10 +258,7 @@ export class MysqlTarget implements TargetDriver {
             `ALTER SEQUENCE ${quoteIdent(q.name)} RESTART WITH ${q.next}`,
             `sequence ${q.name}`,
           );
-      for (const tr of doc.triggers) {
-        await s.query('SET SESSION sql_mode = ?', [tr.sqlMode ?? doc.sqlMode]);
-        await this.run(s, tr.create, `trigger ${tr.name}`);
-      }
+      await this.unguardTriggers(s);
       for (const e of doc.events) {
         await s.query('SET SESSION sql_mode = ?, time_zone = ?', [
           e.sqlMode ?? doc.sqlMode,
@@ -271,6 +280,48 @@ export class MysqlTarget implements TargetDriver {
       [this.target.database],
     );
     return new Map(rows.map((r) => [String(r.name), BigInt(r.next!)]));
+  }
+
+  /**
+   * Every trigger of the target as the source has it: those the restore or the replay created
+   * guarded are dropped with the others of their table, timing and event, and all of those are
+   * created again in their order, unguarded.
+   */
+  private async unguardTriggers(s: Session): Promise<void> {
+    const db = this.target.database;
+    const rows = await s.query<{ name: unknown; t: unknown; timing: unknown; op: unknown }>(
+      `SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS t, ACTION_TIMING AS timing, EVENT_MANIPULATION AS op
+         FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?
+        ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER`,
+      [db],
+    );
+    const groups = new Map<string, string[]>();
+    for (const r of rows) {
+      const key = JSON.stringify([String(r.t), String(r.timing), String(r.op)]);
+      groups.set(key, [...(groups.get(key) ?? []), String(r.name)]);
+    }
+    for (const names of groups.values()) {
+      const defs: Array<{ name: string; sql: string; mode: string; guarded: boolean }> = [];
+      for (const name of names) {
+        const [row] = await s.query<Record<string, unknown>>(
+          `SHOW CREATE TRIGGER ${quoteIdent(db)}.${quoteIdent(name)}`,
+        );
+        const mode = String(row?.sql_mode ?? '');
+        const sql = String(row?.['SQL Original Statement'] ?? '');
+        const ansi = /ANSI_QUOTES/i.test(mode);
+        const plain = unguardTrigger(sql, ansi);
+        // an unguarded one among them is created again in its place, its FOLLOWS/PRECEDES dropped
+        const unordered = plain ?? unguardTrigger(guardTrigger(sql, ansi, false) ?? '', ansi) ?? sql;
+        defs.push({ name, sql: plain ?? unordered, mode, guarded: plain !== undefined });
+      }
+      if (!defs.some((d) => d.guarded)) continue;
+      for (const d of defs)
+        await this.run(s, `DROP TRIGGER ${quoteIdent(db)}.${quoteIdent(d.name)}`, `trigger ${d.name}`);
+      for (const d of defs) {
+        await s.query('SET SESSION sql_mode = ?', [d.mode]);
+        await this.run(s, d.sql, `trigger ${d.name}`);
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -109,6 +109,7 @@ const nameOf = (t: PayloadTable, i: number): string => t.columns[i]?.name || `co
 
 function* changes(part: Transaction): Generator<RowChange> {
   for (const rec of decodePayload(part.payload)) {
+    if (rec.kind === 'foreign-key-checks') continue;
     if (rec.kind === 'statement') {
       yield {
         table: rec.statement.tables[0] ?? '',

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { driver } from '../../drivers/mysql/index.js';
 import { mysqlTableChecksums, type TableChecksum } from '../../scripts/crm/checksums.js';
 import { seedCrm } from '../../scripts/crm/seed.js';
-import { runWorkload, type WorkloadOp } from '../../scripts/crm/workload.js';
+import { runWorkload } from '../../scripts/crm/workload.js';
 import { decodeSegment } from '../../src/repository/segment-codec.js';
 import { formatMicros } from '../../src/util/time.js';
 import { mysqlExec } from '../helpers/mysql.js';
@@ -31,7 +31,6 @@ import {
  * InnoDB and not written to MariaDB's binlog, and replaying it is the cascade case of
  * mysql-stream-hard (#12); the DELETE's own cascades are the known failure below.
  */
-const MIX: Partial<Record<WorkloadOp, number>> = { deleteDeal: 0 };
 
 interface Checkpoint {
   readonly at: bigint;
@@ -115,13 +114,13 @@ describe('MySQL/MariaDB point-in-time restore', () => {
     const checkpoints: Checkpoint[] = [];
     let goneUser = 0n;
     for (let i = 0; i < 3; i++) {
-      await runWorkload(url, { ratePerSecond: 300, durationMs: 1500, seed: 100 + i, mix: MIX });
+      await runWorkload(url, { ratePerSecond: 300, durationMs: 1500, seed: 100 + i });
       if (i === 2) goneUser = await insertAndDeleteUser(url, 'gone@example.com');
       checkpoints.push(await checkpoint(url));
     }
     const deleted = (await mysqlExec(url, 'DELETE FROM contacts', [])) as unknown as { affectedRows: number };
     const afterDelete = await checkpoint(url);
-    await runWorkload(url, { ratePerSecond: 300, durationMs: 800, seed: 999, mix: MIX });
+    await runWorkload(url, { ratePerSecond: 300, durationMs: 800, seed: 999 });
     await stream.waitCovered(await serverNowMicros(url));
     await stream.stop();
     return {
@@ -177,20 +176,15 @@ describe('MySQL/MariaDB point-in-time restore', () => {
     expect(await mysqlTableChecksums(justBefore.url)).toEqual(h.beforeDelete.sums);
   });
 
-  // Known failure (#12, the cascade case of mysql-stream-hard): the DELETE's ON DELETE SET NULL
-  // (deals, activities, email_events) and CASCADE (notes) effects are done by InnoDB and are not in
-  // MariaDB's binlog, and the replay runs with foreign_key_checks = 0, so the target keeps the
-  // child rows the source changed. Remove `.fails` once replay cascades.
-  it.fails(
-    'includes the DELETE at its commit time, with what it cascaded to, and nothing after it',
-    async () => {
-      const h = await streamedHistory();
-      const commit = await deleteCommit(h);
-      const atCommit = await fx.target();
-      await restoreInto(fx.repo, driver, h.name, { kind: 'time', micros: commit }, atCommit.url);
-      expect(await mysqlTableChecksums(atCommit.url)).toEqual(h.afterDelete.sums);
-    },
-  );
+  // The DELETE's ON DELETE SET NULL (deals, activities, email_events) and CASCADE (notes) effects
+  // are made by InnoDB and are not in MariaDB's binlog: the target's foreign keys make them again.
+  it('includes the DELETE at its commit time, with what it cascaded to, and nothing after it', async () => {
+    const h = await streamedHistory();
+    const commit = await deleteCommit(h);
+    const atCommit = await fx.target();
+    await restoreInto(fx.repo, driver, h.name, { kind: 'time', micros: commit }, atCommit.url);
+    expect(await mysqlTableChecksums(atCommit.url)).toEqual(h.afterDelete.sums);
+  });
 
   it('refuses a time the log does not cover, naming how far it reaches', async () => {
     const h = await streamedHistory();

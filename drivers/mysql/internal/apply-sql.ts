@@ -110,6 +110,8 @@ export interface TargetTable {
   readonly columns: readonly ColumnTarget[];
   /** Column numbers of the key rows are found by: the primary key, or none (every column, LIMIT 1). */
   readonly key: readonly number[];
+  /** A foreign key of the table references the table itself (one row's change can cascade to another). */
+  readonly selfReferencing: boolean;
 }
 
 interface SchemaColumn {
@@ -118,9 +120,14 @@ interface SchemaColumn {
   primary: boolean;
 }
 
+interface SchemaTable {
+  columns: SchemaColumn[];
+  selfReferencing: boolean;
+}
+
 /** Target tables by source table name, read from information_schema when first used. */
 export class TargetTables {
-  private readonly cache = new Map<string, SchemaColumn[] | null>();
+  private readonly cache = new Map<string, SchemaTable | null>();
 
   constructor(
     private readonly conn: mysql.Connection,
@@ -132,28 +139,39 @@ export class TargetTables {
     this.cache.clear();
   }
 
-  private async schema(table: string): Promise<SchemaColumn[] | null> {
+  private async schema(table: string): Promise<SchemaTable | null> {
     if (this.cache.has(table)) return this.cache.get(table) ?? null;
     const [rows] = await this.conn.query<mysql.RowDataPacket[]>(
       `SELECT COLUMN_NAME AS name, CHARACTER_SET_NAME AS charset, COLUMN_KEY = 'PRI' AS pri
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
       [this.database, table],
     );
-    const cols = rows.length
-      ? rows.map((r) => ({
-          name: String(r.name),
-          charset: r.charset === null || r.charset === 'binary' ? null : String(r.charset),
-          primary: Number(r.pri) === 1,
-        }))
-      : null;
-    this.cache.set(table, cols);
-    return cols;
+    if (!rows.length) {
+      this.cache.set(table, null);
+      return null;
+    }
+    const [self] = await this.conn.query<mysql.RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS
+        WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? AND UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?`,
+      [this.database, table, this.database, table],
+    );
+    const t = {
+      columns: rows.map((r) => ({
+        name: String(r.name),
+        charset: r.charset === null || r.charset === 'binary' ? null : String(r.charset),
+        primary: Number(r.pri) === 1,
+      })),
+      selfReferencing: Number(self[0]?.n) > 0,
+    };
+    this.cache.set(table, t);
+    return t;
   }
 
   /** How to write rows of `t` on the target; undefined when the target has no such table. */
   async get(t: PayloadTable): Promise<TargetTable | undefined> {
-    const schema = await this.schema(t.table);
-    if (!schema) return undefined;
+    const found = await this.schema(t.table);
+    if (!found) return undefined;
+    const schema = found.columns;
     const byName = new Map(schema.map((c) => [c.name.toLowerCase(), c]));
     const names = t.columns.map((c, i) => c.name || schema[i]?.name || `column ${i + 1}`);
     const targets = names.map((n) => byName.get(n.toLowerCase()));
@@ -167,6 +185,7 @@ export class TargetTables {
       quoted: names.map(quoteIdent),
       columns,
       key,
+      selfReferencing: found.selfReferencing,
     };
   }
 }

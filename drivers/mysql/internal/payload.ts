@@ -8,6 +8,11 @@
  *            ["U", n, before, after]    update
  *            ["D", n, before]           delete
  *            ["Q", database, sql, sqlMode|null, timeZone|null, [client, connection, server]|null, ["db.table", ...]]
+ *            ["F", 0|1]                 foreign key checks of the rows that follow: 0 where the source's
+ *                                       session had foreign_key_checks=0 (the rows event flag
+ *                                       NO_FOREIGN_KEY_CHECKS_F), so its changes cascaded nothing;
+ *                                       every part starts with them on, and the line comes only
+ *                                       before a row whose state differs from the one before it
  *   row      [value, ...] in the table's column order (the TABLE_MAP's)
  *   value    null       SQL NULL
  *            false      NOT_LOGGED (the column is not in this image)
@@ -74,7 +79,8 @@ export type PayloadRecord =
       readonly after: RowImage;
     }
   | { readonly kind: 'delete'; readonly table: PayloadTable; readonly before: RowImage }
-  | { readonly kind: 'statement'; readonly statement: PayloadStatement };
+  | { readonly kind: 'statement'; readonly statement: PayloadStatement }
+  | { readonly kind: 'foreign-key-checks'; readonly on: boolean };
 
 type Encoded = string | null | false;
 
@@ -140,6 +146,9 @@ export class PayloadBuilder {
   readonly tables = new Set<string>();
   bytes = 0;
   changes = 0;
+  /** Foreign key checks as the last row line left them, and as the next row wants them. */
+  private fkWritten = true;
+  private fkWanted = true;
 
   constructor(header: PayloadHeader) {
     this.lines = [
@@ -170,18 +179,35 @@ export class PayloadBuilder {
     return n;
   }
 
+  /** Whether the source checked foreign keys (and so cascaded) for the rows added next. */
+  foreignKeyChecks(on: boolean): void {
+    this.fkWanted = on;
+  }
+
+  private checks(): void {
+    if (this.fkWanted === this.fkWritten) return;
+    this.line(['F', this.fkWanted ? 1 : 0]);
+    this.fkWritten = this.fkWanted;
+  }
+
   insert(t: PayloadTable, after: RowImage): void {
-    this.line(['I', this.use(t), encodeRow(after)]);
+    const n = this.use(t);
+    this.checks();
+    this.line(['I', n, encodeRow(after)]);
     this.changes++;
   }
 
   update(t: PayloadTable, before: RowImage, after: RowImage): void {
-    this.line(['U', this.use(t), encodeRow(before), encodeRow(after)]);
+    const n = this.use(t);
+    this.checks();
+    this.line(['U', n, encodeRow(before), encodeRow(after)]);
     this.changes++;
   }
 
   delete(t: PayloadTable, before: RowImage): void {
-    this.line(['D', this.use(t), encodeRow(before)]);
+    const n = this.use(t);
+    this.checks();
+    this.line(['D', n, encodeRow(before)]);
     this.changes++;
   }
 
@@ -283,6 +309,9 @@ export function* decodePayload(payload: Uint8Array): Generator<PayloadRecord> {
         break;
       case 'D':
         yield { kind: 'delete', table: tableOf(a[1]), before: decodeRow(a[2]) };
+        break;
+      case 'F':
+        yield { kind: 'foreign-key-checks', on: a[1] !== 0 };
         break;
       case 'Q': {
         const [, database, sql, mode, tz, cs, names] = a as [

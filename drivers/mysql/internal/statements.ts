@@ -181,3 +181,71 @@ export function retarget(sql: string, sourceDb: string, targetDb: string, ansiQu
   }
   return out + sql.slice(at);
 }
+
+const QUOTED_PART = "`(?:[^`]|``)*`|'(?:[^'\\\\]|\\\\.|'')*'|\"(?:[^\"\\\\]|\\\\.|\"\")*\"";
+/** CREATE [OR REPLACE] [DEFINER = user] TRIGGER */
+const CREATE_TRIGGER = new RegExp(
+  `^\\s*CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:DEFINER\\s*=\\s*(?:${QUOTED_PART}|[^\\s@]+)(?:\\s*@\\s*(?:${QUOTED_PART}|[^\\s]+))?\\s+)?TRIGGER\\b`,
+  'i',
+);
+
+/**
+ * A trigger's body is wrapped in this while a restore replays the log, so that the trigger exists
+ * (and follows its table through RENAME and DROP as on the source) but does nothing in the
+ * replaying session, which sets the variable: the log already holds what it did on the source.
+ */
+export const TRIGGER_GUARD_VARIABLE = '@crmb_replaying';
+const GUARD_OPEN = `IF ${TRIGGER_GUARD_VARIABLE} IS NULL THEN `;
+const GUARD_CLOSE = '\n; END IF';
+
+interface TriggerParts {
+  /** `CREATE … FOR EACH ROW` */
+  readonly head: string;
+  /** What stands between the head and the body: white space, and FOLLOWS/PRECEDES other. */
+  readonly between: string;
+  readonly hasOrder: boolean;
+  readonly body: string;
+}
+
+/** A CREATE TRIGGER statement cut where its body starts; undefined for any other statement. */
+function triggerParts(sql: string, ansiQuotes: boolean): TriggerParts | undefined {
+  if (!CREATE_TRIGGER.test(sql)) return undefined;
+  const ts = tokens(sql, ansiQuotes);
+  const row = ts.findIndex(
+    (t, k) => upper(t) === 'FOR' && upper(ts[k + 1]) === 'EACH' && upper(ts[k + 2]) === 'ROW',
+  );
+  if (row < 0 || !ts[row + 3]) return undefined;
+  let b = row + 3;
+  const hasOrder = ['FOLLOWS', 'PRECEDES'].includes(upper(ts[b])) && isName(ts[b + 1]);
+  if (hasOrder) b += 2;
+  const bodyToken = ts[b];
+  if (!bodyToken) return undefined;
+  const headEnd = ts[row + 2]!.end;
+  return {
+    head: sql.slice(0, headEnd),
+    between: sql.slice(headEnd, bodyToken.start),
+    hasOrder,
+    body: sql.slice(bodyToken.start),
+  };
+}
+
+/**
+ * CREATE TRIGGER with its body guarded (TRIGGER_GUARD_VARIABLE); undefined for any other
+ * statement. `keepOrder` false drops FOLLOWS/PRECEDES (for triggers created in their final order).
+ */
+export function guardTrigger(sql: string, ansiQuotes = false, keepOrder = true): string | undefined {
+  const p = triggerParts(sql, ansiQuotes);
+  if (!p) return undefined;
+  const body = p.body.replace(/[\s;]+$/, '');
+  return `${p.head}${keepOrder || !p.hasOrder ? p.between : ' '}${GUARD_OPEN}${body}${GUARD_CLOSE}`;
+}
+
+/**
+ * A guarded CREATE TRIGGER (as SHOW CREATE TRIGGER gives it back) as the source had it, without
+ * FOLLOWS/PRECEDES (it is created in its final order); undefined when it is not guarded.
+ */
+export function unguardTrigger(sql: string, ansiQuotes = false): string | undefined {
+  const p = triggerParts(sql, ansiQuotes);
+  if (!p || !p.body.startsWith(GUARD_OPEN) || !p.body.endsWith(GUARD_CLOSE)) return undefined;
+  return `${p.head}${p.hasOrder ? ' ' : p.between}${p.body.slice(GUARD_OPEN.length, -GUARD_CLOSE.length)}`;
+}

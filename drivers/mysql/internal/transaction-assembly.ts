@@ -54,6 +54,8 @@ export const PART_MAX_BYTES = 8 * 1024 * 1024;
 export const PART_MAX_CHANGES = 10_000;
 /** sql_mode bit of ANSI_QUOTES. */
 const ANSI_QUOTES = 4n;
+/** Rows event flag: the session had foreign_key_checks=0 (nothing it changed cascaded). */
+const NO_FOREIGN_KEY_CHECKS_F = 2;
 
 interface OpenTx {
   readonly gtid: string;
@@ -275,7 +277,9 @@ export class TransactionAssembler {
       );
     }
     const p = this.table(t);
+    const fk = ((ev.flags ?? 0) & NO_FOREIGN_KEY_CHECKS_F) === 0;
     for (const r of ev.rows) {
+      tx.builder.foreignKeyChecks(fk);
       if (ev.operation === 'insert') tx.builder.insert(p, r.after ?? []);
       else if (ev.operation === 'update') tx.builder.update(p, r.before ?? [], r.after ?? []);
       else tx.builder.delete(p, r.before ?? []);

@@ -98,6 +98,28 @@ describe('mysql-changes/1 payload', () => {
     });
   });
 
+  it('records where the source had foreign key checks off, only where the state changes', () => {
+    const b = new PayloadBuilder({ database: 'crm', gtid: '', part: 0, internal: false });
+    const row = (i: number): ColumnValue[] => [BigInt(i), null, null];
+    b.foreignKeyChecks(true);
+    b.insert(TABLE, row(1));
+    b.foreignKeyChecks(false);
+    b.delete(TABLE, row(1));
+    b.foreignKeyChecks(false);
+    b.insert(TABLE, row(2));
+    b.foreignKeyChecks(true);
+    b.insert(TABLE, row(3));
+    const kinds = [...decodePayload(b.finish())].map((r) =>
+      r.kind === 'foreign-key-checks' ? `checks ${r.on ? 'on' : 'off'}` : r.kind,
+    );
+    expect(kinds).toEqual(['insert', 'checks off', 'delete', 'insert', 'checks on', 'insert']);
+    // a part whose rows all had them on carries no such line (the default)
+    const plain = new PayloadBuilder({ database: 'crm', gtid: '', part: 0, internal: false });
+    plain.foreignKeyChecks(true);
+    plain.insert(TABLE, row(1));
+    expect(Buffer.from(plain.finish()).toString()).not.toMatch(/\["F"/);
+  });
+
   it('refuses a payload of another format and a row of an undescribed table', () => {
     expect(() => [...decodePayload(Buffer.from('{"format":"pg-changes/1","xid":1,"part":0}'))]).toThrow(
       /mysql-changes\/1 payload is damaged: its header names format "pg-changes\/1"/,

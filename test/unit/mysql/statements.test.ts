@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  guardTrigger,
   isTransactionControl,
   retarget,
   statementTables,
+  unguardTrigger,
 } from '../../../drivers/mysql/internal/statements.js';
 
 describe('MySQL statements in the binlog', () => {
@@ -36,5 +38,31 @@ describe('MySQL statements in the binlog', () => {
       'ALTER TABLE crm_old.t ADD c int',
     );
     expect(retarget('ALTER TABLE crm.t ADD c int', 'crm', 'crm')).toBe('ALTER TABLE crm.t ADD c int');
+  });
+
+  it('guards a trigger body for the replay and gives the source statement back, without FOLLOWS/PRECEDES', () => {
+    const plain =
+      "CREATE DEFINER=`root`@`127.0.0.1` TRIGGER `t for each row` AFTER INSERT ON `for` FOR EACH ROW INSERT INTO log VALUES ('FOR EACH ROW') -- done";
+    const guarded = guardTrigger(plain);
+    expect(guarded).toBe(
+      "CREATE DEFINER=`root`@`127.0.0.1` TRIGGER `t for each row` AFTER INSERT ON `for` FOR EACH ROW IF @crmb_replaying IS NULL THEN INSERT INTO log VALUES ('FOR EACH ROW') -- done\n; END IF",
+    );
+    expect(unguardTrigger(guarded!)).toBe(plain);
+    const ordered = "CREATE DEFINER='a b'@'%' TRIGGER x BEFORE UPDATE ON t FOR EACH ROW FOLLOWS y BEGIN SET NEW.a = 1; END;";
+    expect(guardTrigger(ordered)).toBe(
+      "CREATE DEFINER='a b'@'%' TRIGGER x BEFORE UPDATE ON t FOR EACH ROW FOLLOWS y IF @crmb_replaying IS NULL THEN BEGIN SET NEW.a = 1; END\n; END IF",
+    );
+    expect(guardTrigger(ordered, false, false)).toBe(
+      "CREATE DEFINER='a b'@'%' TRIGGER x BEFORE UPDATE ON t FOR EACH ROW IF @crmb_replaying IS NULL THEN BEGIN SET NEW.a = 1; END\n; END IF",
+    );
+    expect(unguardTrigger(guardTrigger(ordered)!)).toBe(
+      "CREATE DEFINER='a b'@'%' TRIGGER x BEFORE UPDATE ON t FOR EACH ROW BEGIN SET NEW.a = 1; END",
+    );
+    expect(guardTrigger('create or replace trigger z after delete on t for each row set @n = 1')).toMatch(
+      /for each row IF @crmb_replaying IS NULL THEN set @n = 1\n; END IF$/,
+    );
+    expect(guardTrigger('CREATE TABLE t (a int)')).toBeUndefined();
+    expect(guardTrigger('DROP TRIGGER x')).toBeUndefined();
+    expect(unguardTrigger(plain)).toBeUndefined();
   });
 });
