@@ -54,7 +54,8 @@ const SCHEMA = [
    ) ENGINE=InnoDB`,
 ];
 
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** Ids a step inserts: two accounts and ten contacts of its own, so later steps can delete them. */
 const accountOf = (step: number, i: number): number => 1000 + 2 * step + i;
@@ -68,7 +69,9 @@ function stepStatements(n: number): string[] {
   return [
     `INSERT INTO accounts VALUES (${accountOf(n, 0)}, 'Step ${n} A', 'basic', NOW(6)), (${accountOf(n, 1)}, 'Step ${n} B', 'gold', NOW(6))`,
     `INSERT INTO contacts VALUES ${tens
-      .map((i) => `(${c0 + i}, ${accountOf(n, 0) + (i % 2)}, 's${n}c${i}@example.com', ${i + n}, 'step ${n}')`)
+      .map(
+        (i) => `(${c0 + i}, ${accountOf(n, 0) + (i % 2)}, 's${n}c${i}@example.com', ${i + n}, 'step ${n}')`,
+      )
       .join(', ')}`,
     `INSERT INTO activities VALUES ${tens.map((i) => `(${c0 + i}, 1, 'call', 'step ${n}')`).join(', ')}`,
     `UPDATE accounts SET tier = 'gold', updated_at = NOW(6) WHERE id % 11 = ${n % 11} AND id <= 50`,
@@ -124,7 +127,9 @@ export const mysqlFactory: ConformanceFactory = {
       (g) =>
         `(${g}, ${1 + (g % 50)}, 'contact${g}@example.com', ${(g * 1.25).toFixed(2)}, ${g % 7 === 0 ? 'NULL' : quote('n'.repeat(g % 200))})`,
     );
-    const activities = range(1, 600).map((g) => `(${1 + (g % 300)}, ${g}, '${g % 2 === 0 ? 'call' : 'email'}', 'activity ${g}')`);
+    const activities = range(1, 600).map(
+      (g) => `(${1 + (g % 300)}, ${g}, '${g % 2 === 0 ? 'call' : 'email'}', 'activity ${g}')`,
+    );
     await inTransaction(url, [
       ...SCHEMA,
       `INSERT INTO accounts VALUES ${accounts.join(', ')}`,
@@ -135,7 +140,8 @@ export const mysqlFactory: ConformanceFactory = {
 
   workloadStep: (url, step) => inTransaction(url, stepStatements(step)),
 
-  badTransaction: (url) => inTransaction(url, [`UPDATE contacts SET score = NULL, note = 'lost' WHERE id % 4 = 0`]),
+  badTransaction: (url) =>
+    inTransaction(url, [`UPDATE contacts SET score = NULL, note = 'lost' WHERE id % 4 = 0`]),
 
   async checksums(url): Promise<TableChecksums> {
     const sums = await mysqlTableChecksums(url, { tables: SUITE_TABLES });
@@ -145,7 +151,9 @@ export const mysqlFactory: ConformanceFactory = {
   serverNowMicros: (url) =>
     withConnection(url, async (c) => {
       // UNIX_TIMESTAMP of a DATETIME(6) is exact decimal text: no float rounding on the way
-      const [rows] = await c.query<mysql.RowDataPacket[]>(`SELECT CAST(UNIX_TIMESTAMP(SYSDATE(6)) AS CHAR) AS s`);
+      const [rows] = await c.query<mysql.RowDataPacket[]>(
+        `SELECT CAST(UNIX_TIMESTAMP(SYSDATE(6)) AS CHAR) AS s`,
+      );
       const [sec, frac = ''] = String(rows[0]?.s).split('.');
       return BigInt(sec!) * 1_000_000n + BigInt(frac.padEnd(6, '0').slice(0, 6));
     }),
@@ -161,7 +169,19 @@ export const mysqlFactory: ConformanceFactory = {
       await c.query('FLUSH BINARY LOGS');
       const [rows] = await c.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
       const current = String(rows[0]?.File);
-      await c.query(`PURGE BINARY LOGS TO ${quote(current)}`);
+      // MariaDB keeps the previous file until its binlog checkpoint is written, and purges no
+      // file a dump thread still reads: purge until the current file is the only one left
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        await c.query(`PURGE BINARY LOGS TO ${quote(current)}`);
+        const [logs] = await c.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+        if (logs.length === 1) break;
+        if (Date.now() > deadline)
+          throw new Error(
+            `binlogs other than ${current} are still kept: ${logs.map((r) => String(r.Log_name)).join(', ')}`,
+          );
+        await new Promise((r) => setTimeout(r, 100));
+      }
     });
   },
 };
