@@ -25,7 +25,7 @@ import { formatMicros } from '../src/util/time.js';
 import { startOwnPostgres } from '../test/harness/index.js';
 import { CLI, ROOT } from '../test/helpers/cli.js';
 import { makeTempDir, removeTempDir } from './lib/cleanup.js';
-import { runUpdateLoad } from './lib/load.js';
+import { runPgUpdateLoad } from './lib/postgres-db.js';
 import { createDb } from './lib/pg.js';
 import { say } from './lib/steps.js';
 
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     await isStarted;
     say(`load: ${connections} sessions of ${rows}-row UPDATEs for ${seconds} s, beside the CRM workload`);
     const [load, crm] = await Promise.all([
-      runUpdateLoad(url, { rate: 1_000_000, seconds, connections, rowsPerStatement: rows }),
+      runPgUpdateLoad(url, { rate: 1_000_000, seconds, connections, rowsPerStatement: rows }),
       runWorkload(url, { ratePerSecond: 100, durationMs: seconds * 1000, seed: 7 }),
     ]);
     say(

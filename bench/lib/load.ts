@@ -1,13 +1,12 @@
 /**
- * The stream's write load: `UPDATE contacts SET updated_at = now()` over 100-id ranges, paced
- * to a target of row changes per second across several connections. Plain multi-row UPDATEs
- * make the change count exact (the affected row count) and easy to compare with the restore's
- * replay summary. Each connection owns its own slice of ids: two statements never touch the
- * same rows, so there are no lock waits or deadlocks to distort the rate.
+ * The stream's write load: `UPDATE contacts SET updated_at = <the server's clock>` over 100-id
+ * ranges, paced to a target of row changes per second across several connections. Plain
+ * multi-row UPDATEs make the change count exact (the affected row count) and easy to compare with
+ * the restore's replay summary. Each connection owns its own slice of ids: two statements never
+ * touch the same rows, so there are no lock waits or deadlocks to distort the rate. The
+ * statements themselves come from the database's LoadDb (postgres-db.ts, mysql-db.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
-import { query } from './pg.js';
 
 export interface LoadOptions {
   /** Row changes per second to aim for (all connections together). */
@@ -25,13 +24,28 @@ export interface LoadResult {
   readonly changesPerSecond: number;
 }
 
-export async function runUpdateLoad(url: string, opts: LoadOptions): Promise<LoadResult> {
+/** One connection of the load. */
+export interface LoadSession {
+  /** Sets `updated_at` of the contacts with ids in [from, to] to the server's clock, in a transaction of its own; returns the rows changed. */
+  touch(from: number, to: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** What the load needs of a database. */
+export interface LoadDb {
+  /** The first row of a one-shot query. */
+  row(url: string, sql: string): Promise<Record<string, unknown> | undefined>;
+  /** A connection of its own, for one of the load's workers. */
+  session(url: string): Promise<LoadSession>;
+}
+
+export async function runUpdateLoad(db: LoadDb, url: string, opts: LoadOptions): Promise<LoadResult> {
   const width = opts.rowsPerStatement ?? 100;
-  const [range] = await query<{ lo: string | null; hi: string | null }>(url, 'SELECT min(id) AS lo, max(id) AS hi FROM contacts');
+  const range = await db.row(url, 'SELECT min(id) AS lo, max(id) AS hi FROM contacts');
   const lo = Number(range?.lo ?? 0);
   const hi = Number(range?.hi ?? -1);
-  const connections = Math.max(1, Math.min(opts.connections, Math.floor((hi - lo + 1) / width)));
   if (hi - lo + 1 < width) throw new Error(`contacts has ${hi - lo + 1} rows; the load needs at least ${width}.`);
+  const connections = Math.max(1, Math.min(opts.connections, Math.floor((hi - lo + 1) / width)));
   const slice = Math.floor((hi - lo + 1) / connections);
   // statement k of the whole load is due at k * interval; each connection takes every n-th slot
   const intervalMs = (1000 * width) / opts.rate;
@@ -41,8 +55,7 @@ export async function runUpdateLoad(url: string, opts: LoadOptions): Promise<Loa
   let statements = 0;
 
   const worker = async (n: number): Promise<void> => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
+    const session = await db.session(url);
     try {
       const first = lo + n * slice;
       const last = first + slice - width; // highest start id that keeps the range in the slice
@@ -53,12 +66,11 @@ export async function runUpdateLoad(url: string, opts: LoadOptions): Promise<Loa
         const wait = due - performance.now();
         if (wait > 1) await sleep(wait);
         const from = first + Math.floor(Math.random() * (last - first + 1));
-        const r = await client.query('UPDATE contacts SET updated_at = now() WHERE id BETWEEN $1 AND $2', [from, from + width - 1]);
-        changes += r.rowCount ?? 0;
+        changes += await session.touch(from, from + width - 1);
         statements++;
       }
     } finally {
-      await client.end();
+      await session.close();
     }
   };
   await Promise.all(Array.from({ length: connections }, (_, n) => worker(n)));

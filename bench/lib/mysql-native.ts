@@ -12,11 +12,7 @@ import { statSync } from 'node:fs';
 import { dirBytes } from './du.js';
 import { myCreateDb, myDropDb, nativeConn } from './mysql.js';
 import { runMeasured } from './proc.js';
-
-export interface DumpFigures {
-  readonly seconds: number;
-  readonly bytes: number;
-}
+import type { DumpFigures } from './results.js';
 
 const sh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const cmdLine = (argv: readonly string[]): string => argv.map(sh).join(' ');

@@ -3,9 +3,9 @@
  * benchmark `--jobs` is also mydumper's and myloader's `-t`, and the default scale gives at least
  * 1 GB of InnoDB table data) and the throwaway server's buffer pool.
  */
-import { parseBenchArgs, type PgBenchOptions } from './options.js';
+import { parseBenchArgs, type BenchOptions } from './options.js';
 
-export interface MyBenchOptions extends PgBenchOptions {
+export interface MyBenchOptions extends BenchOptions {
   /** innodb_buffer_pool_size of the throwaway server. */
   readonly bufferPool: string;
 }

@@ -4,7 +4,7 @@
  */
 import mysql from 'mysql2/promise';
 
-/** Where the bench's closing commit goes (see mysql-stream-phase.ts); the checksums leave it out. */
+/** Where the bench's closing commit goes (see mysql-db.ts); the checksums leave it out. */
 export const TICK_TABLE = 'crmb_bench_tick';
 
 export const quoteId = (name: string): string => `\`${name.replace(/`/g, '``')}\``;

@@ -8,11 +8,7 @@ import { join } from 'node:path';
 import { pgBinDir } from '../../test/harness/index.js';
 import { runMeasured } from './proc.js';
 import { createDb, dropDb } from './pg.js';
-
-export interface DumpFigures {
-  readonly seconds: number;
-  readonly bytes: number;
-}
+import type { DumpFigures } from './results.js';
 
 const bin = (name: string): string => join(pgBinDir(), name);
 

@@ -1,11 +1,11 @@
 /** Command-line options of bench/postgres.ts and bench/mysql.ts, validated in one place. */
 import { parseArgs } from 'node:util';
 
-export interface PgBenchOptions {
-  /** seedCrm scale; 22 gives a database of a little over 1 GB (scale 1 ≈ 50 MB with indexes). */
+export interface BenchOptions {
+  /** seedCrm scale; PostgreSQL: 22 gives a database of a little over 1 GB (scale 1 ≈ 50 MB with indexes). */
   readonly scale: number;
   readonly seed: number;
-  /** --jobs for snapshot and restore, -j for pg_restore. */
+  /** --jobs for snapshot and restore, and the native tools' own (pg_restore -j, mydumper/myloader -t). */
   readonly jobs: number;
   /** Row changes per second the write load aims for. */
   readonly rate: number;
@@ -30,7 +30,7 @@ function positive(name: string, text: string, integer: boolean, usage: string): 
   return n;
 }
 
-export function parsePgBenchArgs(argv: readonly string[]): PgBenchOptions {
+export function parsePgBenchArgs(argv: readonly string[]): BenchOptions {
   return parseBenchArgs(argv, { defaultScale: 22, usage: USAGE }).common;
 }
 
@@ -41,7 +41,7 @@ export function parsePgBenchArgs(argv: readonly string[]): PgBenchOptions {
 export function parseBenchArgs<E extends string>(
   argv: readonly string[],
   spec: { readonly defaultScale: number; readonly usage: string; readonly extra?: Readonly<Record<E, string>> },
-): { common: PgBenchOptions; extra: Record<E, string> } {
+): { common: BenchOptions; extra: Record<E, string> } {
   const extraOptions = Object.fromEntries(
     Object.entries<string>(spec.extra ?? ({} as Record<E, string>)).map(([k, d]) => [k, { type: 'string' as const, default: d }]),
   );
@@ -63,7 +63,7 @@ export function parseBenchArgs<E extends string>(
     strict: true,
   });
   const u = spec.usage;
-  const common: PgBenchOptions = {
+  const common: BenchOptions = {
     scale: positive('scale', values.scale, false, u),
     seed: positive('seed', values.seed, true, u),
     jobs: positive('jobs', values.jobs, true, u),

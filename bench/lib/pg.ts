@@ -1,6 +1,5 @@
-/** Small PostgreSQL helpers for the benchmark: one-shot queries, databases, sizes, checksums. */
+/** Small PostgreSQL helpers for the benchmark: one-shot queries, databases, the server clock, sizes. */
 import pg from 'pg';
-import type { TableChecksum } from '../../scripts/crm/index.js';
 
 export async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
@@ -57,22 +56,4 @@ export async function dbSize(url: string): Promise<DbSize> {
       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'm')`,
   );
   return { database: Number(row?.d ?? 0), tables: Number(row?.t ?? 0), tablesWithIndexes: Number(row?.ti ?? 0) };
-}
-
-export interface ChecksumVerdict {
-  readonly equal: boolean;
-  readonly tables: number;
-  /** Tables that differ or are missing on one side, with row counts, for the report. */
-  readonly differing: readonly string[];
-}
-
-export function compareChecksums(
-  expected: Record<string, TableChecksum>,
-  got: Record<string, TableChecksum>,
-): ChecksumVerdict {
-  const names = [...new Set([...Object.keys(expected), ...Object.keys(got)])].sort();
-  const differing = names
-    .filter((t) => expected[t]?.md5 !== got[t]?.md5 || expected[t]?.rows !== got[t]?.rows)
-    .map((t) => `${t} (${expected[t]?.rows ?? 'missing'} vs ${got[t]?.rows ?? 'missing'} rows)`);
-  return { equal: differing.length === 0, tables: names.length, differing };
 }

@@ -1,12 +1,13 @@
 /**
- * The figures table: each target of issue 4 with crm-backup's value, the native baseline, the
- * ratio and a verdict. "met"/"MISSED" judge a target; "FAIL" means the figure could not be
- * measured (its step failed) or a restore's checksums differ from the source — a wrong restore
- * is a failure whatever its speed.
+ * The figures table: each target with crm-backup's value, the native baseline, the ratio (ours ÷
+ * native) and a verdict; the rows every database benchmark has (figureTable), and what each adds
+ * (TableParts). "met"/"MISSED" judge a target; "FAIL" means the figure could not be measured (its
+ * step failed) or a restore's checksums differ from the source — a wrong restore is a failure
+ * whatever its speed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PgBenchResults } from './results.js';
+import type { BenchResults } from './results.js';
 
 export type Verdict = 'met' | 'MISSED' | 'FAIL' | 'info';
 
@@ -57,41 +58,56 @@ export function checksumRow(metric: string, v: { equal: boolean; tables: number;
 
 export const info = (metric: string, value: string, baseline = NA): Row => ({ metric, value, baseline, ratio: NA, target: NA, verdict: 'info' });
 
-function floor(r: PgBenchResults): string {
+/** A ratio shown for context: no target, no verdict. */
+export function contextRatio(metric: string, ours: number | undefined, base: number | undefined, fmt: (n: number) => string, baseName: string): Row {
+  return { ...ratioRow(metric, ours, base, 1, fmt, baseName), target: NA, verdict: 'info' };
+}
+
+function floor(r: BenchResults): string {
   const b = r.cliBaseline;
   if (!b) return 'FAILED';
   return `${fmtSec(b.version.seconds)}, ${fmtBytes(b.version.peakRssBytes)} / ${fmtSec(b.list.seconds)}, ${fmtBytes(b.list.peakRssBytes)}`;
 }
 
-/** The restore against pg_restore with lz4 TOAST compression, as crm-backup loads: not a target, the fair ratio. */
-function likeForLike(r: PgBenchResults): Row {
-  const row = ratioRow('restore, like for like', r.restore?.seconds, r.native.restoreLz4Seconds, 1, fmtSec, 'pg_restore -j2, lz4 TOAST');
-  return { ...row, target: NA, verdict: 'info' };
+/** ` (median of N)` after the restore's label when it was timed in N rounds. */
+export const roundsNote = (r: BenchResults): string => ((r.restore?.runs?.length ?? 1) > 1 ? ` (median of ${r.restore!.runs!.length})` : '');
+
+/** What a database's table adds to the rows every benchmark has (figureTable). */
+export interface TableParts {
+  /** crm-backup's snapshot and restore against the native tools: the first rows. */
+  readonly comparisons: readonly Row[];
+  /** Commands judged for peak memory before the snapshot, with their peaks (MySQL: init, list). */
+  readonly memoryFirst?: ReadonlyArray<readonly [name: string, bytes: number | undefined]>;
+  /** The label of the catch-up row. */
+  readonly catchUp: string;
+  /** The native tools' own figures, as context. */
+  readonly natives: readonly Row[];
 }
 
-export function figureRows(r: PgBenchResults): Row[] {
-  const mem = (name: string, b: number | undefined): Row => limitRow(`peak memory: ${name}`, b || undefined, fmtBytes, '≤ 300 MB', (n) => n <= 300 * MB);
+export function figureTable(r: BenchResults, parts: TableParts): Row[] {
+  const mem = ([name, b]: readonly [string, number | undefined]): Row => limitRow(`peak memory: ${name}`, b || undefined, fmtBytes, '≤ 300 MB', (n) => n <= 300 * MB);
   const s = r.stream;
+  const memory: Array<readonly [string, number | undefined]> = [
+    ...(parts.memoryFirst ?? []),
+    ['snapshot', r.snapshot?.peakRssBytes],
+    ['restore --snapshot', r.restore?.peakRssBytes],
+    ['stream', s?.peakRssBytes],
+    ['restore --at', r.pitr?.peakRssBytes],
+  ];
   return [
-    ratioRow('snapshot --jobs 2, wall time', r.snapshot?.seconds, r.native.dump?.seconds, 0.6, fmtSec, 'pg_dump -Fc'),
-    ratioRow('repository bytes after snapshot', r.snapshot?.repoBytes, r.native.dump?.bytes, 1, fmtBytes, 'pg_dump -Fc'),
-    ratioRow(`restore --snapshot --jobs 2, wall time${(r.restore?.runs?.length ?? 1) > 1 ? ` (median of ${r.restore!.runs!.length})` : ''}`, r.restore?.seconds, r.native.restoreSeconds, 1, fmtSec, 'pg_restore -j2'),
-    likeForLike(r),
+    ...parts.comparisons,
     checksumRow('restore --snapshot checksums', r.restore?.checksums),
-    mem('snapshot', r.snapshot?.peakRssBytes),
-    mem('restore --snapshot', r.restore?.peakRssBytes),
-    mem('stream', s?.peakRssBytes),
-    mem('restore --at', r.pitr?.peakRssBytes),
+    ...memory.map(mem),
     limitRow('stream: write load achieved', s?.load?.changesPerSecond, fmtRate, '≥ 3,000/s', (n) => n >= 3000),
     limitRow('stream: max reported lag (stream.lag)', s?.maxLagSeconds, fmtSec, '< 2 s', (n) => n < 2),
-    info('stream: catch-up after load end', s?.catchUpSeconds === undefined ? 'FAILED' : fmtSec(s.catchUpSeconds)),
+    info(parts.catchUp, s?.catchUpSeconds === undefined ? 'FAILED' : fmtSec(s.catchUpSeconds)),
     info('stream: max restorable lag (RPO) under load', s?.maxRestorableLagSeconds === undefined ? NA : fmtSec(s.maxRestorableLagSeconds)),
     r.pitr && r.pitr.changesPerSecond === undefined
       ? { ...info('restore --at: replay rate', 'not measurable (replay time ≤ 0: lost in noise)'), target: '≥ 20,000/s' }
       : limitRow('restore --at: replay rate', r.pitr?.changesPerSecond, fmtRate, '≥ 20,000/s', (n) => n >= 20_000),
     checksumRow('restore --at E checksums', r.pitr?.checksums),
     info('CLI floor: --version / list (time, peak memory)', floor(r)),
-    info('pg_dump -Fc -Z0', r.native.dumpZ0 ? `${fmtSec(r.native.dumpZ0.seconds)}, ${fmtBytes(r.native.dumpZ0.bytes)}` : 'FAILED'),
+    ...parts.natives,
     info('restore --at E, wall time', r.pitr ? fmtSec(r.pitr.seconds) : 'FAILED'),
     info('repository bytes at the end (with log)', r.repoBytesFinal === undefined ? NA : fmtBytes(r.repoBytesFinal)),
   ];
@@ -105,11 +121,6 @@ export function printTable(rows: readonly Row[], out: (line: string) => void): v
   out(line(head, 'verdict'));
   out('-'.repeat(line(head, 'verdict').length));
   for (const r of rows) out(line(r, r.verdict === 'info' ? '' : r.verdict));
-}
-
-/** Writes bench/results/postgres-<timestamp>.json (the folder is git-ignored); returns the path. */
-export function writeResults(dir: string, r: PgBenchResults): string {
-  return writeResultsFile(dir, 'postgres', r, figureRows(r));
 }
 
 /** Writes `<dir>/<bench>-<timestamp>.json` with the results and their table; returns the path. */

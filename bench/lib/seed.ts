@@ -1,29 +1,36 @@
 /**
- * Seeds the reference CRM with progress: at scale 22 seeding takes minutes, so a line per table
- * and a heartbeat with the database size show that it is moving. Afterwards VACUUM ANALYZE and a
- * CHECKPOINT, so that neither pg_dump nor crm-backup pays for hint bits or a checkpoint the seed
- * left behind — whichever read the tables first would otherwise be slower for reasons not its own.
+ * Seeds the reference CRM with progress: at the benchmark's scale seeding takes minutes, so a line
+ * per table and a heartbeat with the size so far show that it is moving. Then the database's own
+ * finish (SeedDb.finish: the bench's tick table, statistics, the seed's dirty pages written), so
+ * that neither the native dump nor crm-backup pays for work the seed left behind — whichever read
+ * the tables first would otherwise be slower for reasons not its own.
  */
 import { CRM_TABLES, seedCrm } from '../../scripts/crm/index.js';
-import { dbSize, query, type DbSize } from './pg.js';
-import { fmtBytes } from './report.js';
 import { say } from './steps.js';
 
-export interface SeedFigures {
+export interface SeedFigures<Size> {
   readonly seconds: number;
   readonly rows: number;
-  readonly size: DbSize;
+  readonly size: Size;
+}
+
+/** What seeding needs of a database (postgres-db.ts, mysql-db.ts). */
+export interface SeedDb<Size> {
+  /** The heartbeat's line: `table` is the one being seeded (undefined after the last), `elapsed` the time so far. */
+  heartbeat(url: string, table: string | undefined, elapsed: () => string): Promise<string>;
+  /** After the tables are filled: the tick table, statistics, flushing; says the sizes and returns them. */
+  finish(url: string, rows: number, elapsed: () => string): Promise<Size>;
 }
 
 const HEARTBEAT_MS = 15_000;
 
-export async function seedWithProgress(url: string, scale: number, seed: number): Promise<SeedFigures> {
+export async function seedWithProgress<Size>(db: SeedDb<Size>, url: string, scale: number, seed: number): Promise<SeedFigures<Size>> {
   const started = performance.now();
   const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(0)} s`;
   let done = 0;
   const heartbeat = setInterval(() => {
-    dbSize(url).then(
-      (s) => say(`   … seeding ${CRM_TABLES[done] ?? ''}, ${elapsed()}, database ${fmtBytes(s.database)} so far`),
+    db.heartbeat(url, CRM_TABLES[done], elapsed).then(
+      (line) => say(`   … ${line}`),
       () => undefined, // a missed heartbeat is not worth failing the seed
     );
   }, HEARTBEAT_MS);
@@ -36,17 +43,8 @@ export async function seedWithProgress(url: string, scale: number, seed: number)
         say(`   ${table}: ${rows.toLocaleString('en-US')} rows (${elapsed()})`);
       },
     });
-    // the closing commit after the load's end goes here (see stream-phase.ts)
-    await query(url, 'CREATE SCHEMA crmb_bench; CREATE TABLE crmb_bench.tick (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
-    say(`   VACUUM ANALYZE and CHECKPOINT (${elapsed()})`);
-    await query(url, 'VACUUM ANALYZE');
-    await query(url, 'CHECKPOINT');
-    const size = await dbSize(url);
     const rows = Object.values(result.rows).reduce((a, b) => a + b, 0);
-    say(
-      `   ${rows.toLocaleString('en-US')} rows; database ${fmtBytes(size.database)}, tables ${fmtBytes(size.tables)} ` +
-        `(${fmtBytes(size.tablesWithIndexes)} with indexes)`,
-    );
+    const size = await db.finish(url, rows, elapsed);
     return { seconds: (performance.now() - started) / 1000, rows, size };
   } finally {
     clearInterval(heartbeat);

@@ -1,16 +1,17 @@
 /**
  * Step 3: `snapshot --jobs J` and `restore --snapshot ID --jobs J` into a fresh database, timed
- * with peak memory, the repository measured on disk, and the restore judged by checksums.
+ * with peak memory, the repository measured on disk, and the restore judged by checksums; then
+ * rounds 2..N of the native restores and ours, alternating.
  */
-import { pgTableChecksums } from '../../scripts/crm/index.js';
+import { rmSync } from 'node:fs';
+import { inFreshDb } from './bench-db.js';
+import { compareChecksums, verdictText } from './checksums.js';
 import type { BenchContext } from './context.js';
 import { eventTime, logEvents } from './crm-cli.js';
 import { dirBytes } from './du.js';
-import { compareChecksums, createDb, dropDb } from './pg.js';
+import type { ProcResult } from './proc.js';
 import { fmtBytes } from './report.js';
 import { say } from './steps.js';
-import { LZ4_TOAST_ENV, pgRestore } from './native.js';
-import { rmSync } from 'node:fs';
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -36,13 +37,18 @@ export async function snapshotPhase(ctx: BenchContext): Promise<string | undefin
   });
 }
 
+const RESTORED = 'crm_restore_snapshot';
+
+/** `restore --snapshot ID` into `target`. */
+function restoreSnapshot(ctx: BenchContext, target: string, snapshotId: string): Promise<ProcResult> {
+  return ctx.cli.run(['restore', '--target', target, '--snapshot', snapshotId, '--jobs', String(ctx.opts.jobs)]);
+}
+
 export async function restorePhase(ctx: BenchContext, snapshotId: string): Promise<void> {
-  const { cli, steps, results, opts } = ctx;
-  await steps.run('restore', `crm-backup restore --snapshot --jobs ${opts.jobs} into a fresh database, then checksums`, async () => {
-    const db = 'crm_restore_snapshot';
-    const target = await createDb(ctx.serverUrl, db);
-    try {
-      const r = await cli.run(['restore', '--target', target, '--snapshot', snapshotId, '--jobs', String(opts.jobs)]);
+  const { steps, results, opts } = ctx;
+  await steps.run('restore', `crm-backup restore --snapshot --jobs ${opts.jobs} into a fresh database, then checksums`, () =>
+    inFreshDb(ctx.db, ctx.serverUrl, RESTORED, async (target) => {
+      const r = await restoreSnapshot(ctx, target, snapshotId);
       const summary = JSON.parse(r.stdout) as { seconds?: number };
       const events = logEvents(r.stderr);
       const loaded = eventTime(events, 'restore.loaded');
@@ -52,53 +58,56 @@ export async function restorePhase(ctx: BenchContext, snapshotId: string): Promi
       results.restore = { seconds: r.seconds, peakRssBytes: r.peakRssBytes, summarySeconds: summary.seconds };
       say(`   restore: ${r.seconds.toFixed(1)} s, peak ${fmtBytes(r.peakRssBytes)}; comparing checksums`);
       if (!ctx.sourceBefore) throw new Error('no source checksums to compare with (that step failed)');
-      const checksums = compareChecksums(ctx.sourceBefore, await pgTableChecksums(target));
+      const checksums = compareChecksums(ctx.sourceBefore, await ctx.db.checksums(target));
       results.restore.checksums = checksums;
-      say(`   checksums: ${checksums.equal ? `equal (${checksums.tables} tables)` : `DIFFERENT — ${checksums.differing.join(', ')}`}`);
-    } finally {
-      await dropDb(ctx.serverUrl, db);
-    }
-  });
-  await restoreRounds(ctx, snapshotId);
+      say(`   checksums: ${verdictText(checksums)}`);
+    }),
+  );
+  await restoreRounds(ctx, results.restore ? snapshotId : undefined);
 }
 
 /**
- * Rounds 2..N: pg_restore and crm-backup restore alternately, each into a fresh database, so that
- * checkpoints, autovacuum and the page cache fall on both alike; the figures become medians. One
- * run of each differs by up to ±10% on this machine from one minute to the next.
+ * Rounds 2..N: the native restores and crm-backup's alternately, each into a fresh database, so
+ * that checkpoints, page flushing, the binlog and the page cache fall on all alike; the figures
+ * become medians. One run of either differs by up to ±10% on this machine from one minute to the
+ * next. Without a restore of ours to time (its step or an earlier one failed) the native rounds
+ * still run, so their figures stand on their own.
  */
-async function restoreRounds(ctx: BenchContext, snapshotId: string): Promise<void> {
-  const { cli, steps, results, opts } = ctx;
-  const dump = ctx.nativeDump;
+export async function restoreRounds(ctx: BenchContext, snapshotId: string | undefined): Promise<void> {
+  const { steps, results, opts } = ctx;
+  const rounds = ctx.nativeRounds;
   try {
-    if (opts.restoreRounds < 2 || !dump || !results.restore || !results.native.restoreRuns) return;
-    const ours = [results.restore.seconds];
-    let peak = results.restore.peakRssBytes;
-    const native = results.native.restoreRuns;
-    await steps.run('restore rounds', `${opts.restoreRounds - 1} more pg_restore / crm-backup restore pairs, alternating`, async () => {
+    if (opts.restoreRounds < 2 || !rounds) return;
+    const first = snapshotId === undefined ? undefined : results.restore;
+    const ours = first ? [first.seconds] : [];
+    let peak = first?.peakRssBytes ?? 0;
+    if (!first && rounds.restores.every((n) => !n.runs)) return;
+    const fmt = (x: number | undefined): string => (x === undefined ? '—' : `${x.toFixed(1)} s`);
+    await steps.run('restore rounds', `${opts.restoreRounds - 1} more ${rounds.what}, alternating`, async () => {
       for (let round = 2; round <= opts.restoreRounds; round++) {
-        native.push(await pgRestore(ctx.serverUrl, 'crm_native', dump, opts.jobs));
-        const lz4 = results.native.restoreLz4Runs;
-        if (lz4) lz4.push(await pgRestore(ctx.serverUrl, 'crm_native', dump, opts.jobs, LZ4_TOAST_ENV));
-        const db = 'crm_restore_snapshot';
-        const target = await createDb(ctx.serverUrl, db);
-        try {
-          const r = await cli.run(['restore', '--target', target, '--snapshot', snapshotId, '--jobs', String(opts.jobs)]);
+        for (const n of rounds.restores) if (n.runs) n.runs.push(await n.restore());
+        if (first && snapshotId !== undefined) {
+          const r = await inFreshDb(ctx.db, ctx.serverUrl, RESTORED, (target) => restoreSnapshot(ctx, target, snapshotId));
           ours.push(r.seconds);
           peak = Math.max(peak, r.peakRssBytes);
-        } finally {
-          await dropDb(ctx.serverUrl, db);
         }
-        const lz4Say = results.native.restoreLz4Runs ? `, pg_restore lz4 ${results.native.restoreLz4Runs.at(-1)!.toFixed(1)} s` : '';
-        say(`   round ${round}: pg_restore ${native.at(-1)!.toFixed(1)} s${lz4Say}, crm-backup ${ours.at(-1)!.toFixed(1)} s`);
+        const each = rounds.restores.map((n) => `${n.label} ${fmt(n.runs?.at(-1))}`);
+        say(`   round ${round}: ${[...each, `crm-backup ${fmt(first ? ours.at(-1) : undefined)}`].join(', ')}`);
       }
     });
-    results.native.restoreSeconds = median(native);
-    if (results.native.restoreLz4Runs) results.native.restoreLz4Seconds = median(results.native.restoreLz4Runs);
-    results.restore = { ...results.restore, runs: ours, seconds: median(ours), peakRssBytes: peak };
-    say(`   medians of ${ours.length}: pg_restore ${median(native).toFixed(1)} s, crm-backup ${median(ours).toFixed(1)} s`);
+    for (const n of rounds.restores) if (n.runs?.length) n.settle(median(n.runs));
+    if (first) results.restore = { ...first, runs: ours, seconds: median(ours), peakRssBytes: peak };
+    const med = (xs: readonly number[] | undefined): string => (xs?.length ? `${median(xs).toFixed(1)} s` : '—');
+    const shown = rounds.restores.filter((n) => !n.quiet).map((n) => `${n.label} ${med(n.runs)}`);
+    const count = Math.max(ours.length, ...rounds.restores.map((n) => n.runs?.length ?? 0));
+    say(`   medians of ${count}: ${[...shown, `crm-backup ${med(first ? ours : undefined)}`].join(', ')}`);
   } finally {
-    if (dump) rmSync(dump, { force: true });
-    ctx.nativeDump = undefined;
+    releaseNativeFiles(ctx);
   }
+}
+
+/** The native dumps are kept for the paired rounds only: a 1 GB run need not keep them to the end. */
+export function releaseNativeFiles(ctx: BenchContext): void {
+  for (const f of ctx.nativeRounds?.files ?? []) rmSync(f, { recursive: true, force: true });
+  ctx.nativeRounds = undefined;
 }

@@ -6,15 +6,14 @@
  *
  * Coverage comes from commit times only: a commit at c proves every instant before c, so E is
  * covered once a commit after E is stored. A live CRM always has one; here, unless --idle-end,
- * the bench commits one row into crmb_bench.tick right after E (outside `public`, so the
- * checksums do not see it, and after E, so restore --at E does not replay it). Without it the
- * figure would measure the stream's idle-marker interval, not how fast it catches up.
+ * the bench commits one row into its tick table after E (BenchDb.closingCommit: left out of the
+ * checksums, and after E, so restore --at E does not replay it). Without it the figure would
+ * measure the stream's idle-marker interval, not how fast it catches up.
  */
 import type { BenchContext } from './context.js';
-import { runUpdateLoad } from './load.js';
-import { query, serverNow } from './pg.js';
 import { lastLine } from './proc.js';
 import { fmtBytes } from './report.js';
+import type { StreamFigures } from './results.js';
 import { say } from './steps.js';
 import { StreamWatch } from './stream.js';
 
@@ -34,18 +33,23 @@ export async function startStreamPhase(ctx: BenchContext): Promise<StreamWatch |
   });
 }
 
+const streamFigures = (ctx: BenchContext): StreamFigures => (ctx.results.stream ??= { peakRssBytes: 0, lagSamples: 0, segments: 0 });
+
 /** Runs the load and waits for the log to cover its end; returns E, or undefined on failure. */
 export async function loadPhase(ctx: BenchContext, watch: StreamWatch): Promise<string | undefined> {
-  const { opts, results } = ctx;
+  const { opts, db } = ctx;
   const what = `UPDATE load aiming at ${opts.rate}/s for ${opts.loadSeconds} s on ${opts.connections} connections`;
   return ctx.steps.run('stream under load', what, async () => {
-    const stream = (results.stream ??= { peakRssBytes: 0, lagSamples: 0, segments: 0 });
+    const stream = streamFigures(ctx);
     const loadStart = Date.now();
-    const load = await runUpdateLoad(ctx.source, { rate: opts.rate, seconds: opts.loadSeconds, connections: opts.connections });
-    const loadEnd = await serverNow(ctx.source);
+    const load = await db.updateLoad(ctx.source, { rate: opts.rate, seconds: opts.loadSeconds, connections: opts.connections });
+    const loadEnd = await db.serverNow(ctx.source);
     stream.load = load;
     stream.loadEnd = loadEnd;
-    if (!opts.idleEnd) await query(ctx.source, 'INSERT INTO crmb_bench.tick DEFAULT VALUES');
+    if (!opts.idleEnd) {
+      const tickAt = await db.closingCommit(ctx.source, loadEnd);
+      if (tickAt !== undefined) stream.tickAt = tickAt;
+    }
     say(`   ${load.changes.toLocaleString('en-US')} row changes in ${load.seconds.toFixed(1)} s = ${Math.round(load.changesPerSecond)}/s; E = ${loadEnd}`);
     let failure: unknown;
     let coveredAt: number | undefined;
@@ -79,7 +83,7 @@ export async function loadPhase(ctx: BenchContext, watch: StreamWatch): Promise<
 export async function stopStreamPhase(ctx: BenchContext, watch: StreamWatch): Promise<void> {
   await ctx.steps.run('stream stop', 'SIGINT: flush, acknowledge, exit 0', async () => {
     const r = await watch.stop();
-    const stream = (ctx.results.stream ??= { peakRssBytes: 0, lagSamples: 0, segments: 0 });
+    const stream = streamFigures(ctx);
     stream.peakRssBytes = r.peakRssBytes;
     stream.exitCode = r.code;
     say(`   stream exited ${r.code ?? r.signal}; peak ${fmtBytes(r.peakRssBytes)}`);

@@ -17,12 +17,9 @@ import { createMysqlDatabase, mysqlStartOwnServer, type TestDatabase, type Throw
 import { rowCounts } from '../../scripts/crm/generate.js';
 import { CRM_TABLES } from '../../migrations/knex-config.js';
 import { myCreateDb, myQuery, TICK_TABLE } from '../../bench/lib/mysql.js';
-import { seedMysqlWithProgress } from '../../bench/lib/mysql-seed.js';
+import { crmChecksums, runMysqlUpdateLoad, seedMysqlWithProgress, tickAfter } from '../../bench/lib/mysql-db.js';
 import { mariadbDumpZstd, mariadbLoad, missingTool, mydumperDump, myloaderLoad, unzstd } from '../../bench/lib/mysql-native.js';
-import { crmChecksums } from '../../bench/lib/mysql-snapshot-phase.js';
-import { compareChecksums } from '../../bench/lib/pg.js';
-import { runMysqlUpdateLoad } from '../../bench/lib/mysql-load.js';
-import { tickAfter } from '../../bench/lib/mysql-stream-phase.js';
+import { compareChecksums } from '../../bench/lib/checksums.js';
 import { myServerNow } from '../../bench/lib/mysql.js';
 
 const run = promisify(execFile);
