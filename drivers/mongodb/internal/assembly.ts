@@ -17,7 +17,7 @@
  * send no wallTime. Events of other databases (filtered by the server already) are ignored;
  * events of the stream's marker collection make an internal part without records.
  */
-import type { Timestamp } from './bson-raw.js';
+import { asDocument, asInteger, field, type Timestamp } from './bson-raw.js';
 import { eventInfo, joinFragments, recordOf, sameTransaction, type EventInfo } from './events.js';
 import { encodePayload } from './payload.js';
 import { compareTimestamps, formatPosition, tokenClusterTime } from './position.js';
@@ -73,14 +73,15 @@ export class EventAssembler {
   /** Takes one raw event; returns the parts that became ready. */
   push(raw: Uint8Array): AssembledPart[] {
     let event = raw;
-    let info = eventInfo(raw);
-    if (info.split) {
+    // a fragment after the first holds only some fields (no operationType or clusterTime)
+    const split = asDocument(field(raw, 'splitEvent'));
+    if (split) {
       this.fragments.push(raw);
-      if (info.split.fragment < info.split.of) return [];
+      if ((asInteger(field(split, 'fragment')) ?? 0n) < (asInteger(field(split, 'of')) ?? 0n)) return [];
       event = joinFragments(this.fragments);
       this.fragments = [];
-      info = eventInfo(event);
     }
+    const info = eventInfo(event);
     const out: AssembledPart[] = [];
     const g = this.group;
     if (g && !this.belongs(g, info)) {
@@ -122,7 +123,16 @@ export class EventAssembler {
     if (!marker && !this.mine(info)) return;
     let g = this.group;
     if (!g) {
-      g = { first: info, last: info, records: [], bytes: 0, changes: 0, tables: new Set(), part: 0, internal: true };
+      g = {
+        first: info,
+        last: info,
+        records: [],
+        bytes: 0,
+        changes: 0,
+        tables: new Set(),
+        part: 0,
+        internal: true,
+      };
       this.group = g;
     }
     g.last = info;
@@ -140,7 +150,8 @@ export class EventAssembler {
     g.bytes += record.byteLength;
     if (ROW_OPS.has(info.op)) g.changes++;
     if (info.coll !== undefined && info.db === this.opts.db) g.tables.add(info.coll);
-    if (info.op === 'rename' && info.toDb === this.opts.db && info.toColl !== undefined) g.tables.add(info.toColl);
+    if (info.op === 'rename' && info.toDb === this.opts.db && info.toColl !== undefined)
+      g.tables.add(info.toColl);
   }
 
   private emit(g: Group, more: boolean): AssembledPart {

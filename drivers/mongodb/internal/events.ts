@@ -59,8 +59,13 @@ export function eventInfo(event: Uint8Array): EventInfo {
   const txnNumber = asInteger(field(event, 'txnNumber'));
   const wallTimeMs = asDateMillis(field(event, 'wallTime'));
   const split = asDocument(field(event, 'splitEvent'));
-  const pick = (d: Uint8Array | undefined, n: string): string | undefined => (d ? asString(field(d, n)) : undefined);
-  const out: { -readonly [K in keyof EventInfo]?: EventInfo[K] } = { op, clusterTime, token: token.toUpperCase() };
+  const pick = (d: Uint8Array | undefined, n: string): string | undefined =>
+    d ? asString(field(d, n)) : undefined;
+  const out: { -readonly [K in keyof EventInfo]?: EventInfo[K] } = {
+    op,
+    clusterTime,
+    token: token.toUpperCase(),
+  };
   const db = pick(ns, 'db');
   const coll = pick(ns, 'coll');
   const toDb = pick(to, 'db');
@@ -119,6 +124,9 @@ export function recordOf(event: Uint8Array, info: EventInfo = eventInfo(event)):
   keep('operationDescription', 'desc');
   const nsType = asString(field(event, 'nsType'));
   if (nsType !== undefined) items.push(el.string('nsType', nsType));
+  // a rename names the database it came from: one renamed INTO the source database from another
+  // brings documents the log never saw
+  if (info.op === 'rename' && info.db !== undefined) items.push(el.string('db', info.db));
   if (info.toDb !== undefined) items.push(el.string('toDb', info.toDb));
   if (info.toColl !== undefined) items.push(el.string('toColl', info.toColl));
   return buildDocument(items);

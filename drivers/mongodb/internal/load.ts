@@ -34,7 +34,8 @@ export async function* documentsOf(chunks: AsyncIterable<Uint8Array>): AsyncGene
     // keep only the unfinished document, copied, so a large chunk is not held by a small tail
     pending = buf.byteLength ? Uint8Array.from(buf) : new Uint8Array(0);
   }
-  if (pending.byteLength) throw new StreamFormatError(`the stream ends inside a document (${pending.byteLength} bytes left)`);
+  if (pending.byteLength)
+    throw new StreamFormatError(`the stream ends inside a document (${pending.byteLength} bytes left)`);
 }
 
 function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {

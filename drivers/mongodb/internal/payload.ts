@@ -11,7 +11,7 @@
  *                                                                 truncatedArrays, disambiguatedPaths
  *             [desc: operationDescription], [nsType: string],     create, createIndexes, dropIndexes,
  *                                                                 modify, rename (dropTarget, to)
- *             [toDb: string, toColl: string] }                    rename
+ *             [db: string, toDb: string, toColl: string] }        rename: from db.coll to toDb.toColl
  *
  * `op` is the change event's operationType as the server wrote it (insert, update, replace,
  * delete, drop, dropDatabase, rename, create, createIndexes, dropIndexes, modify, invalidate,
@@ -59,6 +59,8 @@ export interface ChangeRecord {
   readonly upd?: Uint8Array;
   readonly desc?: Uint8Array;
   readonly nsType?: string;
+  /** rename: the database the collection was in. */
+  readonly db?: string;
   readonly toDb?: string;
   readonly toColl?: string;
   /** The record's own bytes. */
@@ -90,7 +92,9 @@ export function decodeHeader(payload: Uint8Array): PayloadHeader {
   const doc = first.value;
   const format = asString(field(doc, 'format'));
   if (format !== PAYLOAD_FORMAT)
-    throw new PayloadError(`payload format is ${JSON.stringify(format)}; this driver reads ${PAYLOAD_FORMAT}`);
+    throw new PayloadError(
+      `payload format is ${JSON.stringify(format)}; this driver reads ${PAYLOAD_FORMAT}`,
+    );
   const clusterTime = asTimestamp(field(doc, 'clusterTime'));
   if (!clusterTime) throw new PayloadError('payload header has no clusterTime');
   const lsid = asDocument(field(doc, 'lsid'));
@@ -118,6 +122,7 @@ export function readRecord(raw: Uint8Array): ChangeRecord {
         ct = asTimestamp(e);
         break;
       case 'coll':
+      case 'db':
       case 'nsType':
       case 'toDb':
       case 'toColl':

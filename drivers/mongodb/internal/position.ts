@@ -28,7 +28,9 @@ export function parsePosition(text: string): MongoPosition {
   const t = Number(m?.[1]);
   const i = Number(m?.[2]);
   if (!m || t > UINT32_MAX || i > UINT32_MAX)
-    throw new Error(`"${text}" is not a MongoDB cluster time position (expected <seconds>.<increment>, e.g. 1700000000.3).`);
+    throw new Error(
+      `"${text}" is not a MongoDB cluster time position (expected <seconds>.<increment>, e.g. 1700000000.3).`,
+    );
   const token = m[3]?.toUpperCase();
   return { ts: { t, i }, ...(token ? { token } : {}) };
 }

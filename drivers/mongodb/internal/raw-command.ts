@@ -24,11 +24,15 @@ function sequenceClass(): DocumentSequenceClass {
   try {
     mod = require('mongodb/lib/cmap/commands.js') as { DocumentSequence?: unknown };
   } catch (err) {
-    throw new Error(`The installed mongodb driver has no lib/cmap/commands.js, which crm-backup needs to send raw BSON (${String(err)}); install mongodb 7.x.`);
+    throw new Error(
+      `The installed mongodb driver has no lib/cmap/commands.js, which crm-backup needs to send raw BSON (${String(err)}); install mongodb 7.x.`,
+    );
   }
   const C = mod.DocumentSequence;
   if (typeof C !== 'function' || typeof (C.prototype as { push?: unknown }).push !== 'function')
-    throw new Error('The installed mongodb driver has no DocumentSequence with push(document, bytes); crm-backup needs it to send raw BSON (install mongodb 7.x).');
+    throw new Error(
+      'The installed mongodb driver has no DocumentSequence with push(document, bytes); crm-backup needs it to send raw BSON (install mongodb 7.x).',
+    );
   cached = C as DocumentSequenceClass;
   return cached;
 }

@@ -90,10 +90,26 @@ export function writesOf(r: ChangeRecord, ctx: WriteContext): WriteOp[] {
     case 'drop':
       return [dropOf(coll)];
     case 'dropDatabase':
-      return [{ kind: 'command', db: 'target', command: buildDocument([el.int32('dropDatabase', 1)]), what: 'dropDatabase' }];
+      return [
+        {
+          kind: 'command',
+          db: 'target',
+          command: buildDocument([el.int32('dropDatabase', 1)]),
+          what: 'dropDatabase',
+        },
+      ];
     case 'rename': {
+      if (r.db !== undefined && r.db !== ctx.sourceDb)
+        return [
+          {
+            kind: 'unsupported',
+            message: `Collection ${r.db}.${coll} was renamed into the database as ${r.toColl ?? '?'}; its documents were never in the change log, so a restore past that moment cannot be exact (take a snapshot after such a rename).`,
+          },
+        ];
       if (r.toDb !== undefined && r.toDb !== ctx.sourceDb) return [dropOf(coll)];
-      const to = r.toColl ?? (r.desc ? asString(field(asDocument(field(r.desc, 'to')) ?? empty(), 'coll')) : undefined);
+      const to =
+        r.toColl ??
+        (r.desc ? asString(field(asDocument(field(r.desc, 'to')) ?? empty(), 'coll')) : undefined);
       if (to === undefined) return [missing(r)];
       const dropTarget = r.desc ? field(r.desc, 'dropTarget') !== undefined : false;
       return [
@@ -195,7 +211,12 @@ function upsertWhole(r: ChangeRecord, coll: string): WriteOp {
   // a top-level field starting with `$` would read as an update operator in a replacement
   const dollar = [...elements(r.doc)].some((e) => e.name.startsWith('$'));
   const u: RawElement = dollar
-    ? el.array('u', buildArray([{ type: T.document, value: doc1('$replaceWith', literal({ type: T.document, value: r.doc })) }]))
+    ? el.array(
+        'u',
+        buildArray([
+          { type: T.document, value: doc1('$replaceWith', literal({ type: T.document, value: r.doc })) },
+        ]),
+      )
     : el.document('u', r.doc);
   return {
     kind: 'update',
@@ -263,25 +284,36 @@ function setAt(input: RawValue, c: Component, value: RawValue): RawValue {
       ),
     ]);
   return docValue([
-    named('$setField', docValue([named('field', fieldName(c)), named('input', input), named('value', value)])),
+    named(
+      '$setField',
+      docValue([named('field', fieldName(c)), named('input', input), named('value', value)]),
+    ),
   ]);
 }
 
 /** The expression for `input` with the value at `path` replaced by `leaf(current value)`. */
-function rewriteAt(input: RawValue, path: readonly Component[], leaf: (current: RawValue) => RawValue | 'unset'): RawValue {
+function rewriteAt(
+  input: RawValue,
+  path: readonly Component[],
+  leaf: (current: RawValue) => RawValue | 'unset',
+): RawValue {
   const [c, ...rest] = path;
   if (c === undefined) throw new Error('empty update path');
   if (rest.length === 0) {
     const v = leaf(getAt(input, c));
     if (v !== 'unset') return setAt(input, c, v);
-    if (typeof c === 'number') return setAt(input, c, docValue([named('$literal', { type: T.null, value: new Uint8Array(0) })]));
+    if (typeof c === 'number')
+      return setAt(input, c, docValue([named('$literal', { type: T.null, value: new Uint8Array(0) })]));
     return docValue([named('$unsetField', docValue([named('field', fieldName(c)), named('input', input)]))]);
   }
   return setAt(input, c, rewriteAt(getAt(input, c), rest, leaf));
 }
 
 /** Components of `path`: from disambiguatedPaths when it lists the path, else split at dots. */
-function componentsOf(path: string, disambiguated: Uint8Array | undefined): { parts: Component[]; plain: boolean } {
+function componentsOf(
+  path: string,
+  disambiguated: Uint8Array | undefined,
+): { parts: Component[]; plain: boolean } {
   const listed = disambiguated ? asDocument(field(disambiguated, path)) : undefined;
   if (!listed) return { parts: path.split('.'), plain: true };
   const parts: Component[] = [...elements(listed)].map((e) =>
@@ -289,7 +321,9 @@ function componentsOf(path: string, disambiguated: Uint8Array | undefined): { pa
   );
   // numeric keys of objects and array indexes read the same on a target of the same shape; only
   // a name with a dot, or one starting with `$`, cannot be written as a dotted path
-  const plain = parts.every((p) => typeof p === 'number' || (!p.includes('.') && !p.startsWith('$') && p !== ''));
+  const plain = parts.every(
+    (p) => typeof p === 'number' || (!p.includes('.') && !p.startsWith('$') && p !== ''),
+  );
   return { parts, plain };
 }
 
@@ -314,8 +348,7 @@ function updateWrites(r: ChangeRecord, coll: string): WriteOp[] {
       push.push(
         named(parts.join('.'), docValue([named('$each', arrayValue([])), named('$slice', int(size))])),
       );
-    else
-      truncStages.push(stage(parts, (cur) => docValue([named('$slice', arrayValue([cur, int(size)]))])));
+    else truncStages.push(stage(parts, (cur) => docValue([named('$slice', arrayValue([cur, int(size)]))])));
   }
   const updated = asDocument(field(upd, 'updatedFields'));
   for (const e of updated ? elements(updated) : []) {
@@ -337,7 +370,11 @@ function updateWrites(r: ChangeRecord, coll: string): WriteOp[] {
     buildDocument([q, el.array('u', buildArray(s)), el.bool('upsert', false)]);
   if (push.length)
     statements.push(
-      buildDocument([q, el.document('u', buildDocument([el.document('$push', buildDocument(push))])), el.bool('upsert', false)]),
+      buildDocument([
+        q,
+        el.document('u', buildDocument([el.document('$push', buildDocument(push))])),
+        el.bool('upsert', false),
+      ]),
     );
   if (truncStages.length) statements.push(pipeline(truncStages));
   if (set.length || unset.length) {

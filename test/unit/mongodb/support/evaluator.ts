@@ -352,7 +352,8 @@ export class Evaluator {
         const c = this.collections.get(text(arg));
         if (!c) return fail(26, 'no collection');
         const names = get(cmd, 'index');
-        for (const n of names?.k === 'arr' ? names.a : []) if (!c.indexes.delete(text(n))) fail(27, 'no index');
+        for (const n of names?.k === 'arr' ? names.a : [])
+          if (!c.indexes.delete(text(n))) fail(27, 'no index');
         return;
       }
       case 'collMod': {

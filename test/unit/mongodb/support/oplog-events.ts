@@ -86,7 +86,12 @@ function command(o: Doc, ts: Timestamp, ctx: Ctx): Doc[] {
   const body = o.o as Doc;
   if (typeof body.create === 'string') {
     const { create, ...desc } = body;
-    return [event('create', ts, { db, coll: create as string }, ctx, { operationDescription: desc, nsType: 'collection' })];
+    return [
+      event('create', ts, { db, coll: create as string }, ctx, {
+        operationDescription: desc,
+        nsType: 'collection',
+      }),
+    ];
   }
   if (typeof body.createIndexes === 'string') {
     const { createIndexes, ...spec } = body;

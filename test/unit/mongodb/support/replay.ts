@@ -11,14 +11,22 @@ import { Evaluator } from './evaluator.js';
 export const END_TOKEN = `82${'FFFFFFF0'}${'00000001'}04`;
 
 export function assemble(events: readonly Uint8Array[], db: string, partMaxBytes?: number): AssembledPart[] {
-  const a = new EventAssembler({ db, marker: { db: 'crmb', coll: 'heartbeat' }, ...(partMaxBytes ? { partMaxBytes } : {}) });
+  const a = new EventAssembler({
+    db,
+    marker: { db: 'crmb', coll: 'heartbeat' },
+    ...(partMaxBytes ? { partMaxBytes } : {}),
+  });
   const parts: AssembledPart[] = [];
   for (const e of events) parts.push(...a.push(e));
   parts.push(...a.advance(END_TOKEN));
   return parts;
 }
 
-export function writesOfParts(parts: readonly AssembledPart[], sourceDb: string, targetDb = 'restored'): WriteOp[] {
+export function writesOfParts(
+  parts: readonly AssembledPart[],
+  sourceDb: string,
+  targetDb = 'restored',
+): WriteOp[] {
   const out: WriteOp[] = [];
   for (const p of parts)
     for (const r of decodePayload(p.payload).records) out.push(...writesOf(r, { sourceDb, targetDb }));
