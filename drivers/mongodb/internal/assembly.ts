@@ -70,6 +70,12 @@ export class EventAssembler {
     return this.group !== undefined || this.fragments.length > 0;
   }
 
+  /** Forgets the open group (a new session sends its events again). */
+  reset(): void {
+    this.group = undefined;
+    this.fragments = [];
+  }
+
   /** Takes one raw event; returns the parts that became ready. */
   push(raw: Uint8Array): AssembledPart[] {
     let event = raw;

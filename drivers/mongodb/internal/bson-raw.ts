@@ -222,6 +222,13 @@ export function asDateMillis(e: RawElement | undefined): bigint | undefined {
   return e?.type === T.date ? view(e.value).getBigInt64(0, true) : undefined;
 }
 
+/** The bytes of a binary value (any subtype). */
+export function asBinary(e: RawElement | undefined): Uint8Array | undefined {
+  if (e?.type !== T.binary) return undefined;
+  const n = view(e.value).getInt32(0, true);
+  return e.value.subarray(INT32_BYTES + 1, INT32_BYTES + 1 + n);
+}
+
 /** The document or array value bytes of an element. */
 export function asDocument(e: RawElement | undefined): Uint8Array | undefined {
   return e && (e.type === T.document || e.type === T.array) ? e.value : undefined;
@@ -295,6 +302,14 @@ export const el = {
     view(v).setUint32(0, ts.i, true);
     view(v).setUint32(4, ts.t, true);
     return { type: T.timestamp, name, value: v };
+  },
+  /** Binary subtype 0 (generic). */
+  binary(name: string, bytes: Uint8Array): RawElement {
+    const v = new Uint8Array(INT32_BYTES + 1 + bytes.byteLength);
+    view(v).setInt32(0, bytes.byteLength, true);
+    v[INT32_BYTES] = 0;
+    v.set(bytes, INT32_BYTES + 1);
+    return { type: T.binary, name, value: v };
   },
   document(name: string, doc: Uint8Array): RawElement {
     return { type: T.document, name, value: doc };
