@@ -7,6 +7,9 @@
 import type { TableNames } from '../../src/driver/table-names.js';
 import { UsageError } from '../../src/util/errors.js';
 
+/** The name of a snapshot's change tail stream (snapshot.ts); `$` cannot be in a collection name. */
+export const TAIL_STREAM = '$changes';
+
 export const tableNames: TableNames = {
   matcher(wanted) {
     for (const w of wanted)

@@ -45,6 +45,7 @@ const DRIVERS: readonly DriverEntry[] = [
     kind: 'mongodb',
     label: 'MongoDB',
     schemes: ['mongodb', 'mongodb+srv'],
+    load: async () => (await import('../../drivers/mongodb/index.js')).driver,
     url: async () => (await import('../../drivers/mongodb/url.js')).urlSyntax,
   },
 ];

@@ -32,7 +32,13 @@ export interface TableStream {
 }
 
 export interface SnapshotReader {
-  /** The change-log position the snapshot is consistent with; fixed before any data is read. */
+  /**
+   * The change-log position the snapshot is consistent with; fixed before any data is read. A
+   * driver that makes a snapshot consistent by recording the changes made while it is read
+   * (MongoDB: the `$changes` tail) learns its position only when its streams are exhausted; it
+   * may then move `position`, `consistentAt` and `consistentAtMicros` forward until then. The
+   * snapshot job reads all three when it commits the manifest, after the last stream.
+   */
   readonly position: Position;
   readonly consistentAt: Date;
   /**

@@ -159,7 +159,7 @@ describe('URLs that cannot be read', () => {
 
   it('an unknown scheme names the schemes this build reads', async () => {
     expect(await refusal('oracle://scott:tiger@db/orcl')).toBe(
-      'Unknown database URL scheme "oracle:"; supported schemes are postgres:, postgresql:, mysql:, mariadb:.',
+      'Unknown database URL scheme "oracle:"; supported schemes are postgres:, postgresql:, mysql:, mariadb:, mongodb:, mongodb+srv:.',
     );
   });
 });

@@ -1,0 +1,137 @@
+/**
+ * Replaying stored transactions on the target: each record's writes (internal/writes.ts) as
+ * `update`, `delete` and DDL commands, the documents' bytes sent unchanged (internal/raw-command.ts).
+ * A multi-document transaction of the source (payload header `lsid`) is applied in one target
+ * transaction, its parts included, when the target has transactions (a replica set) and it
+ * changes only documents; otherwise its writes run one after the other (nothing else writes to a
+ * target while it is restored, and an interrupted restore says the target must not be used).
+ * Writes bypass document validation: the source already accepted these documents.
+ */
+import { BSON, type ClientSession, type Db, type MongoClient } from 'mongodb';
+import type { Transaction } from '../../src/driver/source-driver.js';
+import { SourceError } from '../../src/util/errors.js';
+import { mongoError, serverCode, type MongoEndpoint } from './internal/connection.js';
+import { decodePayload, type ChangeRecord } from './internal/payload.js';
+import { rawSequence } from './internal/raw-command.js';
+import { writesOf, type WriteOp } from './internal/writes.js';
+
+export class MongoApplier {
+  private session: ClientSession | undefined;
+
+  constructor(
+    private readonly client: MongoClient,
+    private readonly ep: MongoEndpoint,
+    private readonly transactions: boolean,
+  ) {}
+
+  private get db(): Db {
+    return this.client.db(this.ep.database);
+  }
+
+  /** The writes of one part, restricted to `tables` (collection names) when given. */
+  writesOfPart(
+    tx: Transaction,
+    keep?: (r: ChangeRecord) => boolean,
+  ): { ops: WriteOp[]; inTransaction: boolean } {
+    const { header, records } = decodePayload(tx.payload);
+    const ops = records
+      .filter((r) => !keep || keep(r))
+      .flatMap((r) => writesOf(r, { sourceDb: header.db, targetDb: this.ep.database }));
+    return { ops, inTransaction: header.lsid !== undefined };
+  }
+
+  async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
+    const tables = opts?.tables;
+    const { ops, inTransaction } = this.writesOfPart(
+      tx,
+      tables
+        ? (r) =>
+            r.coll === undefined || tables.has(r.coll) || (r.toColl !== undefined && tables.has(r.toColl))
+        : undefined,
+    );
+    const atomic =
+      this.transactions && inTransaction && ops.every((o) => o.kind === 'update' || o.kind === 'delete');
+    if (atomic && !this.session) {
+      this.session = this.client.startSession();
+      this.session.startTransaction({ writeConcern: { w: 'majority' } });
+    }
+    try {
+      for (const op of ops) await this.run(op, atomic ? this.session : undefined);
+      if (this.session && !tx.more) {
+        const s = this.session;
+        this.session = undefined;
+        await s.commitTransaction();
+        await s.endSession();
+      }
+    } catch (err) {
+      const s = this.session;
+      this.session = undefined;
+      await s?.abortTransaction().catch(() => undefined);
+      await s?.endSession().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Runs one write; a DDL command whose effect is already there (its ignore codes) is fine. */
+  async run(op: WriteOp, session?: ClientSession): Promise<void> {
+    const o = session ? { session } : {};
+    try {
+      if (op.kind === 'unsupported') throw new SourceError(op.message);
+      if (op.kind === 'update') {
+        const reply = await this.db.command(
+          {
+            update: op.coll,
+            updates: rawSequence('updates', op.statements),
+            ordered: true,
+            bypassDocumentValidation: true,
+          },
+          o,
+        );
+        checkWriteErrors(reply, `replaying updates of ${op.coll}`, this.ep);
+        return;
+      }
+      if (op.kind === 'delete') {
+        const reply = await this.db.command(
+          { delete: op.coll, deletes: rawSequence('deletes', op.statements), ordered: true },
+          o,
+        );
+        checkWriteErrors(reply, `replaying deletes of ${op.coll}`, this.ep);
+        return;
+      }
+      const cmd = BSON.deserialize(op.command, { promoteValues: false, bsonRegExp: true });
+      const db = op.db === 'admin' ? this.client.db('admin') : this.db;
+      try {
+        await db.command(cmd, o);
+      } catch (err) {
+        const code = serverCode(err);
+        if (code !== undefined && op.ignoreCodes?.includes(code)) return;
+        throw mongoError(err, this.ep, `Replaying ${op.what} failed on`);
+      }
+    } catch (err) {
+      throw err instanceof SourceError ? err : mongoError(err, this.ep, 'Replaying the change log failed on');
+    }
+  }
+
+  async close(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.abortTransaction().catch(() => undefined);
+    await s?.endSession().catch(() => undefined);
+  }
+}
+
+export function checkWriteErrors(
+  reply: Record<string, unknown>,
+  what: string,
+  ep: MongoEndpoint,
+  ignore: readonly number[] = [],
+): number {
+  const errors = (reply.writeErrors as Array<{ code?: number; errmsg?: string }> | undefined) ?? [];
+  const real = errors.filter((e) => !ignore.includes(Number(e.code)));
+  if (real.length)
+    throw new SourceError(
+      `${what[0]?.toUpperCase()}${what.slice(1)} on ${ep.display} failed for ${real.length} document(s), e.g. "${real[0]?.errmsg ?? 'unknown error'}" (code ${String(real[0]?.code)}).`,
+      { source: ep.display },
+    );
+  return errors.length - real.length;
+}

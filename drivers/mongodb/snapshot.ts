@@ -1,0 +1,310 @@
+/**
+ * A snapshot of one MongoDB database, made consistent the way `mongodump --oplog` makes it: a
+ * change stream is opened first (its first post-batch resume token is where the snapshot starts),
+ * then every collection is read with `find` (raw BSON, stream `mongodb-bson/1`), then the change
+ * stream is read until it has passed the cluster time the server reported once the last
+ * collection was read, and those events are stored as the snapshot's last stream, `$changes`
+ * (format `mongodb-changes-tail/1`). A restore loads the collections and replays `$changes`
+ * idempotently before it builds the indexes: the result is the database at one instant, the end
+ * of the tail, which is the snapshot's position and consistency time.
+ *
+ * Because that instant is known only when the tail has been read, `position`, `consistentAt` and
+ * `consistentAtMicros` are final only once `streams()` is exhausted (the snapshot job reads them
+ * when it commits the manifest); before that they give the start of the tail.
+ *
+ * A collection renamed while it was being read cannot be made consistent (its documents moved
+ * under a name that was already read): the snapshot refuses and asks to be run again.
+ */
+import { Long, type MongoClient } from 'mongodb';
+import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
+import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
+import { aggregate, MARKER, pbrtPosition } from './change-log.js';
+import { EventAssembler, type AssembledPart } from './internal/assembly.js';
+import { asString, buildDocument, concat, el, field } from './internal/bson-raw.js';
+import { connect, mongoError, rawCommand, serverFacts, type MongoEndpoint } from './internal/connection.js';
+import { cursorDocument, readCursor, type CursorBatch } from './internal/cursor.js';
+import { LOAD_FORMAT } from './internal/load.js';
+import { decodePayload } from './internal/payload.js';
+import { compareTimestamps, formatPosition, parsePosition, tokenClusterTime } from './internal/position.js';
+import { tableNames, TAIL_STREAM } from './names.js';
+import { collectionOf, encodeSchema, SCHEMA_FORMAT, type CollectionSchema } from './schema.js';
+
+export { TAIL_STREAM } from './names.js';
+export const TAIL_FORMAT = 'mongodb-changes-tail/1';
+
+/** Documents asked for per `find`/`getMore` batch (the server also stops at 16 MiB). */
+const FIND_BATCH = 10_000;
+const TAIL_POLL_MS = 1_000;
+
+/** One stored part of the tail: what `Transaction` holds, as a BSON document. */
+export function encodeTailPart(p: AssembledPart): Uint8Array {
+  return buildDocument([
+    el.string('position', p.position),
+    el.int64('commitTime', p.commitTime),
+    el.bool('more', p.more),
+    el.int32('changes', p.changes),
+    el.binary('payload', p.payload),
+  ]);
+}
+
+async function* cursorBatches(
+  client: MongoClient,
+  db: string,
+  collection: string,
+  first: CursorBatch,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<CursorBatch> {
+  let batch = first;
+  try {
+    for (;;) {
+      yield batch;
+      if (batch.id === 0n) return;
+      throwIfAborted(signal);
+      const reply = await rawCommand(client.db(db), {
+        getMore: Long.fromBigInt(batch.id),
+        collection,
+        batchSize: FIND_BATCH,
+      });
+      batch = readCursor(cursorDocument(reply));
+    }
+  } finally {
+    if (batch.id !== 0n)
+      await client
+        .db(db)
+        .command({ killCursors: collection, cursors: [Long.fromBigInt(batch.id)] })
+        .catch(() => undefined);
+  }
+}
+
+async function listAll(
+  client: MongoClient,
+  db: string,
+  cmd: Record<string, unknown>,
+  collection: string,
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  const first = readCursor(cursorDocument(await rawCommand(client.db(db), cmd)));
+  for await (const b of cursorBatches(client, db, collection, first, undefined)) out.push(...b.docs);
+  return out;
+}
+
+export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Promise<SnapshotReader> {
+  const signal = opts.signal;
+  throwIfAborted(signal);
+  const client = await connect(ep);
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await client.close().catch(() => undefined);
+  };
+  try {
+    const facts = await serverFacts(client);
+    if (facts.topology === 'standalone')
+      throw new SourceError(
+        `${ep.display} is a standalone server: a snapshot of a database that is being written to needs its change stream, which only a replica set has; run it as a replica set (a single-node one will do: start mongod with --replSet rs0 and run rs.initiate()).`,
+        { source: ep.display },
+      );
+    const split = facts.versionNumber >= 70000;
+    // the tail begins before the first document is read
+    const tailFirst = await aggregate(client, ep, {}, split);
+    const start = pbrtPosition(tailFirst);
+    if (!start)
+      throw new SourceError(
+        `The change stream of ${ep.display} gave no resume token to start the snapshot from.`,
+      );
+    // reading the collections may outlast an idle cursor's life: the tail reopens from the token
+    if (tailFirst.id !== 0n)
+      await client
+        .db('admin')
+        .command({ killCursors: '$cmd.aggregate', cursors: [Long.fromBigInt(tailFirst.id)] })
+        .catch(() => undefined);
+    const infos = await listAll(
+      client,
+      ep.database,
+      { listCollections: 1, cursor: {} },
+      '$cmd.listCollections',
+    );
+    const wanted = opts.tables?.length ? tableNames.matcher(opts.tables) : undefined;
+    const collections: CollectionSchema[] = [];
+    for (const info of infos) {
+      const name = asString(field(info, 'name')) ?? '';
+      if (name.startsWith('system.')) continue;
+      if (wanted && !wanted(name)) continue;
+      const type = asString(field(info, 'type')) ?? 'collection';
+      const indexes =
+        type === 'view' ? [] : await listAll(client, ep.database, { listIndexes: name, cursor: {} }, name);
+      collections.push(collectionOf(info, indexes));
+    }
+    const schema = encodeSchema({ db: ep.database, collections });
+    const dumped = collections.filter((c) => c.type !== 'view');
+    let position = start;
+    let consistentAtMicros = BigInt(Date.now()) * 1000n;
+    const reader: SnapshotReader = {
+      get position() {
+        return position;
+      },
+      get consistentAt() {
+        return new Date(Number(consistentAtMicros / 1000n));
+      },
+      get consistentAtMicros() {
+        return consistentAtMicros;
+      },
+      schema,
+      schemaFormat: SCHEMA_FORMAT,
+      meta: {
+        serverVersion: facts.version,
+        topology: facts.topology,
+        database: ep.database,
+        collections: collections.length,
+        startedAtPosition: start,
+      },
+      matched: {
+        tables: (opts.tables ?? []).filter((w) => collections.some((c) => tableNames.matcher([w])(c.name))),
+        schemas: [],
+      },
+      streams: () =>
+        snapshotStreams(client, ep, dumped, tailFirst, split, signal, (end, micros) => {
+          position = end;
+          consistentAtMicros = micros;
+        }),
+      close,
+    };
+    return reader;
+  } catch (err) {
+    await close();
+    if (signal?.aborted && !(err instanceof AbortError)) throw new AbortError('interrupted', { cause: err });
+    throw mongoError(err, ep, 'Cannot take a snapshot of');
+  }
+}
+
+async function* snapshotStreams(
+  client: MongoClient,
+  ep: MongoEndpoint,
+  dumped: readonly CollectionSchema[],
+  tailFirst: CursorBatch,
+  split: boolean,
+  signal: AbortSignal | undefined,
+  finished: (position: string, consistentAtMicros: bigint) => void,
+): AsyncGenerator<TableStream> {
+  let remaining = dumped.length;
+  let allRead: () => void = () => undefined;
+  const read = new Promise<void>((resolve) => (allRead = resolve));
+  if (remaining === 0) allRead();
+  for (const c of dumped) {
+    const stream: { -readonly [K in keyof TableStream]: TableStream[K] } = {
+      name: c.name,
+      table: c.name,
+      format: LOAD_FORMAT,
+      data: (async function* () {})(),
+    };
+    stream.data = (async function* () {
+      let rows = 0;
+      try {
+        const reply = await rawCommand(client.db(ep.database), {
+          find: c.name,
+          filter: {},
+          batchSize: FIND_BATCH,
+          noCursorTimeout: true,
+        });
+        for await (const b of cursorBatches(
+          client,
+          ep.database,
+          c.name,
+          readCursor(cursorDocument(reply)),
+          signal,
+        )) {
+          rows += b.docs.length;
+          stream.rows = rows;
+          if (b.docs.length) yield concat(b.docs);
+        }
+      } catch (err) {
+        if (signal?.aborted) throw new AbortError('interrupted', { cause: err });
+        throw mongoError(err, ep, `Reading collection ${c.name} for the snapshot failed on`);
+      } finally {
+        if (--remaining === 0) allRead();
+      }
+    })();
+    yield stream;
+  }
+  const names = new Set(dumped.map((c) => c.name));
+  yield {
+    name: TAIL_STREAM,
+    table: TAIL_STREAM,
+    format: TAIL_FORMAT,
+    data: tail(client, ep, tailFirst, split, names, read, signal, finished),
+  };
+}
+
+/** The change events from the snapshot's start until after the last collection was read. */
+async function* tail(
+  client: MongoClient,
+  ep: MongoEndpoint,
+  first: CursorBatch,
+  split: boolean,
+  dumped: ReadonlySet<string>,
+  allRead: Promise<void>,
+  signal: AbortSignal | undefined,
+  finished: (position: string, consistentAtMicros: bigint) => void,
+): AsyncGenerator<Uint8Array> {
+  await allRead;
+  throwIfAborted(signal);
+  const admin = client.db('admin');
+  // a cluster time after every write the collections' reads may have seen
+  const ping = await admin.command({ ping: 1 });
+  const end = ping.operationTime as { t: number; i: number } | undefined;
+  if (!end)
+    throw new SourceError(
+      `${ep.display} reported no operationTime, so the end of the snapshot cannot be fixed.`,
+    );
+  const assembler = new EventAssembler({ db: ep.database, marker: MARKER });
+  let batch: CursorBatch | undefined = first;
+  let at = pbrtPosition(first) as string;
+  let cursorId = 0n;
+  try {
+    for (;;) {
+      if (!batch) {
+        throwIfAborted(signal);
+        if (cursorId === 0n) {
+          // after the first batch (already read), the events from its resume token on
+          batch = await aggregate(client, ep, { startAfter: { _data: parsePosition(at).token } }, split);
+        } else {
+          const reply = await rawCommand(admin, {
+            getMore: Long.fromBigInt(cursorId),
+            collection: '$cmd.aggregate',
+            maxTimeMS: TAIL_POLL_MS,
+          });
+          batch = readCursor(cursorDocument(reply));
+        }
+        cursorId = batch.id;
+      }
+      const parts: AssembledPart[] = [];
+      for (const raw of batch.docs) parts.push(...assembler.push(raw));
+      const token = batch.postBatchResumeToken
+        ? asString(field(batch.postBatchResumeToken, '_data'))
+        : undefined;
+      if (token) parts.push(...assembler.advance(token));
+      for (const p of parts) {
+        for (const r of decodePayload(p.payload).records)
+          if (r.op === 'rename' && r.coll !== undefined && dumped.has(r.coll))
+            throw new SourceError(
+              `Collection ${r.coll} was renamed while the snapshot read it, so the snapshot cannot be made consistent; run the snapshot again.`,
+              { source: ep.display },
+            );
+        yield encodeTailPart(p);
+      }
+      at = pbrtPosition(batch) ?? at;
+      const ts = token ? tokenClusterTime(token) : undefined;
+      if (ts && !assembler.open && compareTimestamps(ts, { t: end.t, i: end.i }) >= 0) break;
+      batch = undefined;
+    }
+    const hello = await admin.command({ hello: 1 });
+    const local = hello.localTime instanceof Date ? hello.localTime.getTime() : Date.now();
+    finished(formatPosition(parsePosition(at)), BigInt(local) * 1000n);
+  } finally {
+    if (cursorId !== 0n)
+      await admin
+        .command({ killCursors: '$cmd.aggregate', cursors: [Long.fromBigInt(cursorId)] })
+        .catch(() => undefined);
+  }
+}
