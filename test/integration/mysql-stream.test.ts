@@ -169,6 +169,13 @@ describe('MySQL/MariaDB change log round trip', () => {
 
   it('streams a workload as transactions that replay into the same rows', async () => {
     const started = BigInt(Date.now() - 2000) * 1000n;
+    // another test file on the shared server may have created the markers' table already
+    const probe = await mysql.createConnection({ uri: source.url });
+    const [had] = await probe.query<mysql.RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'crmb' AND TABLE_NAME = 'heartbeat'",
+    );
+    await probe.end();
+    const markerTableExisted = Number(had[0]?.n) > 0;
     const lines: string[] = [];
     const log = await openMysqlChangeLog(params(source.url), undefined, {
       ...STREAM_OPTS,
@@ -214,7 +221,9 @@ describe('MySQL/MariaDB change log round trip', () => {
       await log.close();
       await c.done;
     }
-    expect(lines.join('\n')).toMatch(/Created (database crmb|table crmb\.heartbeat)/);
+    // the stream says what it creates on the source, and only that
+    if (markerTableExisted) expect(lines.join('\n')).not.toMatch(/Created /);
+    else expect(lines.join('\n')).toMatch(/Created (database crmb|table crmb\.heartbeat)/);
     all = txs(c.items);
     const data = all.filter((t) => !decodeHeader(t.payload).internal);
     const positions = all.map((t) => t.position);
