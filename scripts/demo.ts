@@ -11,8 +11,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
+import type { ResultSetHeader } from 'mysql2';
+import { myCreateDb, myQuery, myServerNow } from '../bench/lib/mysql.js';
+import { createDb, query, serverNow } from '../bench/lib/pg.js';
 import { startOwnMariadb, startOwnPostgres, type ThrowawayServer } from '../test/harness/index.js';
 import { mysqlTableChecksums, pgTableChecksums, type TableChecksum } from './crm/checksums.js';
 import { describeSeed, repeatLines, verdict } from './crm/demo-report.js';
@@ -22,7 +23,8 @@ import { runWorkload } from './crm/workload.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = resolve(ROOT, 'src/cli/bin.ts');
 const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
-const WORK = resolve(ROOT, '.crm-backup-demo');
+// CRMB_DEMO_DIR: the test of the demo runs it in a folder of its own
+const WORK = resolve(process.env.CRMB_DEMO_DIR ?? resolve(ROOT, '.crm-backup-demo'));
 const SCALE = Number(process.env.CRMB_DEMO_SCALE ?? '0.05');
 
 const say = (text: string): void => void process.stdout.write(`${text}\n`);
@@ -49,37 +51,13 @@ async function run(args: string[], env: NodeJS.ProcessEnv, echo = true): Promise
   return out.trim();
 }
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
-async function myQuery<T>(url: string, sql: string): Promise<T> {
-  const c = await mysql.createConnection({ uri: url });
-  try {
-    return (await c.query(sql))[0] as T;
-  } finally {
-    await c.end();
-  }
-}
-
-function dbUrl(server: string, db: string): string {
-  const u = new URL(server);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
 /** What the story needs of a database engine. */
 interface Engine {
   readonly server: string;
   readonly log: string;
   start(): Promise<ThrowawayServer>;
-  createDb(serverUrl: string, name: string): Promise<void>;
+  /** A new database on the server; returns its URL. */
+  createDb(serverUrl: string, name: string): Promise<string>;
   checksums(url: string): Promise<Record<string, TableChecksum>>;
   /**
    * The instant to restore to, read from the server's clock once the good state is committed.
@@ -94,16 +72,10 @@ const POSTGRES: Engine = {
   server: 'PostgreSQL 15 (wal_level=logical)',
   log: 'logical decoding',
   start: () => startOwnPostgres(),
-  createDb: async (server, name) => void (await query(server, `CREATE DATABASE ${name}`)),
+  createDb,
   checksums: (url) => pgTableChecksums(url),
-  async target(url) {
-    const [row] = await query<{ t: string }>(
-      url,
-      `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`,
-    );
-    await sleep(50);
-    return row!.t;
-  },
+  // clock_timestamp() is read before the DELETE begins, so the DELETE commits after it
+  target: (url) => serverNow(url),
   async deleteContacts(url) {
     const [row] = await query<{ n: string }>(
       url,
@@ -117,22 +89,18 @@ const MARIADB: Engine = {
   server: 'MariaDB 10.11 (binlog_format=ROW, binlog_row_image=FULL)',
   log: 'the binlog',
   start: () => startOwnMariadb(),
-  createDb: async (server, name) => void (await myQuery(server, `CREATE DATABASE ${name}`)),
+  createDb: myCreateDb,
   checksums: (url) => mysqlTableChecksums(url),
   async target(url) {
-    const now = async (): Promise<string> =>
-      (
-        await myQuery<Array<{ t: string }>>(
-          url,
-          `SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS t`,
-        )
-      )[0]!.t;
-    const t = await now();
-    while ((await now()).slice(0, 19) === t.slice(0, 19)) await sleep(50);
+    const t = await myServerNow(url);
+    // polls the server's clock until its second is over
+    while ((await myServerNow(url)).slice(0, 19) === t.slice(0, 19)) await sleep(20);
     return t;
   },
   async deleteContacts(url) {
-    return (await myQuery<{ affectedRows: number }>(url, 'DELETE FROM contacts')).affectedRows;
+    // a DELETE's result is mysql2's ResultSetHeader, not rows
+    const result = (await myQuery(url, 'DELETE FROM contacts')) as unknown as ResultSetHeader;
+    return result.affectedRows;
   },
 };
 
@@ -146,10 +114,8 @@ async function main(): Promise<number> {
   const server = await engine.start();
   let stream: ChildProcess | undefined;
   try {
-    const source = dbUrl(server.url, 'crm');
-    const restored = dbUrl(server.url, 'crm_restored');
-    await engine.createDb(server.url, 'crm');
-    await engine.createDb(server.url, 'crm_restored');
+    const source = await engine.createDb(server.url, 'crm');
+    const restored = await engine.createDb(server.url, 'crm_restored');
     say(`  source ${source}`);
 
     step(2, `Creating the reference CRM schema and seeding it (scale ${SCALE})`);
