@@ -5,7 +5,7 @@
  */
 import { MongoClient, MongoServerError, type Db, type Document } from 'mongodb';
 import { firstLine } from '../../../src/driver/reconnect.js';
-import { SourceError } from '../../../src/util/errors.js';
+import { SourceError, UsageError } from '../../../src/util/errors.js';
 import { urlSyntax } from '../url.js';
 
 export interface MongoEndpoint {
@@ -24,7 +24,16 @@ export function parseMongoUrl(url: string): MongoEndpoint {
 const SELECT_MS = 15_000;
 
 export async function connect(ep: MongoEndpoint): Promise<MongoClient> {
-  const client = new MongoClient(ep.url, { serverSelectionTimeoutMS: SELECT_MS, appName: 'crm-backup' });
+  let client: MongoClient;
+  try {
+    client = new MongoClient(ep.url, { serverSelectionTimeoutMS: SELECT_MS, appName: 'crm-backup' });
+  } catch (err) {
+    // the client reads the query options url.ts leaves alone (an unknown option, a bad value)
+    throw new UsageError(
+      `"${ep.display}" is not a MongoDB URL crm-backup can read: ${firstLine(err).replaceAll(ep.url, ep.display)}.`,
+      { cause: err },
+    );
+  }
   try {
     await client.connect();
     return client;

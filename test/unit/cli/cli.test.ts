@@ -118,6 +118,15 @@ describe('MongoDB without a server', () => {
       'crm-backup: Cannot connect to mongodb://root@127.0.0.1:1/crm: connect ECONNREFUSED 127.0.0.1:1.',
     );
   }, 60_000);
+
+  it('a URL option the MongoDB client refuses exits 2 in one sentence, without the password', async () => {
+    const r = await runCli(['doctor', '--source', 'mongodb://root:s3cret@127.0.0.1:1/crm?bogusOption=1']);
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: "mongodb://root@127.0.0.1:1/crm" is not a MongoDB URL crm-backup can read: option bogusoption is not supported.',
+    );
+    expect(r.stderr).not.toContain('s3cret');
+    expect(r.code).toBe(2);
+  });
 });
 
 describe('MongoDB URLs are read by the driver before anything else', () => {
