@@ -28,7 +28,7 @@ import { reconnecting } from '../../src/driver/reconnect.js';
 import type { ChangeLog, ChangeLogItem, Position, StreamOptions } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
 import { asString, field } from './internal/bson-raw.js';
-import { EventAssembler } from './internal/assembly.js';
+import { EventAssembler, type AssembledPart } from './internal/assembly.js';
 import {
   changeStreamServer,
   connect,
@@ -256,17 +256,7 @@ class MongoChangeLog implements ChangeLog {
     }
   }
 
-  private async *take(
-    part: {
-      position: string;
-      commitTime: bigint;
-      payload: Uint8Array;
-      changes: number;
-      tables: readonly string[];
-      more: boolean;
-    },
-    markers: IdleMarkers,
-  ): AsyncGenerator<ChangeLogItem> {
+  private async *take(part: AssembledPart, markers: IdleMarkers): AsyncGenerator<ChangeLogItem> {
     await this.spool.add({ payload: part.payload, changes: part.changes, tables: part.tables });
     if (part.more) return;
     markers.committed();

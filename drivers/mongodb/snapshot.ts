@@ -33,7 +33,7 @@ import {
 import type { CursorBatch } from './internal/cursor.js';
 import { LOAD_FORMAT } from './internal/load.js';
 import { decodePayload } from './internal/payload.js';
-import { compareTimestamps, formatPosition, parsePosition, tokenClusterTime } from './internal/position.js';
+import { compareTimestamps, parsePosition, tokenClusterTime } from './internal/position.js';
 import { tableNames, TAIL_STREAM } from './names.js';
 import { collectionOf, encodeSchema, SCHEMA_FORMAT, type CollectionSchema } from './schema.js';
 
@@ -275,12 +275,12 @@ async function* tail(
       }
       at = pbrtPosition(batch) ?? at;
       const ts = token ? tokenClusterTime(token) : undefined;
-      if (ts && !assembler.open && compareTimestamps(ts, { t: end.t, i: end.i }) >= 0) break;
+      if (ts && !assembler.open && compareTimestamps(ts, end) >= 0) break;
       batch = undefined;
     }
     const hello = await admin.command({ hello: 1 });
     const local = hello.localTime instanceof Date ? hello.localTime.getTime() : Date.now();
-    finished(formatPosition(parsePosition(at)), BigInt(local) * 1000n);
+    finished(at, BigInt(local) * 1000n);
   } finally {
     await killCursor(admin, '$cmd.aggregate', cursorId);
   }
