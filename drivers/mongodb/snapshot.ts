@@ -17,10 +17,11 @@
  */
 import type { MongoClient } from 'mongodb';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
+import { concatBytes } from '../../src/util/bytes.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { aggregate, MARKER, pbrtPosition } from './change-log.js';
 import { EventAssembler, type AssembledPart } from './internal/assembly.js';
-import { asString, buildDocument, concat, el, field } from './internal/bson-raw.js';
+import { asString, buildDocument, el, field } from './internal/bson-raw.js';
 import {
   changeStreamServer,
   connect,
@@ -203,7 +204,7 @@ async function* snapshotStreams(
         for await (const b of cursorBatches(client, ep.database, c.name, first, signal)) {
           rows += b.docs.length;
           stream.rows = rows;
-          if (b.docs.length) yield concat(b.docs);
+          if (b.docs.length) yield concatBytes(b.docs);
         }
       } catch (err) {
         if (signal?.aborted) throw new AbortError('interrupted', { cause: err });

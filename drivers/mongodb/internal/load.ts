@@ -4,6 +4,7 @@
  * Restoring reads it back document by document across chunk boundaries and sends batches of the
  * same bytes in `insert` commands (raw-command.ts).
  */
+import { concatBytes } from '../../../src/util/bytes.js';
 import { documentLength } from './bson-raw.js';
 
 export const LOAD_FORMAT = 'mongodb-bson/1';
@@ -17,7 +18,7 @@ export class StreamFormatError extends Error {}
 export async function* documentsOf(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   let pending = new Uint8Array(0);
   for await (const chunk of chunks) {
-    let buf = pending.byteLength ? concat2(pending, chunk) : chunk;
+    let buf = pending.byteLength ? concatBytes([pending, chunk]) : chunk;
     let off = 0;
     for (;;) {
       if (buf.byteLength - off < 4) break;
@@ -36,13 +37,6 @@ export async function* documentsOf(chunks: AsyncIterable<Uint8Array>): AsyncGene
   }
   if (pending.byteLength)
     throw new StreamFormatError(`the stream ends inside a document (${pending.byteLength} bytes left)`);
-}
-
-function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
-  return out;
 }
 
 export interface BatchLimits {
