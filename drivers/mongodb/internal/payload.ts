@@ -38,6 +38,9 @@ import {
 
 export const PAYLOAD_FORMAT = 'mongodb-changes/1';
 
+/** The record `op`s that change documents: a part's `changes`, and the rows `log` counts. */
+export const ROW_OPS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
+
 export interface PayloadHeader {
   readonly db: string;
   readonly part: number;
