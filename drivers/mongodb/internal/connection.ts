@@ -77,9 +77,8 @@ export function serverCode(err: unknown): number | undefined {
   return err instanceof MongoServerError && typeof err.code === 'number' ? err.code : undefined;
 }
 
-/** Server error codes the driver reacts to. */
+/** Server error codes the change stream reacts to (those a replayed write may meet: writes.ts CODES). */
 export const SERVER_CODES = {
-  namespaceNotFound: 26,
   changeStreamHistoryLost: 286,
   changeStreamFatal: 280,
   unauthorized: 13,
