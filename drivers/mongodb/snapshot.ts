@@ -13,7 +13,9 @@
  * when it commits the manifest); before that they give the start of the tail.
  *
  * A collection renamed while it was being read cannot be made consistent (its documents moved
- * under a name that was already read): the snapshot refuses and asks to be run again.
+ * under a name that was already read), nor can one renamed into the database from another (its
+ * documents were never read, and the log cannot bring them): the snapshot refuses and asks to be
+ * run again.
  */
 import type { MongoClient } from 'mongodb';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
@@ -33,7 +35,7 @@ import {
 } from './internal/connection.js';
 import type { CursorBatch } from './internal/cursor.js';
 import { LOAD_FORMAT } from './internal/load.js';
-import { decodePayload } from './internal/payload.js';
+import { decodePayload, type ChangeRecord } from './internal/payload.js';
 import { compareTimestamps, parsePosition, tokenClusterTime } from './internal/position.js';
 import { tableNames, TAIL_STREAM } from './names.js';
 import { collectionOf, encodeSchema, SCHEMA_FORMAT, type CollectionSchema } from './schema.js';
@@ -54,6 +56,19 @@ export function encodeTailPart(p: AssembledPart): Uint8Array {
     el.int32('changes', p.changes),
     el.binary('payload', p.payload),
   ]);
+}
+
+/**
+ * Why a record of the tail leaves the snapshot of database `db` inconsistent, if it does; `read`:
+ * the collections the snapshot reads.
+ */
+export function tailRefusal(r: ChangeRecord, db: string, read: ReadonlySet<string>): string | undefined {
+  if (r.op !== 'rename') return undefined;
+  if (r.db !== undefined && r.db !== db)
+    return `Collection ${r.db}.${r.coll ?? '?'} was renamed into ${db} as ${r.toColl ?? '?'} while the snapshot read it; its documents were never read, so the snapshot cannot be made consistent; run the snapshot again.`;
+  if (r.coll !== undefined && read.has(r.coll))
+    return `Collection ${r.coll} was renamed while the snapshot read it, so the snapshot cannot be made consistent; run the snapshot again.`;
+  return undefined;
 }
 
 async function* cursorBatches(
@@ -266,12 +281,10 @@ async function* tail(
       const token = batch.postBatchToken;
       if (token) parts.push(...assembler.advance(token));
       for (const p of parts) {
-        for (const r of decodePayload(p.payload).records)
-          if (r.op === 'rename' && r.coll !== undefined && dumped.has(r.coll))
-            throw new SourceError(
-              `Collection ${r.coll} was renamed while the snapshot read it, so the snapshot cannot be made consistent; run the snapshot again.`,
-              { source: ep.display },
-            );
+        for (const r of decodePayload(p.payload).records) {
+          const refusal = tailRefusal(r, ep.database, dumped);
+          if (refusal) throw new SourceError(refusal, { source: ep.display });
+        }
         yield encodeTailPart(p);
       }
       at = pbrtPosition(batch) ?? at;
