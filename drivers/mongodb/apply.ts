@@ -74,9 +74,9 @@ export class MongoApplier {
 
   /** Runs one write; a DDL command whose effect is already there (its ignore codes) is fine. */
   async run(op: WriteOp, session?: ClientSession): Promise<void> {
+    if (op.kind === 'unsupported') throw new SourceError(op.message);
     const o = session ? { session } : {};
     try {
-      if (op.kind === 'unsupported') throw new SourceError(op.message);
       if (op.kind === 'update') {
         const reply = await this.db.command(
           {
@@ -99,16 +99,12 @@ export class MongoApplier {
         return;
       }
       const cmd = BSON.deserialize(op.command, { promoteValues: false, bsonRegExp: true });
-      const db = op.db === 'admin' ? this.client.db('admin') : this.db;
-      try {
-        await db.command(cmd, o);
-      } catch (err) {
-        const code = serverCode(err);
-        if (code !== undefined && op.ignoreCodes?.includes(code)) return;
-        throw mongoError(err, this.ep, `Replaying ${op.what} failed on`);
-      }
+      await (op.db === 'admin' ? this.client.db('admin') : this.db).command(cmd, o);
     } catch (err) {
-      throw err instanceof SourceError ? err : mongoError(err, this.ep, 'Replaying the change log failed on');
+      if (op.kind !== 'command') throw mongoError(err, this.ep, 'Replaying the change log failed on');
+      const code = serverCode(err);
+      if (code !== undefined && op.ignoreCodes?.includes(code)) return;
+      throw mongoError(err, this.ep, `Replaying ${op.what} failed on`);
     }
   }
 

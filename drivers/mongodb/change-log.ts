@@ -21,30 +21,29 @@
  * committed for `markerMs` (src/driver/idle.ts); `dropMongoChangeLog` removes the document, and
  * the collection and database with the last stream.
  */
-import { Long, Timestamp as BsonTimestamp, type MongoClient } from 'mongodb';
+import { Timestamp as BsonTimestamp, type MongoClient } from 'mongodb';
 import { heartbeatPollMs, IdleMarkers } from '../../src/driver/idle.js';
 import { PartSpool } from '../../src/driver/part-spool.js';
-import { firstLine, reconnecting } from '../../src/driver/reconnect.js';
+import { reconnecting } from '../../src/driver/reconnect.js';
 import type { ChangeLog, ChangeLogItem, Position, StreamOptions } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
 import { asString, field } from './internal/bson-raw.js';
-import { EventAssembler } from './internal/assembly.js';
+import { EventAssembler, type AssembledPart } from './internal/assembly.js';
 import {
+  changeStreamServer,
   connect,
+  cursorCommand,
+  getMore,
+  killCursor,
   mongoError,
-  rawCommand,
   serverCode,
-  serverFacts,
   SERVER_CODES,
   type MongoEndpoint,
 } from './internal/connection.js';
-import { cursorDocument, readCursor, type CursorBatch } from './internal/cursor.js';
+import type { CursorBatch } from './internal/cursor.js';
 import { formatPosition, parsePosition, tokenClusterTime } from './internal/position.js';
 
 export const MARKER = { db: 'crmb', coll: 'heartbeat' } as const;
-
-/** Servers from which `$changeStreamSplitLargeEvent` exists (7.0; 6.0.9 has it too). */
-const SPLIT_LARGE_FROM = 70000;
 
 interface Session {
   client: MongoClient;
@@ -85,7 +84,7 @@ function startAfter(position: Position | undefined): Record<string, unknown> {
 }
 
 export function pbrtPosition(batch: CursorBatch): Position | undefined {
-  const token = batch.postBatchResumeToken ? asString(field(batch.postBatchResumeToken, '_data')) : undefined;
+  const token = batch.postBatchToken;
   const ts = token ? tokenClusterTime(token) : undefined;
   return token && ts ? formatPosition({ ts, token: token.toUpperCase() }) : undefined;
 }
@@ -97,13 +96,7 @@ export async function openMongoChangeLog(
 ): Promise<ChangeLog> {
   const client = await connect(ep);
   try {
-    const facts = await serverFacts(client);
-    if (facts.topology === 'standalone')
-      throw new SourceError(
-        `${ep.display} is a standalone server, which has no change streams; run it as a replica set (a single-node one will do: start mongod with --replSet rs0 and run rs.initiate()).`,
-        { source: ep.display },
-      );
-    const split = facts.versionNumber >= SPLIT_LARGE_FROM;
+    const { split } = await changeStreamServer(client, ep, ', which has no change streams');
     let first: CursorBatch;
     let continuesFrom: Position;
     try {
@@ -130,12 +123,11 @@ export async function aggregate(
   start: Record<string, unknown>,
   split: boolean,
 ): Promise<CursorBatch> {
-  const reply = await rawCommand(client.db('admin'), {
+  return cursorCommand(client.db('admin'), {
     aggregate: 1,
     pipeline: streamPipeline(ep.database, start, split),
     cursor: {},
   });
-  return readCursor(cursorDocument(reply));
 }
 
 class MongoChangeLog implements ChangeLog {
@@ -190,11 +182,7 @@ class MongoChangeLog implements ChangeLog {
         },
         read: (s, received) => this.read(s, received, markers),
         async close(s) {
-          if (s.cursorId !== 0n)
-            await rawCommand(s.client.db('admin'), {
-              killCursors: s.collection,
-              cursors: [Long.fromBigInt(s.cursorId)],
-            }).catch(() => undefined);
+          await killCursor(s.client.db('admin'), s.collection, s.cursorId);
           s.cursorId = 0n;
         },
         retryable: (err) => {
@@ -244,12 +232,7 @@ class MongoChangeLog implements ChangeLog {
           throw new SourceError(
             `The server closed the change stream of ${this.ep.display}; it is reopened from the last stored position.`,
           );
-        const reply = await rawCommand(this.client.db('admin'), {
-          getMore: Long.fromBigInt(s.cursorId),
-          collection: s.collection,
-          maxTimeMS: poll,
-        });
-        batch = readCursor(cursorDocument(reply));
+        batch = await getMore(this.client.db('admin'), s.collection, s.cursorId, { maxTimeMS: poll });
       }
       received();
       s.cursorId = batch.id;
@@ -261,10 +244,8 @@ class MongoChangeLog implements ChangeLog {
           );
         for (const part of this.assembler.push(raw)) yield* this.take(part, markers);
       }
-      const pbrt = batch.postBatchResumeToken
-        ? asString(field(batch.postBatchResumeToken, '_data'))
-        : undefined;
-      if (pbrt) for (const part of this.assembler.advance(pbrt)) yield* this.take(part, markers);
+      if (batch.postBatchToken)
+        for (const part of this.assembler.advance(batch.postBatchToken)) yield* this.take(part, markers);
       const at = pbrtPosition(batch);
       if (at && !this.assembler.open) {
         this.resumeAt = at;
@@ -275,17 +256,7 @@ class MongoChangeLog implements ChangeLog {
     }
   }
 
-  private async *take(
-    part: {
-      position: string;
-      commitTime: bigint;
-      payload: Uint8Array;
-      changes: number;
-      tables: readonly string[];
-      more: boolean;
-    },
-    markers: IdleMarkers,
-  ): AsyncGenerator<ChangeLogItem> {
+  private async *take(part: AssembledPart, markers: IdleMarkers): AsyncGenerator<ChangeLogItem> {
     await this.spool.add({ payload: part.payload, changes: part.changes, tables: part.tables });
     if (part.more) return;
     markers.committed();
@@ -312,7 +283,7 @@ export async function dropMongoChangeLog(ep: MongoEndpoint, sourceName: string):
     }
     return lines;
   } catch (err) {
-    throw mongoError(err, ep, `Cannot remove the change-log markers (${firstLine(err)}) on`);
+    throw mongoError(err, ep, 'Cannot remove the change-log markers on');
   } finally {
     await client.close().catch(() => undefined);
   }

@@ -13,19 +13,30 @@
  * when it commits the manifest); before that they give the start of the tail.
  *
  * A collection renamed while it was being read cannot be made consistent (its documents moved
- * under a name that was already read): the snapshot refuses and asks to be run again.
+ * under a name that was already read), nor can one renamed into the database from another (its
+ * documents were never read, and the log cannot bring them): the snapshot refuses and asks to be
+ * run again.
  */
-import { Long, type MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
+import { concatBytes } from '../../src/util/bytes.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { aggregate, MARKER, pbrtPosition } from './change-log.js';
 import { EventAssembler, type AssembledPart } from './internal/assembly.js';
-import { asString, buildDocument, concat, el, field } from './internal/bson-raw.js';
-import { connect, mongoError, rawCommand, serverFacts, type MongoEndpoint } from './internal/connection.js';
-import { cursorDocument, readCursor, type CursorBatch } from './internal/cursor.js';
+import { asString, buildDocument, el, field } from './internal/bson-raw.js';
+import {
+  changeStreamServer,
+  connect,
+  cursorCommand,
+  getMore,
+  killCursor,
+  mongoError,
+  type MongoEndpoint,
+} from './internal/connection.js';
+import type { CursorBatch } from './internal/cursor.js';
 import { LOAD_FORMAT } from './internal/load.js';
-import { decodePayload } from './internal/payload.js';
-import { compareTimestamps, formatPosition, parsePosition, tokenClusterTime } from './internal/position.js';
+import { decodePayload, type ChangeRecord } from './internal/payload.js';
+import { compareTimestamps, parsePosition, tokenClusterTime } from './internal/position.js';
 import { tableNames, TAIL_STREAM } from './names.js';
 import { collectionOf, encodeSchema, SCHEMA_FORMAT, type CollectionSchema } from './schema.js';
 
@@ -47,6 +58,19 @@ export function encodeTailPart(p: AssembledPart): Uint8Array {
   ]);
 }
 
+/**
+ * Why a record of the tail leaves the snapshot of database `db` inconsistent, if it does; `read`:
+ * the collections the snapshot reads.
+ */
+export function tailRefusal(r: ChangeRecord, db: string, read: ReadonlySet<string>): string | undefined {
+  if (r.op !== 'rename') return undefined;
+  if (r.db !== undefined && r.db !== db)
+    return `Collection ${r.db}.${r.coll ?? '?'} was renamed into ${db} as ${r.toColl ?? '?'} while the snapshot read it; its documents were never read, so the snapshot cannot be made consistent; run the snapshot again.`;
+  if (r.coll !== undefined && read.has(r.coll))
+    return `Collection ${r.coll} was renamed while the snapshot read it, so the snapshot cannot be made consistent; run the snapshot again.`;
+  return undefined;
+}
+
 async function* cursorBatches(
   client: MongoClient,
   db: string,
@@ -60,19 +84,10 @@ async function* cursorBatches(
       yield batch;
       if (batch.id === 0n) return;
       throwIfAborted(signal);
-      const reply = await rawCommand(client.db(db), {
-        getMore: Long.fromBigInt(batch.id),
-        collection,
-        batchSize: FIND_BATCH,
-      });
-      batch = readCursor(cursorDocument(reply));
+      batch = await getMore(client.db(db), collection, batch.id, { batchSize: FIND_BATCH });
     }
   } finally {
-    if (batch.id !== 0n)
-      await client
-        .db(db)
-        .command({ killCursors: collection, cursors: [Long.fromBigInt(batch.id)] })
-        .catch(() => undefined);
+    await killCursor(client.db(db), collection, batch.id);
   }
 }
 
@@ -83,7 +98,7 @@ async function listAll(
   collection: string,
 ): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
-  const first = readCursor(cursorDocument(await rawCommand(client.db(db), cmd)));
+  const first = await cursorCommand(client.db(db), cmd);
   for await (const b of cursorBatches(client, db, collection, first, undefined)) out.push(...b.docs);
   return out;
 }
@@ -99,13 +114,11 @@ export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Pr
     await client.close().catch(() => undefined);
   };
   try {
-    const facts = await serverFacts(client);
-    if (facts.topology === 'standalone')
-      throw new SourceError(
-        `${ep.display} is a standalone server: a snapshot of a database that is being written to needs its change stream, which only a replica set has; run it as a replica set (a single-node one will do: start mongod with --replSet rs0 and run rs.initiate()).`,
-        { source: ep.display },
-      );
-    const split = facts.versionNumber >= 70000;
+    const { facts, split } = await changeStreamServer(
+      client,
+      ep,
+      ': a snapshot of a database that is being written to needs its change stream, which only a replica set has',
+    );
     // the tail begins before the first document is read
     const tailFirst = await aggregate(client, ep, {}, split);
     const start = pbrtPosition(tailFirst);
@@ -114,11 +127,7 @@ export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Pr
         `The change stream of ${ep.display} gave no resume token to start the snapshot from.`,
       );
     // reading the collections may outlast an idle cursor's life: the tail reopens from the token
-    if (tailFirst.id !== 0n)
-      await client
-        .db('admin')
-        .command({ killCursors: '$cmd.aggregate', cursors: [Long.fromBigInt(tailFirst.id)] })
-        .catch(() => undefined);
+    await killCursor(client.db('admin'), '$cmd.aggregate', tailFirst.id);
     const infos = await listAll(
       client,
       ep.database,
@@ -201,22 +210,16 @@ async function* snapshotStreams(
     stream.data = (async function* () {
       let rows = 0;
       try {
-        const reply = await rawCommand(client.db(ep.database), {
+        const first = await cursorCommand(client.db(ep.database), {
           find: c.name,
           filter: {},
           batchSize: FIND_BATCH,
           noCursorTimeout: true,
         });
-        for await (const b of cursorBatches(
-          client,
-          ep.database,
-          c.name,
-          readCursor(cursorDocument(reply)),
-          signal,
-        )) {
+        for await (const b of cursorBatches(client, ep.database, c.name, first, signal)) {
           rows += b.docs.length;
           stream.rows = rows;
-          if (b.docs.length) yield concat(b.docs);
+          if (b.docs.length) yield concatBytes(b.docs);
         }
       } catch (err) {
         if (signal?.aborted) throw new AbortError('interrupted', { cause: err });
@@ -269,42 +272,30 @@ async function* tail(
           // after the first batch (already read), the events from its resume token on
           batch = await aggregate(client, ep, { startAfter: { _data: parsePosition(at).token } }, split);
         } else {
-          const reply = await rawCommand(admin, {
-            getMore: Long.fromBigInt(cursorId),
-            collection: '$cmd.aggregate',
-            maxTimeMS: TAIL_POLL_MS,
-          });
-          batch = readCursor(cursorDocument(reply));
+          batch = await getMore(admin, '$cmd.aggregate', cursorId, { maxTimeMS: TAIL_POLL_MS });
         }
         cursorId = batch.id;
       }
       const parts: AssembledPart[] = [];
       for (const raw of batch.docs) parts.push(...assembler.push(raw));
-      const token = batch.postBatchResumeToken
-        ? asString(field(batch.postBatchResumeToken, '_data'))
-        : undefined;
+      const token = batch.postBatchToken;
       if (token) parts.push(...assembler.advance(token));
       for (const p of parts) {
-        for (const r of decodePayload(p.payload).records)
-          if (r.op === 'rename' && r.coll !== undefined && dumped.has(r.coll))
-            throw new SourceError(
-              `Collection ${r.coll} was renamed while the snapshot read it, so the snapshot cannot be made consistent; run the snapshot again.`,
-              { source: ep.display },
-            );
+        for (const r of decodePayload(p.payload).records) {
+          const refusal = tailRefusal(r, ep.database, dumped);
+          if (refusal) throw new SourceError(refusal, { source: ep.display });
+        }
         yield encodeTailPart(p);
       }
       at = pbrtPosition(batch) ?? at;
       const ts = token ? tokenClusterTime(token) : undefined;
-      if (ts && !assembler.open && compareTimestamps(ts, { t: end.t, i: end.i }) >= 0) break;
+      if (ts && !assembler.open && compareTimestamps(ts, end) >= 0) break;
       batch = undefined;
     }
     const hello = await admin.command({ hello: 1 });
     const local = hello.localTime instanceof Date ? hello.localTime.getTime() : Date.now();
-    finished(formatPosition(parsePosition(at)), BigInt(local) * 1000n);
+    finished(at, BigInt(local) * 1000n);
   } finally {
-    if (cursorId !== 0n)
-      await admin
-        .command({ killCursors: '$cmd.aggregate', cursors: [Long.fromBigInt(cursorId)] })
-        .catch(() => undefined);
+    await killCursor(admin, '$cmd.aggregate', cursorId);
   }
 }

@@ -25,7 +25,13 @@ import {
   field,
   type RawElement,
 } from './internal/bson-raw.js';
-import { decodeHeader, decodePayload, payloadRecords, type PayloadHeader } from './internal/payload.js';
+import {
+  decodeHeader,
+  decodePayload,
+  payloadRecords,
+  ROW_OPS,
+  type PayloadHeader,
+} from './internal/payload.js';
 
 const REFERENCE =
   /^(?:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):(\d{1,20})@)?(\d{1,10})\.(\d{1,10})$/i;
@@ -59,8 +65,6 @@ function oneLine(text: string): string {
   return flat.length > STATEMENT_CHARS ? `${flat.slice(0, STATEMENT_CHARS - 1)}…` : flat;
 }
 
-const ROW = new Set(['insert', 'update', 'replace', 'delete']);
-
 function summarize(part: Transaction): PartSummary {
   const header = decodeHeader(part.payload);
   const counts = new Map<string, { inserts: number; updates: number; deletes: number; truncates: number }>();
@@ -68,7 +72,7 @@ function summarize(part: Transaction): PartSummary {
   for (const raw of payloadRecords(part.payload)) {
     const op = asString(field(raw, 'op')) ?? '';
     const coll = asString(field(raw, 'coll')) ?? '';
-    if (!ROW.has(op)) {
+    if (!ROW_OPS.has(op)) {
       if (op !== 'invalidate') statements.push(oneLine(`${op} ${coll}`.trim()));
       continue;
     }

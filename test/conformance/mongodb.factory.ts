@@ -12,8 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Decimal128, Int32, MongoClient, type ClientSession, type Db } from 'mongodb';
-import { rawCommand } from '../../drivers/mongodb/internal/connection.js';
-import { cursorDocument, readCursor } from '../../drivers/mongodb/internal/cursor.js';
+import { cursorCommand, getMore } from '../../drivers/mongodb/internal/connection.js';
 import type { TestDatabase } from '../harness/index.js';
 import { SUITE_TABLES, type ConformanceFactory, type TableChecksums } from './factory.js';
 
@@ -129,16 +128,14 @@ export const mongoFactory: ConformanceFactory = {
         })) as never[],
         o,
       );
-      await db
-        .collection('activities')
-        .insertMany(
-          tens.map((i) => ({
-            _id: { contact_id: i32(c0 + i), seq: i32(1) },
-            kind: 'call',
-            body: `step ${n}`,
-          })) as never[],
-          o,
-        );
+      await db.collection('activities').insertMany(
+        tens.map((i) => ({
+          _id: { contact_id: i32(c0 + i), seq: i32(1) },
+          kind: 'call',
+          body: `step ${n}`,
+        })) as never[],
+        o,
+      );
       await db
         .collection('accounts')
         .updateMany(
@@ -146,20 +143,18 @@ export const mongoFactory: ConformanceFactory = {
           { $set: { tier: 'gold', updated_at: new Date() } },
           o,
         );
-      await db
-        .collection('contacts')
-        .updateMany(
-          { $expr: { $eq: [{ $mod: ['$_id', 37] }, n % 37] } },
-          [
-            {
-              $set: {
-                score: { $add: [{ $ifNull: ['$score', Decimal128.fromString('0')] }, n] },
-                note: { $concat: [{ $ifNull: ['$note', ''] }, ` s${n}`] },
-              },
+      await db.collection('contacts').updateMany(
+        { $expr: { $eq: [{ $mod: ['$_id', 37] }, n % 37] } },
+        [
+          {
+            $set: {
+              score: { $add: [{ $ifNull: ['$score', Decimal128.fromString('0')] }, n] },
+              note: { $concat: [{ $ifNull: ['$note', ''] }, ` s${n}`] },
             },
-          ],
-          o,
-        );
+          },
+        ],
+        o,
+      );
       await db
         .collection('activities')
         .updateMany(
@@ -197,15 +192,11 @@ export const mongoFactory: ConformanceFactory = {
       for (const t of SUITE_TABLES) {
         if (!present.has(t)) continue;
         const hashes: string[] = [];
-        let batch = readCursor(
-          cursorDocument(await rawCommand(db, { find: t, filter: {}, batchSize: 1000 })),
-        );
+        let batch = await cursorCommand(db, { find: t, filter: {}, batchSize: 1000 });
         for (;;) {
           for (const d of batch.docs) hashes.push(createHash('sha256').update(d).digest('hex'));
           if (batch.id === 0n) break;
-          batch = readCursor(
-            cursorDocument(await rawCommand(db, { getMore: batch.id, collection: t } as never)),
-          );
+          batch = await getMore(db, t, batch.id);
         }
         hashes.sort();
         out[t] = { rows: hashes.length, hash: createHash('sha256').update(hashes.join('\n')).digest('hex') };

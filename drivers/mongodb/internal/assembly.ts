@@ -19,7 +19,7 @@
  */
 import { asDocument, asInteger, field, type Timestamp } from './bson-raw.js';
 import { eventInfo, joinFragments, recordOf, sameTransaction, type EventInfo } from './events.js';
-import { encodePayload } from './payload.js';
+import { encodePayload, ROW_OPS } from './payload.js';
 import { compareTimestamps, formatPosition, tokenClusterTime } from './position.js';
 
 export const PART_MAX_BYTES = 4 * 1024 * 1024;
@@ -40,9 +40,6 @@ export interface AssemblerOptions {
   readonly marker?: { readonly db: string; readonly coll: string };
   readonly partMaxBytes?: number;
 }
-
-/** Operation types that change documents (counted as changes). */
-const ROW_OPS = new Set(['insert', 'update', 'replace', 'delete']);
 
 interface Group {
   readonly first: EventInfo;

@@ -12,8 +12,8 @@ export interface CursorBatch {
   readonly ns: string | undefined;
   /** The batch's documents, as the server's bytes. */
   readonly docs: readonly Uint8Array[];
-  /** The change stream's post-batch resume token document `{ _data }`, when present. */
-  readonly postBatchResumeToken: Uint8Array | undefined;
+  /** The `_data` of the change stream's post-batch resume token `{ _data }`, when present. */
+  readonly postBatchToken: string | undefined;
 }
 
 export class CursorReplyError extends Error {}
@@ -41,10 +41,11 @@ export function readCursor(cursor: Uint8Array): CursorBatch {
     if (!d) throw new CursorReplyError('a cursor batch holds something other than documents');
     docs.push(d);
   }
+  const pbrt = asDocument(field(cursor, 'postBatchResumeToken'));
   return {
     id: asInteger(field(cursor, 'id')) ?? 0n,
     ns: asString(field(cursor, 'ns')),
     docs,
-    postBatchResumeToken: asDocument(field(cursor, 'postBatchResumeToken')),
+    postBatchToken: pbrt ? asString(field(pbrt, '_data')) : undefined,
   };
 }

@@ -20,6 +20,7 @@
  * multi-document transaction the part belongs to; `clusterTime` is the transaction's (its first
  * event's) cluster time, the position's pair.
  */
+import { concatBytes } from '../../../src/util/bytes.js';
 import {
   asBool,
   asDocument,
@@ -27,7 +28,6 @@ import {
   asString,
   asTimestamp,
   buildDocument,
-  concat,
   el,
   elements,
   field,
@@ -37,6 +37,9 @@ import {
 } from './bson-raw.js';
 
 export const PAYLOAD_FORMAT = 'mongodb-changes/1';
+
+/** The record `op`s that change documents: a part's `changes`, and the rows `log` counts. */
+export const ROW_OPS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
 
 export interface PayloadHeader {
   readonly db: string;
@@ -81,7 +84,7 @@ export function encodeHeader(h: PayloadHeader): Uint8Array {
 }
 
 export function encodePayload(h: PayloadHeader, records: readonly Uint8Array[]): Uint8Array {
-  return concat([encodeHeader(h), ...records]);
+  return concatBytes([encodeHeader(h), ...records]);
 }
 
 class PayloadError extends Error {}

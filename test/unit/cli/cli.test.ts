@@ -118,15 +118,24 @@ describe('MongoDB without a server', () => {
       'crm-backup: Cannot connect to mongodb://root@127.0.0.1:1/crm: connect ECONNREFUSED 127.0.0.1:1.',
     );
   }, 60_000);
+
+  it('a URL option the MongoDB client refuses exits 2 in one sentence, without the password', async () => {
+    const r = await runCli(['doctor', '--source', 'mongodb://root:s3cret@127.0.0.1:1/crm?bogusOption=1']);
+    expect(r.stderr.trim()).toBe(
+      'crm-backup: "mongodb://root@127.0.0.1:1/crm" is not a MongoDB URL crm-backup can read: option bogusoption is not supported.',
+    );
+    expect(r.stderr).not.toContain('s3cret');
+    expect(r.code).toBe(2);
+  });
 });
 
 describe('MongoDB URLs are read by the driver before anything else', () => {
   // each URL is one WHATWG `new URL()` refuses or misreads; the name is derived before the driver loads
-  const cases: Array<[string, string]> = [
-    ['mongodb://app:s3cret@a:27017,b:27017/crm', 'MongoDB'],
-    ['mongodb+srv://app:s3cret@cluster0.example.net/crm?retryWrites=true', 'MongoDB'],
+  const urls = [
+    'mongodb://app:s3cret@a:27017,b:27017/crm',
+    'mongodb+srv://app:s3cret@cluster0.example.net/crm?retryWrites=true',
   ];
-  for (const [url, label] of cases) {
+  for (const url of urls) {
     it(`snapshot --source ${url.replace('s3cret', '…')}`, async () => {
       const r = await runCli(['snapshot', '--repo', '/tmp/crmb-never-created', '--source', url], {
         env: { CRM_BACKUP_PASSWORD: 'x' },
@@ -135,7 +144,7 @@ describe('MongoDB URLs are read by the driver before anything else', () => {
       expect(r.stderr.trim()).toBe(
         'crm-backup: /tmp/crmb-never-created is not a crm-backup repository (no config object); run "crm-backup init --repo /tmp/crmb-never-created" first.',
       );
-      expect(r.stderr).not.toContain(label === 'MongoDB' ? 's3cret' : '\0');
+      expect(r.stderr).not.toContain('s3cret');
       expect(r.code).toBe(1);
     });
   }

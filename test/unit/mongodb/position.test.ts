@@ -1,5 +1,8 @@
 /** MongoDB positions: cluster times compared as (seconds, increment) pairs, never as text. */
 import { describe, expect, it } from 'vitest';
+import { pbrtPosition } from '../../../drivers/mongodb/change-log.js';
+import { buildArray, buildDocument, el } from '../../../drivers/mongodb/internal/bson-raw.js';
+import { readCursor } from '../../../drivers/mongodb/internal/cursor.js';
 import {
   comparePositions,
   formatPosition,
@@ -53,5 +56,22 @@ describe('MongoDB cluster-time positions', () => {
     expect(tokenClusterTime('825A56A6F400000014' + '2B022C0100296E5A1004')).toEqual({ t: 1515628276, i: 20 });
     expect(tokenClusterTime('8200000000')).toBeUndefined();
     expect(tokenClusterTime('91' + '0'.repeat(20))).toBeUndefined();
+  });
+
+  it("a change stream batch's post-batch resume token is the heartbeat position, upper case", () => {
+    const cursor = (pbrt: string | undefined): Uint8Array =>
+      buildDocument([
+        el.array('nextBatch', buildArray([])),
+        el.int64('id', 42n),
+        el.string('ns', 'admin.$cmd.aggregate'),
+        ...(pbrt === undefined
+          ? []
+          : [el.document('postBatchResumeToken', buildDocument([el.string('_data', pbrt)]))]),
+      ]);
+    const batch = readCursor(cursor('825a56a6f4000000142b0229296e04'));
+    expect(batch).toMatchObject({ id: 42n, docs: [], postBatchToken: '825a56a6f4000000142b0229296e04' });
+    expect(pbrtPosition(batch)).toBe('1515628276.20~825A56A6F4000000142B0229296E04');
+    expect(pbrtPosition(readCursor(cursor(undefined)))).toBeUndefined();
+    expect(pbrtPosition(readCursor(cursor('91AB')))).toBeUndefined();
   });
 });
