@@ -11,6 +11,7 @@ import mysql from 'mysql2/promise';
 import { mysqlTableChecksums } from '../../scripts/crm/checksums.js';
 import { createMysqlDatabase, mysqlStartOwnServer } from '../harness/index.js';
 import type { ThrowawayServer } from '../harness/server.js';
+import { serverNowMicros } from '../helpers/pitr.js';
 import { SUITE_TABLES, type ConformanceFactory, type TableChecksums } from './factory.js';
 
 let server: Promise<ThrowawayServer> | undefined;
@@ -148,15 +149,7 @@ export const mysqlFactory: ConformanceFactory = {
     return Object.fromEntries(Object.entries(sums).map(([t, s]) => [t, { rows: s.rows, hash: s.md5 }]));
   },
 
-  serverNowMicros: (url) =>
-    withConnection(url, async (c) => {
-      // UNIX_TIMESTAMP of a DATETIME(6) is exact decimal text: no float rounding on the way
-      const [rows] = await c.query<mysql.RowDataPacket[]>(
-        `SELECT CAST(UNIX_TIMESTAMP(SYSDATE(6)) AS CHAR) AS s`,
-      );
-      const [sec, frac = ''] = String(rows[0]?.s).split('.');
-      return BigInt(sec!) * 1_000_000n + BigInt(frac.padEnd(6, '0').slice(0, 6));
-    }),
+  serverNowMicros: (url) => serverNowMicros(url),
 
   qualify: (table) => table,
 

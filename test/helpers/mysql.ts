@@ -24,6 +24,16 @@ export async function mysqlExec(url: string, sql: string, values?: unknown[]): P
   }
 }
 
+/** Every table's AUTO_INCREMENT counter, the next id it hands out, by table name. */
+export async function mysqlCounters(url: string): Promise<Record<string, bigint>> {
+  const rows = (await mysqlExec(
+    url,
+    `SELECT TABLE_NAME AS t, AUTO_INCREMENT AS n FROM information_schema.TABLES
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND AUTO_INCREMENT IS NOT NULL`,
+  )) as Array<{ t: string; n: string }>;
+  return Object.fromEntries(rows.map((r) => [r.t, BigInt(r.n)]));
+}
+
 export interface TableChecksum {
   readonly rows: number;
   readonly hash: string;

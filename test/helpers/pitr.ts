@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
@@ -21,6 +20,7 @@ import { Secret } from '../../src/util/redact.js';
 import { dialectOfUrl } from '../../scripts/crm/connect.js';
 import { createMysqlDatabase, createPgDatabase, type TestDatabase } from '../harness/index.js';
 import { loggedStream, type LoggedStream } from './logged-stream.js';
+import { mysqlExec } from './mysql.js';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
 /** Cheap key derivation for tests; real repositories calibrate scrypt to ~0.5 s. */
@@ -78,17 +78,13 @@ export async function serverNowMicros(url: string): Promise<bigint> {
 }
 
 async function mysqlNowMicros(url: string): Promise<bigint> {
-  const c = await mysql.createConnection({ uri: url });
-  try {
-    // UNIX_TIMESTAMP of a DATETIME(6) is exact decimal text: no float rounding on the way
-    const [rows] = await c.query<mysql.RowDataPacket[]>(
-      `SELECT CAST(UNIX_TIMESTAMP(SYSDATE(6)) AS CHAR) AS s`,
-    );
-    const [sec, frac = ''] = String(rows[0]?.s).split('.');
-    return BigInt(sec!) * 1_000_000n + BigInt(frac.padEnd(6, '0').slice(0, 6));
-  } finally {
-    await c.end();
-  }
+  // UNIX_TIMESTAMP of a DATETIME(6) is exact decimal text: no float rounding on the way (and
+  // mysqlExec's session is on +00:00, so no local time of a clock change is ambiguous)
+  const [row] = (await mysqlExec(url, 'SELECT CAST(UNIX_TIMESTAMP(SYSDATE(6)) AS CHAR) AS s')) as Array<{
+    s: string;
+  }>;
+  const [sec, frac = ''] = String(row?.s).split('.');
+  return BigInt(sec!) * 1_000_000n + BigInt(frac.padEnd(6, '0').slice(0, 6));
 }
 
 const RESOLUTION_MICROS = { second: 1_000_000n, millisecond: 1_000n, microsecond: 1n } as const;
