@@ -34,6 +34,34 @@ export async function mysqlCounters(url: string): Promise<Record<string, bigint>
   return Object.fromEntries(rows.map((r) => [r.t, BigInt(r.n)]));
 }
 
+/**
+ * Rotates the server's binlog and purges every older file: the binlog positions stored before are
+ * gone. MariaDB keeps the previous file until its binlog checkpoint is written, and purges no file
+ * a dump thread still reads, so the purge is repeated until the new file is the only one left or
+ * `timeoutMs` passed. Returns the new file and the files the server keeps.
+ */
+export async function purgeBinlogs(
+  url: string,
+  timeoutMs = 30_000,
+): Promise<{ newest: string; kept: string[] }> {
+  const c = await mysql.createConnection({ uri: url });
+  try {
+    await c.query('FLUSH BINARY LOGS');
+    const [st] = await c.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
+    const newest = String(st[0]?.File);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await c.query('PURGE BINARY LOGS TO ?', [newest]);
+      const [logs] = await c.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+      const kept = logs.map((r) => String(r.Log_name));
+      if (kept.length === 1 || Date.now() > deadline) return { newest, kept };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await c.end();
+  }
+}
+
 export interface TableChecksum {
   readonly rows: number;
   readonly hash: string;

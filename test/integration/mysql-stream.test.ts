@@ -18,6 +18,7 @@ import {
   type Transaction,
 } from '../../src/driver/source-driver.js';
 import { createMysqlDatabase, type TestDatabase } from '../harness/databases.js';
+import { purgeBinlogs } from '../helpers/mysql.js';
 
 const SCHEMA = `
 CREATE TABLE contacts (
@@ -351,7 +352,6 @@ describe('MySQL/MariaDB change log round trip', () => {
   });
 
   it('ends with the gap named when the server purges the binlog the stream reads', async () => {
-    const c0 = await mysql.createConnection({ uri: source.url });
     await run(source.url, `INSERT INTO notes VALUES (-2, 'x')`);
     const at = await serverPosition(source.url);
     await run(source.url, `INSERT INTO notes VALUES (-3, 'y')`);
@@ -360,29 +360,9 @@ describe('MySQL/MariaDB change log round trip', () => {
       sourceName: name,
       database: source.name,
     });
-    // purged after the log was opened, before it reads: the dump itself is refused (error 1236);
-    // the server purges no file a dump thread still reads, so wait for earlier streams' threads to go
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const [dumps] = await c0.query<mysql.RowDataPacket[]>(
-        "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
-      );
-      if (!dumps.length || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await c0.query('FLUSH BINARY LOGS');
-    const [st] = await c0.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
-    const newest = String(st[0]?.File);
-    // MariaDB keeps the previous file until its binlog checkpoint is written: purge until it goes
-    let logs: mysql.RowDataPacket[] = [];
-    for (let i = 0; i < 100; i++) {
-      await c0.query(`PURGE BINARY LOGS TO '${newest}'`);
-      [logs] = await c0.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
-      if (logs.length === 1) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(logs.map((r) => r.Log_name)).toEqual([newest]);
-    await c0.end();
+    // purged after the log was opened, before it reads: the dump itself is refused (error 1236)
+    const { newest, kept } = await purgeBinlogs(source.url);
+    expect(kept).toEqual([newest]);
     const c = collect(log);
     const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     try {
