@@ -280,6 +280,19 @@ describe('MySQL/MariaDB change log: hard cases, each restored --at through the r
        SET SESSION foreign_key_checks = 1;
        DELETE FROM parent WHERE id = 9`,
     );
+    // DDL the source ran with checks off replays with them off: a foreign key to a table that does
+    // not exist yet; the orphans it lets in stay, and a later delete of their parent cascades
+    await mysqlExec(
+      src,
+      `SET SESSION foreign_key_checks = 0;
+       CREATE TABLE late_child (id int PRIMARY KEY, p int,
+         CONSTRAINT late_fk FOREIGN KEY (p) REFERENCES late_parent (id) ON DELETE CASCADE);
+       INSERT INTO late_child VALUES (1, 5), (2, 6), (3, 6);
+       SET SESSION foreign_key_checks = 1;
+       CREATE TABLE late_parent (id int PRIMARY KEY);
+       INSERT INTO late_parent VALUES (6); DELETE FROM late_parent WHERE id = 6`,
+    );
+    expect(await mysqlExec(src, 'SELECT id FROM late_child')).toEqual([{ id: 1 }]);
     const counts = await mysqlExec(src, tally);
     const { target } = await restoreNow(run);
     // MariaDB 10.11 (and MySQL 8.x, and 9.x with InnoDB's own foreign keys) makes cascades inside
