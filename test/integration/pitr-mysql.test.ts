@@ -26,12 +26,6 @@ import {
   takeSnapshot,
 } from '../helpers/pitr.js';
 
-/**
- * The CRM workload without `deleteDeal`: its ON DELETE CASCADE to activities and notes is done by
- * InnoDB and not written to MariaDB's binlog, and replaying it is the cascade case of
- * mysql-stream-hard (#12); the DELETE's own cascades are the known failure below.
- */
-
 interface Checkpoint {
   readonly at: bigint;
   readonly sums: Record<string, TableChecksum>;
