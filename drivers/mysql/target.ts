@@ -213,8 +213,9 @@ export class MysqlTarget implements TargetDriver {
 
   /**
    * Replays one transaction part on a session of its own (apply.ts): its parts share one
-   * database transaction. No trigger exists yet (they come in finish()), so nothing the log
-   * already holds happens twice; the log lacks the cascades, which the target's foreign keys make.
+   * database transaction. Its session sets the variable that guards every trigger's body until
+   * finish(), so nothing the log already holds happens twice; the log lacks the cascades, which the
+   * target's foreign keys make.
    */
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
     this.applier ??= await MysqlApplier.connect(this.target.options, {
