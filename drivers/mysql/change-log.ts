@@ -26,7 +26,6 @@
 import mysql from 'mysql2/promise';
 import type { ChangeLog, Position, StreamOptions } from '../../src/driver/source-driver.js';
 import { SourceError } from '../../src/util/errors.js';
-import { binlogGapError } from './internal/change-log-session.js';
 import { MysqlChangeLog } from './internal/change-log-stream.js';
 import { dropMarker, ensureMarker } from './internal/markers.js';
 import { fileSequence, formatPosition, parsePosition, type BinlogPosition } from './internal/position.js';
@@ -105,15 +104,20 @@ async function continuation(
   opts: StreamOptions,
 ): Promise<BinlogPosition> {
   const [logs] = await admin.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
-  const file = logs.find((r) => String(r.Log_name) === wanted.file);
-  if (file && Number(file.File_size) >= wanted.offset) return wanted;
-  const oldest = logs[0] ? String(logs[0].Log_name) : undefined;
+  const files = logs.map((r) => String(r.Log_name));
+  const held = files.indexOf(wanted.file);
+  if (held >= 0 && Number(logs[held]!.File_size) >= wanted.offset) return wanted;
+  const oldest = files[0];
   const purged =
-    !file &&
+    held < 0 &&
     oldest !== undefined &&
-    fileSequence(oldest) > fileSequence(wanted.file) &&
-    baseName(oldest) === baseName(wanted.file);
-  if (!purged) throw await binlogGapError(admin, display, wanted, undefined, { reset: true });
+    baseName(oldest) === baseName(wanted.file) &&
+    fileSequence(oldest) > fileSequence(wanted.file);
+  if (!purged)
+    throw new SourceError(
+      `The binlog position the log continues from (${formatPosition(wanted)}) is not in the binlog history of ${display} (${oldest ? `it has ${oldest} to ${files.at(-1)!}` : 'it keeps no binlog at all'}): its binlog was reset, or this is another server, and its positions do not follow the stored ones; take a new snapshot and stream it under a new --name.`,
+      { source: display },
+    );
   const start: BinlogPosition = { file: oldest, offset: BINLOG_FIRST_EVENT };
   opts.onStatus?.({
     message: `${display} no longer has the binlog the log continues from (${formatPosition(wanted)}): the changes between it and ${formatPosition(start)}, where the log continues, are lost to the log; restores into that gap will be refused (keep binlogs longer, binlog_expire_logs_seconds, than the stream may be stopped).`,

@@ -29,7 +29,7 @@ import {
 import { databaseIdentity } from './internal/identity.js';
 import { infileStream, LOAD_FORMAT, loadDataSql } from './internal/load.js';
 import { splitSecondaryKeys } from './internal/schema-keys.js';
-import { guardTrigger, unguardTrigger } from './internal/statements.js';
+import { guardTrigger, unguardTrigger, unorderedTrigger } from './internal/statements.js';
 import { preflight } from './preflight.js';
 import { decodeSchema, type SchemaDocument, type TableDoc } from './schema.js';
 
@@ -213,8 +213,9 @@ export class MysqlTarget implements TargetDriver {
 
   /**
    * Replays one transaction part on a session of its own (apply.ts): its parts share one
-   * database transaction. No trigger exists yet (they come in finish()), so nothing the log
-   * already holds happens twice; the log lacks the cascades, which the target's foreign keys make.
+   * database transaction. Its session sets the variable that guards every trigger's body until
+   * finish(), so nothing the log already holds happens twice; the log lacks the cascades, which the
+   * target's foreign keys make.
    */
   async apply(tx: Transaction, opts?: { tables?: ReadonlySet<string> }): Promise<void> {
     this.applier ??= await MysqlApplier.connect(this.target.options, {
@@ -311,8 +312,12 @@ export class MysqlTarget implements TargetDriver {
         const ansi = /ANSI_QUOTES/i.test(mode);
         const plain = unguardTrigger(sql, ansi);
         // an unguarded one among them is created again in its place, its FOLLOWS/PRECEDES dropped
-        const unordered = plain ?? unguardTrigger(guardTrigger(sql, ansi, false) ?? '', ansi) ?? sql;
-        defs.push({ name, sql: plain ?? unordered, mode, guarded: plain !== undefined });
+        defs.push({
+          name,
+          sql: plain ?? unorderedTrigger(sql, ansi) ?? sql,
+          mode,
+          guarded: plain !== undefined,
+        });
       }
       if (!defs.some((d) => d.guarded)) continue;
       for (const d of defs)

@@ -11,6 +11,8 @@ import mysql from 'mysql2/promise';
 import { mysqlTableChecksums } from '../../scripts/crm/checksums.js';
 import { createMysqlDatabase, mysqlStartOwnServer } from '../harness/index.js';
 import type { ThrowawayServer } from '../harness/server.js';
+import { purgeBinlogs } from '../helpers/mysql.js';
+import { serverNowMicros } from '../helpers/pitr.js';
 import { SUITE_TABLES, type ConformanceFactory, type TableChecksums } from './factory.js';
 
 let server: Promise<ThrowawayServer> | undefined;
@@ -148,15 +150,7 @@ export const mysqlFactory: ConformanceFactory = {
     return Object.fromEntries(Object.entries(sums).map(([t, s]) => [t, { rows: s.rows, hash: s.md5 }]));
   },
 
-  serverNowMicros: (url) =>
-    withConnection(url, async (c) => {
-      // UNIX_TIMESTAMP of a DATETIME(6) is exact decimal text: no float rounding on the way
-      const [rows] = await c.query<mysql.RowDataPacket[]>(
-        `SELECT CAST(UNIX_TIMESTAMP(SYSDATE(6)) AS CHAR) AS s`,
-      );
-      const [sec, frac = ''] = String(rows[0]?.s).split('.');
-      return BigInt(sec!) * 1_000_000n + BigInt(frac.padEnd(6, '0').slice(0, 6));
-    }),
+  serverNowMicros: (url) => serverNowMicros(url),
 
   qualify: (table) => table,
 
@@ -165,23 +159,7 @@ export const mysqlFactory: ConformanceFactory = {
    * binlog file and purging every older one, so the position the stream stored is gone.
    */
   async loseChangeLog(url) {
-    await withConnection(url, async (c) => {
-      await c.query('FLUSH BINARY LOGS');
-      const [rows] = await c.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
-      const current = String(rows[0]?.File);
-      // MariaDB keeps the previous file until its binlog checkpoint is written, and purges no
-      // file a dump thread still reads: purge until the current file is the only one left
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        await c.query(`PURGE BINARY LOGS TO ${quote(current)}`);
-        const [logs] = await c.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
-        if (logs.length === 1) break;
-        if (Date.now() > deadline)
-          throw new Error(
-            `binlogs other than ${current} are still kept: ${logs.map((r) => String(r.Log_name)).join(', ')}`,
-          );
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    });
+    const { newest, kept } = await purgeBinlogs(url);
+    if (kept.length !== 1) throw new Error(`binlogs other than ${newest} are still kept: ${kept.join(', ')}`);
   },
 };

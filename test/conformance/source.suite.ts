@@ -359,6 +359,13 @@ export function sourceConformance(factory: ConformanceFactory): void {
         .filter((s) => driver.comparePositions(s.fromPosition, lastStored) > 0)
         .sort((a, b) => driver.comparePositions(a.fromPosition, b.fromPosition))[0];
       expect(resumed, 'the second stream continues after the first one stopped').toBeDefined();
+      // and it said so when it started, naming where the stored log ends
+      const gapLines = second.log.events.filter((e) => e.event === 'stream.gap').map((e) => e.message);
+      expect(gapLines).toHaveLength(1);
+      expect(gapLines[0]).toMatch(/^The source can only continue from \S+, after the last stored position /);
+      expect(gapLines[0]).toContain(
+        `after the last stored position ${lastStored}; restores into that gap will be refused.`,
+      );
 
       const target = await scope.database('gap_dst');
       const refusal = await restoreInto(

@@ -24,6 +24,44 @@ export async function mysqlExec(url: string, sql: string, values?: unknown[]): P
   }
 }
 
+/** Every table's AUTO_INCREMENT counter, the next id it hands out, by table name. */
+export async function mysqlCounters(url: string): Promise<Record<string, bigint>> {
+  const rows = (await mysqlExec(
+    url,
+    `SELECT TABLE_NAME AS t, AUTO_INCREMENT AS n FROM information_schema.TABLES
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND AUTO_INCREMENT IS NOT NULL`,
+  )) as Array<{ t: string; n: string }>;
+  return Object.fromEntries(rows.map((r) => [r.t, BigInt(r.n)]));
+}
+
+/**
+ * Rotates the server's binlog and purges every older file: the binlog positions stored before are
+ * gone. MariaDB keeps the previous file until its binlog checkpoint is written, and purges no file
+ * a dump thread still reads, so the purge is repeated until the new file is the only one left or
+ * `timeoutMs` passed. Returns the new file and the files the server keeps.
+ */
+export async function purgeBinlogs(
+  url: string,
+  timeoutMs = 30_000,
+): Promise<{ newest: string; kept: string[] }> {
+  const c = await mysql.createConnection({ uri: url });
+  try {
+    await c.query('FLUSH BINARY LOGS');
+    const [st] = await c.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
+    const newest = String(st[0]?.File);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await c.query('PURGE BINARY LOGS TO ?', [newest]);
+      const [logs] = await c.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+      const kept = logs.map((r) => String(r.Log_name));
+      if (kept.length === 1 || Date.now() > deadline) return { newest, kept };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await c.end();
+  }
+}
+
 export interface TableChecksum {
   readonly rows: number;
   readonly hash: string;

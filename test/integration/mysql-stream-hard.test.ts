@@ -18,9 +18,10 @@ import { decodeSegment } from '../../src/repository/segment-codec.js';
 import type { RestoreSummary } from '../../src/restore/restore.js';
 import { createMysqlDatabase, mysqlStartOwnServer, type TestDatabase } from '../harness/index.js';
 import type { ThrowawayServer } from '../harness/server.js';
-import { mysqlChecksums, mysqlExec } from '../helpers/mysql.js';
+import { mysqlChecksums, mysqlCounters, mysqlExec } from '../helpers/mysql.js';
 import {
   restoreInto,
+  serverNowMicros,
   startStream,
   takeSnapshot,
   tempRepo,
@@ -61,15 +62,6 @@ async function database(label: string): Promise<TestDatabase> {
   return d;
 }
 
-/** The server's clock as µs since the epoch (UNIX_TIMESTAMP of a DATETIME(6) is exact decimal text). */
-async function serverNow(url: string): Promise<bigint> {
-  const [row] = (await mysqlExec(url, 'SELECT CAST(UNIX_TIMESTAMP(SYSDATE(6)) AS CHAR) AS s')) as Array<{
-    s: string;
-  }>;
-  const [sec, frac = ''] = String(row?.s).split('.');
-  return BigInt(sec!) * 1_000_000n + BigInt(frac.padEnd(6, '0').slice(0, 6));
-}
-
 /** SHOW CREATE TABLE of every base table (without the AUTO_INCREMENT counter), and the triggers. */
 async function schemaOf(url: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -91,15 +83,6 @@ async function schemaOf(url: string): Promise<Record<string, string>> {
   return out;
 }
 
-/** The AUTO_INCREMENT counter of each table that has one. */
-async function counters(url: string): Promise<Record<string, number>> {
-  const rows = (await mysqlExec(
-    url,
-    'SELECT TABLE_NAME AS t, AUTO_INCREMENT AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND AUTO_INCREMENT IS NOT NULL',
-  )) as Array<{ t: string; n: string }>;
-  return Object.fromEntries(rows.map((r) => [r.t, Number(r.n)]));
-}
-
 /** The target equals the source: rows (two independent checksums), table definitions, triggers. */
 async function expectSame(source: string, target: string): Promise<void> {
   const want = await mysqlTableChecksums(source);
@@ -108,7 +91,7 @@ async function expectSame(source: string, target: string): Promise<void> {
   expect(await schemaOf(target)).toEqual(await schemaOf(source));
   // the restored CRM never hands out an id the source already gave (where the server's counter
   // is exactly one past the highest id handed out: see the server's settings above)
-  const [s, t] = [await counters(source), await counters(target)];
+  const [s, t] = [await mysqlCounters(source), await mysqlCounters(target)];
   expect(Object.keys(t).sort()).toEqual(Object.keys(s).sort());
   const [mode] = (await mysqlExec(source, 'SELECT @@innodb_autoinc_lock_mode AS m')) as Array<{ m: number }>;
   if (Number(mode?.m) === 0)
@@ -138,7 +121,7 @@ async function restoreNow(
   run: Run,
   opts: { tables?: string[] } = {},
 ): Promise<{ target: TestDatabase; summary: RestoreSummary; at: bigint }> {
-  const at = await serverNow(run.source.url);
+  const at = await serverNowMicros(run.source.url);
   try {
     await run.stream.waitCovered(at, 120_000);
   } finally {
@@ -297,6 +280,19 @@ describe('MySQL/MariaDB change log: hard cases, each restored --at through the r
        SET SESSION foreign_key_checks = 1;
        DELETE FROM parent WHERE id = 9`,
     );
+    // DDL the source ran with checks off replays with them off: a foreign key to a table that does
+    // not exist yet; the orphans it lets in stay, and a later delete of their parent cascades
+    await mysqlExec(
+      src,
+      `SET SESSION foreign_key_checks = 0;
+       CREATE TABLE late_child (id int PRIMARY KEY, p int,
+         CONSTRAINT late_fk FOREIGN KEY (p) REFERENCES late_parent (id) ON DELETE CASCADE);
+       INSERT INTO late_child VALUES (1, 5), (2, 6), (3, 6);
+       SET SESSION foreign_key_checks = 1;
+       CREATE TABLE late_parent (id int PRIMARY KEY);
+       INSERT INTO late_parent VALUES (6); DELETE FROM late_parent WHERE id = 6`,
+    );
+    expect(await mysqlExec(src, 'SELECT id FROM late_child')).toEqual([{ id: 1 }]);
     const counts = await mysqlExec(src, tally);
     const { target } = await restoreNow(run);
     // MariaDB 10.11 (and MySQL 8.x, and 9.x with InnoDB's own foreign keys) makes cascades inside
@@ -679,7 +675,7 @@ describe('MySQL/MariaDB change log: a 1-million-row transaction', () => {
       `INSERT INTO big SELECT seq, MD5(seq), seq / 7, '2026-01-01' + INTERVAL seq SECOND, REPEAT('v', seq % 100) FROM seq_1_to_1000000`,
     );
     const inserted = Date.now();
-    const at = await serverNow(src);
+    const at = await serverNowMicros(src);
     try {
       await run.stream.waitCovered(at, 300_000);
     } finally {

@@ -17,7 +17,8 @@ import {
   type ChangeLogItem,
   type Transaction,
 } from '../../src/driver/source-driver.js';
-import { createMysqlDatabase, type TestDatabase } from '../harness/databases.js';
+import { createMysqlDatabase, mysqlStartOwnServer, type TestDatabase } from '../harness/databases.js';
+import { purgeBinlogs } from '../helpers/mysql.js';
 
 const SCHEMA = `
 CREATE TABLE contacts (
@@ -350,50 +351,38 @@ describe('MySQL/MariaDB change log round trip', () => {
     expect(await checksums(target.url, target.name)).toEqual(await checksums(source.url, source.name));
   });
 
+  // on a MariaDB of its own: purging the shared server's binlogs would pull them from under the
+  // other test files' streams (one stopped and started again would find its position gone)
   it('ends with the gap named when the server purges the binlog the stream reads', async () => {
-    const c0 = await mysql.createConnection({ uri: source.url });
-    await run(source.url, `INSERT INTO notes VALUES (-2, 'x')`);
-    const at = await serverPosition(source.url);
-    await run(source.url, `INSERT INTO notes VALUES (-3, 'y')`);
-    const log = await openMysqlChangeLog(params(source.url), at, {
-      ...STREAM_OPTS,
-      sourceName: name,
-      database: source.name,
-    });
-    // purged after the log was opened, before it reads: the dump itself is refused (error 1236);
-    // the server purges no file a dump thread still reads, so wait for earlier streams' threads to go
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const [dumps] = await c0.query<mysql.RowDataPacket[]>(
-        "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
-      );
-      if (!dumps.length || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await c0.query('FLUSH BINARY LOGS');
-    const [st] = await c0.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
-    const newest = String(st[0]?.File);
-    // MariaDB keeps the previous file until its binlog checkpoint is written: purge until it goes
-    let logs: mysql.RowDataPacket[] = [];
-    for (let i = 0; i < 100; i++) {
-      await c0.query(`PURGE BINARY LOGS TO '${newest}'`);
-      [logs] = await c0.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
-      if (logs.length === 1) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(logs.map((r) => r.Log_name)).toEqual([newest]);
-    await c0.end();
-    const c = collect(log);
-    const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const server = await mysqlStartOwnServer();
     try {
-      await expect(c.reach('binlog.999999:4', 30_000)).rejects.toThrow(
-        new RegExp(
-          `^The binlog position the log continues from \\(${esc(at)}(?:#[^)]*)?\\) is no longer on \\S+: its oldest binlog is ${esc(newest)}, so the changes from ${esc(at)} to ${esc(newest)}:4 are lost to the log; started again, the stream continues from ${esc(newest)}:4 with the gap recorded, and restores into it are refused; keep binlogs longer`,
-        ),
-      );
+      const gapSource = await createMysqlDatabase('mystream_gap', server.url);
+      await run(gapSource.url, 'CREATE TABLE notes (a INT, b VARCHAR(20))');
+      await run(gapSource.url, `INSERT INTO notes VALUES (-2, 'x')`);
+      const at = await serverPosition(gapSource.url);
+      await run(gapSource.url, `INSERT INTO notes VALUES (-3, 'y')`);
+      const log = await openMysqlChangeLog(params(gapSource.url), at, {
+        ...STREAM_OPTS,
+        sourceName: name,
+        database: gapSource.name,
+      });
+      // purged after the log was opened, before it reads: the dump itself is refused (error 1236)
+      const { newest, kept } = await purgeBinlogs(gapSource.url);
+      expect(kept).toEqual([newest]);
+      const c = collect(log);
+      const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      try {
+        await expect(c.reach('binlog.999999:4', 30_000)).rejects.toThrow(
+          new RegExp(
+            `^The binlog position the log continues from \\(${esc(at)}(?:#[^)]*)?\\) is no longer on \\S+: its oldest binlog is ${esc(newest)}, so the changes from ${esc(at)} to ${esc(newest)}:4 are lost to the log; started again, the stream continues from ${esc(newest)}:4 with the gap recorded, and restores into it are refused; keep binlogs longer`,
+          ),
+        );
+      } finally {
+        await log.close();
+        await c.done;
+      }
     } finally {
-      await log.close();
-      await c.done;
+      await server.stop();
     }
   });
 

@@ -15,18 +15,18 @@ import { seedCrm } from '../../scripts/crm/seed.js';
 import { runWorkload } from '../../scripts/crm/workload.js';
 import type { Repository } from '../../src/repository/repository-api.js';
 import { decodeSegment } from '../../src/repository/segment-codec.js';
-import { FaultInjectionBackend } from '../../src/storage/index.js';
 import { mapFsError } from '../../src/storage/fs-errors.js';
 import type { StorageError } from '../../src/util/errors.js';
 import { createMysqlDatabase, mysqlStartOwnServer, type TestDatabase } from '../harness/index.js';
 import { waitFor } from '../harness/util.js';
-import { cliProcess } from '../helpers/cli.js';
 import { mysqlExec } from '../helpers/mysql.js';
 import {
-  TEST_PASSWORD,
+  faultyTempRepo,
   restoreInto,
   serverNowMicros,
   startStream,
+  streamProcess,
+  streamUntilRepositoryFault,
   takeSnapshot,
   tempRepo,
 } from '../helpers/pitr.js';
@@ -42,45 +42,12 @@ async function db(prefix: string, serverUrl?: string): Promise<TestDatabase> {
   return d;
 }
 
-/**
- * The CRM workload without `deleteDeal`: its ON DELETE CASCADE is not in MariaDB's binlog, and
- * replaying it is the cascade case of mysql-stream-hard (#12), not a fault of the stream.
- */
-
 /** The positions of every stored transaction part, in the order the log stored them. */
 async function storedTransactions(repo: Repository, name: string): Promise<string[]> {
   const positions: string[] = [];
   for (const seg of await repo.listSegments(name))
     for await (const tx of decodeSegment(repo.readStream(seg.data), seg.id)) positions.push(tx.position);
   return positions;
-}
-
-function streamChild(url: string, repoDir: string, name: string, extra = ['--segment-seconds', '1']) {
-  const child = cliProcess(['stream', '--repo', repoDir, '--source', url, '--name', name, ...extra], {
-    env: { CRM_BACKUP_PASSWORD: TEST_PASSWORD },
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  const started = waitFor(
-    () => {
-      if (stderr.includes('"stream.start"')) return true;
-      if (child.exitCode !== null) throw new Error(`stream exited: ${stderr}`);
-      return false;
-    },
-    'the stream process to start',
-    90_000,
-  );
-  // its progress lines (JSON on stderr) count the transactions taken into the open segment
-  const transactionsSeen = (): number =>
-    Math.max(
-      0,
-      ...stderr
-        .split('\n')
-        .filter((l) => l.includes('"stream.lag"'))
-        .map((l) => Number(/, (\d+) transactions stored/.exec(l)?.[1] ?? 0)),
-    );
-  return { child, exited, started, stderr: () => stderr, transactionsSeen };
 }
 
 describe('MySQL/MariaDB stream faults', () => {
@@ -137,21 +104,10 @@ describe('MySQL/MariaDB stream faults', () => {
     it(`stops with the storage error when the repository is ${label}, storing nothing more, and a new run loses nothing`, async () => {
       const source = await db(`${label}_src`);
       const name = source.name;
-      let faults: FaultInjectionBackend | undefined;
-      const tr = await tempRepo((inner) => (faults = new FaultInjectionBackend(inner)));
+      const tr = await faultyTempRepo();
       cleanups.push(() => tr.dispose());
-      await mysqlExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-      const stream = startStream(tr.repo, driver, source.url, name);
-      await stream.started;
-      await takeSnapshot(tr.repo, driver, source.url, name);
-      await mysqlExec(source.url, `INSERT INTO t SELECT seq, 'before' FROM seq_1_to_100`);
-      await stream.waitCovered(await serverNowMicros(source.url));
-      const stored = await tr.repo.listSegments(name);
-
       const fault = repoDirFault(code);
-      faults!.inject({ op: 'put', keyPrefix: 'data/', error: fault });
-      await mysqlExec(source.url, `INSERT INTO t SELECT seq, 'lost?' FROM seq_101_to_200`);
-      const err = await stream.done.catch((e: unknown) => e);
+      const { stored, error: err } = await streamUntilRepositoryFault(tr, driver, source.url, name, fault);
       expect(err).toBe(fault);
       expect((err as StorageError).message).toBe(
         code === 'ENOSPC'
@@ -161,7 +117,7 @@ describe('MySQL/MariaDB stream faults', () => {
       // nothing counts as stored that is not: the segments, and so where the next run starts, are as before
       expect((await tr.repo.listSegments(name)).map((s) => s.id)).toEqual(stored.map((s) => s.id));
 
-      faults!.heal();
+      tr.faults.heal();
       const again = startStream(tr.repo, driver, source.url, name);
       await again.started;
       const sums = await mysqlTableChecksums(source.url);
@@ -181,7 +137,7 @@ describe('MySQL/MariaDB stream faults', () => {
     const tr = await tempRepo();
     cleanups.push(() => tr.dispose());
     await mysqlExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    const s = streamChild(source.url, tr.dir, name, ['--segment-seconds', '3600']);
+    const s = streamProcess(source.url, tr.dir, name, ['--segment-seconds', '3600']);
     await s.started;
     await takeSnapshot(tr.repo, driver, source.url, name);
     await mysqlExec(source.url, `INSERT INTO t SELECT seq, 'x' FROM seq_1_to_500`);

@@ -16,7 +16,7 @@ import { seedCrm } from '../../scripts/crm/seed.js';
 import { runWorkload } from '../../scripts/crm/workload.js';
 import { decodeSegment } from '../../src/repository/segment-codec.js';
 import { formatMicros } from '../../src/util/time.js';
-import { mysqlExec } from '../helpers/mysql.js';
+import { mysqlCounters, mysqlExec } from '../helpers/mysql.js';
 import {
   afterCommitUnit,
   pitrFixture,
@@ -26,27 +26,11 @@ import {
   takeSnapshot,
 } from '../helpers/pitr.js';
 
-/**
- * The CRM workload without `deleteDeal`: its ON DELETE CASCADE to activities and notes is done by
- * InnoDB and not written to MariaDB's binlog, and replaying it is the cascade case of
- * mysql-stream-hard (#12); the DELETE's own cascades are the known failure below.
- */
-
 interface Checkpoint {
   readonly at: bigint;
   readonly sums: Record<string, TableChecksum>;
   /** The source's AUTO_INCREMENT counters (the next id each table hands out) at `at`. */
   readonly counters: Record<string, bigint>;
-}
-
-/** Every table's AUTO_INCREMENT counter: the next id it hands out. */
-async function counters(url: string): Promise<Record<string, bigint>> {
-  const rows = (await mysqlExec(
-    url,
-    `SELECT TABLE_NAME AS t, AUTO_INCREMENT AS n FROM information_schema.TABLES
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND AUTO_INCREMENT IS NOT NULL`,
-  )) as Array<{ t: string; n: string }>;
-  return Object.fromEntries(rows.map((r) => [r.t, BigInt(r.n)]));
 }
 
 /**
@@ -56,7 +40,7 @@ async function counters(url: string): Promise<Record<string, bigint>> {
  */
 async function checkpoint(url: string): Promise<Checkpoint> {
   const at = await serverNowMicros(url);
-  const cp = { at, sums: await mysqlTableChecksums(url), counters: await counters(url) };
+  const cp = { at, sums: await mysqlTableChecksums(url), counters: await mysqlCounters(url) };
   await afterCommitUnit(url, driver, at);
   return cp;
 }
@@ -157,7 +141,7 @@ describe('MySQL/MariaDB point-in-time restore', () => {
       const target = await fx.target();
       await restoreInto(fx.repo, driver, h.name, { kind: 'time', micros: cp.at }, target.url);
       expect(await mysqlTableChecksums(target.url), `checkpoint ${i + 1}`).toEqual(cp.sums);
-      expectCountersAtLeast(await counters(target.url), cp.counters);
+      expectCountersAtLeast(await mysqlCounters(target.url), cp.counters);
     }
     // the user created and deleted before the last checkpoint moved the source's counter past the
     // rows: a user added to the restored database gets a new id, not the deleted user's
@@ -218,13 +202,13 @@ describe('MySQL/MariaDB point-in-time restore', () => {
     // the source's counters run ahead of its rows: the last user it created is deleted
     const gone = await insertAndDeleteUser(url, 'gone-too@example.com');
     const sums = await mysqlTableChecksums(url);
-    const sourceCounters = await counters(url);
+    const sourceCounters = await mysqlCounters(url);
     await takeSnapshot(fx.repo, driver, url, name, ['alone']);
     const target = await fx.target();
     const summary = await restoreInto(fx.repo, driver, name, { kind: 'tag', tag: 'alone' }, target.url);
     expect(summary.transactions).toBe(0);
     expect(await mysqlTableChecksums(target.url)).toEqual(sums);
-    expectCountersAtLeast(await counters(target.url), sourceCounters);
+    expectCountersAtLeast(await mysqlCounters(target.url), sourceCounters);
     expect(await insertUser(target.url, 'new@example.com')).toBeGreaterThan(gone);
   });
 });

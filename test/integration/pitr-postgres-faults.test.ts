@@ -10,18 +10,18 @@ import { seedCrm } from '../../scripts/crm/seed.js';
 import { runWorkload } from '../../scripts/crm/workload.js';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
 import type { Repository } from '../../src/repository/repository-api.js';
-import { FaultInjectionBackend } from '../../src/storage/index.js';
 import { AbortError, StorageError } from '../../src/util/errors.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { createPgDatabase, pgStartOwnServer, type TestDatabase } from '../harness/index.js';
 import { waitFor } from '../harness/util.js';
-import { cliProcess } from '../helpers/cli.js';
 import {
-  TEST_PASSWORD,
+  faultyTempRepo,
   pgExec,
   restoreInto,
   serverNowMicros,
   startStream,
+  streamProcess,
+  streamUntilRepositoryFault,
   takeSnapshot,
   tempRepo,
 } from '../helpers/pitr.js';
@@ -35,34 +35,6 @@ async function db(prefix: string, serverUrl?: string): Promise<TestDatabase> {
   const d = await createPgDatabase(prefix, serverUrl);
   cleanups.push(() => d.drop());
   return d;
-}
-
-function streamChild(url: string, repoDir: string, name = 'crm', extra = ['--segment-seconds', '1']) {
-  const child = cliProcess(['stream', '--repo', repoDir, '--source', url, '--name', name, ...extra], {
-    env: { CRM_BACKUP_PASSWORD: TEST_PASSWORD },
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  const started = waitFor(
-    () => {
-      if (stderr.includes('"stream.start"')) return true;
-      if (child.exitCode !== null) throw new Error(`stream exited: ${stderr}`);
-      return false;
-    },
-    'the stream process to start',
-    90_000,
-  );
-  // its progress lines (JSON on stderr) count the transactions taken into the open segment
-  const transactionsSeen = (): number =>
-    Math.max(
-      0,
-      ...stderr
-        .split('\n')
-        .filter((l) => l.includes('"stream.lag"'))
-        .map((l) => Number(/, (\d+) transactions stored/.exec(l)?.[1] ?? 0)),
-    );
-  return { child, exited, started, stderr: () => stderr, transactionsSeen };
 }
 
 async function waitRepoCovered(repo: Repository, micros: bigint): Promise<void> {
@@ -81,7 +53,7 @@ describe('PostgreSQL stream faults', () => {
     cleanups.push(() => tr.dispose());
     await seedCrm(source.url, { scale: 0.005, seed: 5 });
 
-    const first = streamChild(source.url, tr.dir);
+    const first = streamProcess(source.url, tr.dir);
     await first.started;
     await takeSnapshot(tr.repo, driver, source.url, 'crm');
     const workload = runWorkload(source.url, { ratePerSecond: 300, durationMs: 4000, seed: 11 });
@@ -97,7 +69,7 @@ describe('PostgreSQL stream faults', () => {
     await first.exited;
     await workload;
 
-    const second = streamChild(source.url, tr.dir);
+    const second = streamProcess(source.url, tr.dir);
     await second.started;
     await runWorkload(source.url, { ratePerSecond: 300, durationMs: 1000, seed: 12 });
     const sums = await pgTableChecksums(source.url);
@@ -116,7 +88,7 @@ describe('PostgreSQL stream faults', () => {
     const tr = await tempRepo();
     cleanups.push(() => tr.dispose());
     await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    const s = streamChild(source.url, tr.dir, 'crm_sigint', ['--segment-seconds', '3600']);
+    const s = streamProcess(source.url, tr.dir, 'crm_sigint', ['--segment-seconds', '3600']);
     await s.started;
     await pgExec(source.url, `INSERT INTO t SELECT g, 'x' FROM generate_series(1, 500) g`);
     // SIGINT only once the stream has taken the insert into its open segment (a progress line
@@ -165,23 +137,20 @@ describe('PostgreSQL stream faults', () => {
 
   it('stops with a clear error when the repository is full, without acknowledging', async () => {
     const source = await db('full_src');
-    let faults: FaultInjectionBackend | undefined;
-    const tr = await tempRepo((inner) => (faults = new FaultInjectionBackend(inner)));
+    const tr = await faultyTempRepo();
     cleanups.push(() => tr.dispose());
-    await pgExec(source.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    const stream = startStream(tr.repo, driver, source.url, 'crm_full');
-    await stream.started;
-    await pgExec(source.url, `INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g`);
-    await stream.waitCovered(await serverNowMicros(source.url));
-    const stored = await tr.repo.listSegments('crm_full');
+    const { stored, error: err } = await streamUntilRepositoryFault(
+      tr,
+      driver,
+      source.url,
+      'crm_full',
+      'no-space',
+    );
     const lastStored = stored
       .map((s) => s.lastPosition)
       .sort()
       .at(-1)!;
 
-    faults!.inject({ op: 'put', keyPrefix: 'data/', error: 'no-space' });
-    await pgExec(source.url, `INSERT INTO t SELECT g, 'lost?' FROM generate_series(101, 200) g`);
-    const err = await stream.done.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);
     expect((err as StorageError).reason).toBe('no-space');
 
@@ -193,7 +162,7 @@ describe('PostgreSQL stream faults', () => {
     const { positionFromLsn } = await import('../../drivers/postgres/internal/position.js');
     expect(driver.comparePositions(positionFromLsn(slot.rows[0].lsn), lastStored)).toBeLessThanOrEqual(0);
 
-    faults!.heal();
+    tr.faults.heal();
     await takeSnapshot(tr.repo, driver, source.url, 'crm_full').catch(() => undefined);
     const again = startStream(tr.repo, driver, source.url, 'crm_full');
     await again.started;

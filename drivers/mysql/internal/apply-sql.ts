@@ -141,27 +141,26 @@ export class TargetTables {
 
   private async schema(table: string): Promise<SchemaTable | null> {
     if (this.cache.has(table)) return this.cache.get(table) ?? null;
+    // one round trip: whether a foreign key of the table references it rides along on every column
     const [rows] = await this.conn.query<mysql.RowDataPacket[]>(
-      `SELECT COLUMN_NAME AS name, CHARACTER_SET_NAME AS charset, COLUMN_KEY = 'PRI' AS pri
+      `SELECT COLUMN_NAME AS name, CHARACTER_SET_NAME AS charset, COLUMN_KEY = 'PRI' AS pri,
+              (SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS
+                WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? AND UNIQUE_CONSTRAINT_SCHEMA = ?
+                  AND REFERENCED_TABLE_NAME = ?) AS self
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
-      [this.database, table],
+      [this.database, table, this.database, table, this.database, table],
     );
     if (!rows.length) {
       this.cache.set(table, null);
       return null;
     }
-    const [self] = await this.conn.query<mysql.RowDataPacket[]>(
-      `SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS
-        WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? AND UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?`,
-      [this.database, table, this.database, table],
-    );
     const t = {
       columns: rows.map((r) => ({
         name: String(r.name),
         charset: r.charset === null || r.charset === 'binary' ? null : String(r.charset),
         primary: Number(r.pri) === 1,
       })),
-      selfReferencing: Number(self[0]?.n) > 0,
+      selfReferencing: Number(rows[0]!.self) > 0,
     };
     this.cache.set(table, t);
     return t;

@@ -45,25 +45,17 @@ export function streamError(err: unknown, display: string): SourceError {
 
 /**
  * The sentence for a binlog the server no longer has, under a running log: what the log needs,
- * what the server keeps, so the gap between them is named, and what happens next. With `reset`,
- * for a position that the server's binlog history does not hold at all (RESET MASTER, another
- * server behind the same address): nothing can continue from it.
+ * what the server keeps, so the gap between them is named, and what happens next.
  */
 export async function binlogGapError(
   admin: mysql.Connection,
   display: string,
   wanted: BinlogPosition,
   cause: unknown,
-  o: { readonly reset?: boolean } = {},
 ): Promise<SourceError> {
   const [rows] = await admin.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS').catch(() => [[]] as never);
-  const files = (rows as mysql.RowDataPacket[]).map((r) => String(r.Log_name));
-  const oldest = files[0];
-  if (o.reset)
-    return new SourceError(
-      `The binlog position the log continues from (${formatPosition(wanted)}) is not in the binlog history of ${display} (${oldest ? `it has ${oldest} to ${files.at(-1)!}` : 'it keeps no binlog at all'}): its binlog was reset, or this is another server, and its positions do not follow the stored ones; take a new snapshot and stream it under a new --name.`,
-      { cause, source: display },
-    );
+  const first = (rows as mysql.RowDataPacket[])[0];
+  const oldest = first ? String(first.Log_name) : undefined;
   const kept = oldest
     ? `its oldest binlog is ${oldest}, so the changes from ${formatPosition({ file: wanted.file, offset: wanted.offset })} to ${oldest}:4 are lost to the log; started again, the stream continues from ${oldest}:4 with the gap recorded, and restores into it are refused`
     : `it keeps no binlog at all (${firstLine(cause)})`;

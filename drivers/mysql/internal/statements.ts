@@ -240,6 +240,11 @@ export function guardTrigger(sql: string, ansiQuotes = false, keepOrder = true):
   return `${p.head}${keepOrder || !p.hasOrder ? p.between : ' '}${GUARD_OPEN}${body}${GUARD_CLOSE}`;
 }
 
+/** The statement of `p` with `body`, without FOLLOWS/PRECEDES. */
+function unordered(p: TriggerParts, body: string): string {
+  return `${p.head}${p.hasOrder ? ' ' : p.between}${body}`;
+}
+
 /**
  * A guarded CREATE TRIGGER (as SHOW CREATE TRIGGER gives it back) as the source had it, without
  * FOLLOWS/PRECEDES (it is created in its final order); undefined when it is not guarded.
@@ -247,5 +252,14 @@ export function guardTrigger(sql: string, ansiQuotes = false, keepOrder = true):
 export function unguardTrigger(sql: string, ansiQuotes = false): string | undefined {
   const p = triggerParts(sql, ansiQuotes);
   if (!p || !p.body.startsWith(GUARD_OPEN) || !p.body.endsWith(GUARD_CLOSE)) return undefined;
-  return `${p.head}${p.hasOrder ? ' ' : p.between}${p.body.slice(GUARD_OPEN.length, -GUARD_CLOSE.length)}`;
+  return unordered(p, p.body.slice(GUARD_OPEN.length, -GUARD_CLOSE.length));
+}
+
+/**
+ * A CREATE TRIGGER without FOLLOWS/PRECEDES (for one created in its final order); undefined for
+ * any other statement.
+ */
+export function unorderedTrigger(sql: string, ansiQuotes = false): string | undefined {
+  const p = triggerParts(sql, ansiQuotes);
+  return p && unordered(p, p.body.replace(/[\s;]+$/, ''));
 }

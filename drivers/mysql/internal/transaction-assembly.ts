@@ -277,9 +277,10 @@ export class TransactionAssembler {
       );
     }
     const p = this.table(t);
+    // one flag for the event's rows: told to its builder, and to the next part's
     const fk = ((ev.flags ?? 0) & NO_FOREIGN_KEY_CHECKS_F) === 0;
+    tx.builder.foreignKeyChecks(fk);
     for (const r of ev.rows) {
-      tx.builder.foreignKeyChecks(fk);
       if (ev.operation === 'insert') tx.builder.insert(p, r.after ?? []);
       else if (ev.operation === 'update') tx.builder.update(p, r.before ?? [], r.after ?? []);
       else tx.builder.delete(p, r.before ?? []);
@@ -287,6 +288,7 @@ export class TransactionAssembler {
         await this.spool.add(partOf(tx.builder));
         tx.spooled = true;
         tx.builder = this.builder(tx.gtid, ++tx.part);
+        tx.builder.foreignKeyChecks(fk);
       }
     }
   }

@@ -5,6 +5,7 @@ import {
   retarget,
   statementTables,
   unguardTrigger,
+  unorderedTrigger,
 } from '../../../drivers/mysql/internal/statements.js';
 
 describe('MySQL statements in the binlog', () => {
@@ -48,7 +49,8 @@ describe('MySQL statements in the binlog', () => {
       "CREATE DEFINER=`root`@`127.0.0.1` TRIGGER `t for each row` AFTER INSERT ON `for` FOR EACH ROW IF @crmb_replaying IS NULL THEN INSERT INTO log VALUES ('FOR EACH ROW') -- done\n; END IF",
     );
     expect(unguardTrigger(guarded!)).toBe(plain);
-    const ordered = "CREATE DEFINER='a b'@'%' TRIGGER x BEFORE UPDATE ON t FOR EACH ROW FOLLOWS y BEGIN SET NEW.a = 1; END;";
+    const ordered =
+      "CREATE DEFINER='a b'@'%' TRIGGER x BEFORE UPDATE ON t FOR EACH ROW FOLLOWS y BEGIN SET NEW.a = 1; END;";
     expect(guardTrigger(ordered)).toBe(
       "CREATE DEFINER='a b'@'%' TRIGGER x BEFORE UPDATE ON t FOR EACH ROW FOLLOWS y IF @crmb_replaying IS NULL THEN BEGIN SET NEW.a = 1; END\n; END IF",
     );
@@ -64,5 +66,11 @@ describe('MySQL statements in the binlog', () => {
     expect(guardTrigger('CREATE TABLE t (a int)')).toBeUndefined();
     expect(guardTrigger('DROP TRIGGER x')).toBeUndefined();
     expect(unguardTrigger(plain)).toBeUndefined();
+    // an unguarded trigger created again in its final order
+    expect(unorderedTrigger(ordered)).toBe(
+      "CREATE DEFINER='a b'@'%' TRIGGER x BEFORE UPDATE ON t FOR EACH ROW BEGIN SET NEW.a = 1; END",
+    );
+    expect(unorderedTrigger(plain)).toBe(plain);
+    expect(unorderedTrigger('DROP TRIGGER x')).toBeUndefined();
   });
 });

@@ -259,4 +259,22 @@ describe('MySQL/MariaDB transaction assembly', () => {
     expect(next[0]?.position).toMatch(/^binlog\.000002:\d+#0-1-2$/);
     expect(a.resumeFrom.file).toBe('binlog.000002');
   });
+
+  it('records where the source had foreign key checks off, per rows event, again in each part it is cut into', async () => {
+    pos = 4;
+    const crm = tableMap('crm', 'contacts');
+    const ids = Array.from({ length: PART_MAX_CHANGES + 2 }, (_, i) => i);
+    // NO_FOREIGN_KEY_CHECKS_F (2) on the first event, not on the second
+    const unchecked = { ...insert(crm, ...ids), flags: 2 } as BinlogEvent;
+    const parts = txs(await feed(assembler(), [gtid('0-1-1'), crm, unchecked, insert(crm, -1), xid()]));
+    const kinds = parts.map((p) =>
+      [...decodePayload(p.payload)]
+        .map((r) => (r.kind === 'foreign-key-checks' ? `checks ${r.on ? 'on' : 'off'}` : r.kind))
+        .filter((k, i, all) => k !== all[i - 1]),
+    );
+    expect(kinds).toEqual([
+      ['checks off', 'insert'],
+      ['checks off', 'insert', 'checks on', 'insert'],
+    ]);
+  });
 });
