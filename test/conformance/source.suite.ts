@@ -14,7 +14,7 @@ import { tableMatcher } from '../../src/restore/tables.js';
 import { memoryLogger } from '../../src/util/log.js';
 import { formatMicros } from '../../src/util/time.js';
 import type { TestDatabase } from '../harness/index.js';
-import { restoreInto, startStream, takeSnapshot, type TempRepo } from '../helpers/pitr.js';
+import { afterCommitUnit, restoreInto, startStream, takeSnapshot, type TempRepo } from '../helpers/pitr.js';
 import { SUITE_TABLES, type ConformanceFactory, type TableChecksums } from './factory.js';
 import {
   maxPosition,
@@ -54,20 +54,13 @@ function caseOf(factory: ConformanceFactory): (title: string, fn: () => Promise<
   };
 }
 
-const RESOLUTION_MICROS = { second: 1_000_000n, millisecond: 1_000n, microsecond: 1n } as const;
-
 async function checkpoint(factory: ConformanceFactory, url: string, driver: DriverModule): Promise<Checkpoint> {
   // Read the clock first: nothing writes between a step and the next, so the checksums that
   // follow are the committed state at `at`.
   const at = await factory.serverNowMicros(url);
   const sums = await factory.checksums(url);
-  // A log whose commit times have a coarser resolution (MySQL/MariaDB binlog headers: whole
-  // seconds) places a commit at the start of its second: the next write must fall in a later
-  // unit than `at`, or a restore --at `at` would rightly include it. Wait for the server's clock.
-  const unit = RESOLUTION_MICROS[driver.transactions?.commitTimeResolution ?? 'microsecond'];
-  const next = (at / unit + 1n) * unit;
-  while (unit > 1n && (await factory.serverNowMicros(url)) < next)
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  // the next write must fall in a later commit-time unit than `at` (MariaDB: whole seconds)
+  await afterCommitUnit(url, driver, at, factory.serverNowMicros);
   return { at, sums };
 }
 

@@ -175,11 +175,18 @@ const RESOLUTION_MICROS = { second: 1_000_000n, millisecond: 1_000n, microsecond
  * `at`. A log whose commit times are whole seconds (MySQL/MariaDB binlog headers) places a commit
  * at the start of its second, so a write made in the same second as `at` would rightly belong to
  * a restore --at `at`; a test that wants `at` to mark "before the next write" waits here first.
+ * `clock` reads the server's clock (default: by the URL's scheme; the conformance suite passes its
+ * factory's).
  */
-export async function afterCommitUnit(url: string, driver: DriverModule, at: bigint): Promise<void> {
+export async function afterCommitUnit(
+  url: string,
+  driver: DriverModule,
+  at: bigint,
+  clock: (url: string) => Promise<bigint> = serverNowMicros,
+): Promise<void> {
   const unit = RESOLUTION_MICROS[driver.transactions?.commitTimeResolution ?? 'microsecond'];
   const next = (at / unit + 1n) * unit;
-  while (unit > 1n && (await serverNowMicros(url)) < next) await new Promise((r) => setTimeout(r, 20));
+  while (unit > 1n && (await clock(url)) < next) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** Restores through the core's one restore entry point, as the CLI does; returns the summary. */
