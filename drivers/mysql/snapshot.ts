@@ -16,11 +16,11 @@
  * does not stop commits, so it cannot tie the workers' views to one log position). How long the
  * lock was held is recorded in the snapshot's meta (`lockMs`).
  *
- * Rows are read as the server stores them (internal/load.ts) under time_zone +00:00; a large
+ * Rows are read as the server stores them (internal/load.ts), converted from the protocol's row
+ * packets (internal/load-data-query.ts), under time_zone +00:00; a large
  * table with an integer primary key is read in several key ranges (`db.table#n`) that load side
  * by side.
  */
-import type { Readable } from 'node:stream';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
 import { SOURCE_IDENTITY_META } from '../../src/driver/target-driver.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
@@ -35,7 +35,8 @@ import {
   type Session,
 } from './internal/connection.js';
 import { databaseIdentity } from './internal/identity.js';
-import { encodeRows, LOAD_FORMAT, selectList } from './internal/load.js';
+import { LOAD_FORMAT, selectList } from './internal/load.js';
+import { loadDataQuery } from './internal/load-data-query.js';
 import { formatPosition } from './internal/position.js';
 import { tableNames } from './names.js';
 import { encodeSchema, listTables, readSchema, SCHEMA_FORMAT, type SnapshotTable } from './schema.js';
@@ -332,9 +333,6 @@ async function planStreams(
   return out;
 }
 
-/** Field bytes as they came from the server: no parsing, no conversion. */
-const rawField = (field: { buffer(): Buffer | null }): Buffer | null => field.buffer();
-
 async function* tableStreams(
   database: string,
   plan: readonly PlannedStream[],
@@ -354,10 +352,7 @@ async function* tableStreams(
         const lease = await pool.acquire(signal);
         let done = false;
         try {
-          const rows = lease.conn
-            .query({ sql, rowsAsArray: true, typeCast: rawField as never })
-            .stream({ highWaterMark: 512 }) as Readable;
-          yield* encodeRows(rows as AsyncIterable<(Buffer | null)[]>, (n) => (stream.rows = n));
+          yield* loadDataQuery(lease.conn, sql, (n) => (stream.rows = n));
           done = true;
         } catch (err) {
           if (signal?.aborted) throw new AbortError('interrupted', { cause: err });

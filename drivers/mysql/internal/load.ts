@@ -3,7 +3,8 @@
  * defaults, one row per line, fields separated by a tab, `\N` for NULL, and backslash escapes for
  * backslash, tab, newline, carriage return and NUL. Field bytes are the column's bytes as the
  * server stores them (read with character_set_results = binary, loaded with CHARACTER SET
- * binary), so text in any charset arrives unconverted.
+ * binary), so text in any charset arrives unconverted. The snapshot writes it straight from the
+ * protocol's row packets (load-data-query.ts).
  *
  * A few types are not exact in the server's plain text, so they are selected as an expression
  * and loaded through a variable:
@@ -54,69 +55,6 @@ export function loadDataSql(table: string, cols: readonly DataColumn[]): string 
     `FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' STARTING BY '' ` +
     `(${list.join(', ')})${set.length ? ` SET ${set.join(', ')}` : ''}`
   );
-}
-
-const BACKSLASH = 0x5c;
-const ESCAPES: Record<number, number> = { 0x5c: 0x5c, 0x09: 0x74, 0x0a: 0x6e, 0x0d: 0x72, 0x00: 0x30 };
-const NULL_FIELD = Buffer.from('\\N');
-const CHUNK = 256 * 1024;
-
-function needsEscape(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i] as number;
-    if (c === BACKSLASH || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x00) return true;
-  }
-  return false;
-}
-
-/** Rows of raw field bytes (null for SQL NULL) as LOAD DATA text, in chunks of about CHUNK bytes. */
-export async function* encodeRows(
-  rows: AsyncIterable<readonly (Buffer | null)[]>,
-  onRows?: (rows: number) => void,
-): AsyncGenerator<Uint8Array> {
-  let buf = Buffer.allocUnsafe(CHUNK * 2);
-  let pos = 0;
-  let n = 0;
-  const ensure = (extra: number): void => {
-    if (pos + extra <= buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, pos + extra));
-    buf.copy(bigger, 0, 0, pos);
-    buf = bigger;
-  };
-  for await (const row of rows) {
-    for (let i = 0; i < row.length; i++) {
-      if (i > 0) buf[pos++] = 0x09;
-      const v = row[i];
-      if (v === null || v === undefined) {
-        ensure(NULL_FIELD.length + 1);
-        pos += NULL_FIELD.copy(buf, pos);
-      } else if (!needsEscape(v)) {
-        ensure(v.length + 1);
-        pos += v.copy(buf, pos);
-      } else {
-        ensure(v.length * 2 + 1);
-        for (let j = 0; j < v.length; j++) {
-          const c = v[j] as number;
-          const e = ESCAPES[c];
-          if (e === undefined) buf[pos++] = c;
-          else {
-            buf[pos++] = BACKSLASH;
-            buf[pos++] = e;
-          }
-        }
-      }
-      ensure(1);
-    }
-    buf[pos++] = 0x0a;
-    n++;
-    if (pos >= CHUNK) {
-      yield Buffer.from(buf.subarray(0, pos));
-      pos = 0;
-      onRows?.(n);
-    }
-  }
-  if (pos > 0) yield Buffer.from(buf.subarray(0, pos));
-  onRows?.(n);
 }
 
 /** A protocol packet holds less than 16 MiB; pieces of 1 MiB keep each one well below. */

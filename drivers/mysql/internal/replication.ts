@@ -21,9 +21,8 @@
  * QUEUE_HIGH_BYTES the socket is paused (TCP then holds the server back), below QUEUE_LOW_BYTES
  * it is resumed, so memory stays bounded however far behind the consumer is.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import mysql from 'mysql2';
+import { Command, commandPacket, type ConnectionInternals, type PacketLike } from './mysql2-internals.js';
 
 const QUEUE_HIGH_BYTES = 16 * 1024 * 1024;
 const QUEUE_LOW_BYTES = 4 * 1024 * 1024;
@@ -32,39 +31,10 @@ const DUMP_BLOCKING = 0;
 /** MariaDB's MARIA_SLAVE_CAPABILITY_GTID: the replica understands GTID events. */
 const MARIADB_CAPABILITY_GTID = 4;
 
-interface PacketLike {
-  buffer: Buffer;
-  offset: number;
-  end: number;
-  isEOF(): boolean;
-}
-
-interface MysqlCommand {
-  on(event: 'error', listener: (err: Error) => void): this;
-}
-type CommandClass = new () => MysqlCommand;
-
-const require = createRequire(import.meta.url);
-const mysql2Dir = dirname(require.resolve('mysql2'));
-// mysql2 exports neither its Command base class nor its Packet class; both are stable since 1.x
-// (its own BinlogDump and RegisterSlave packet encoders fail on mysql2 3.x: writeString without
-// an encoding), so the command packets are built here
-const Command = require(join(mysql2Dir, 'lib/commands/command.js')) as CommandClass;
-const Packet = require(join(mysql2Dir, 'lib/packets/packet.js')) as new (
-  id: number,
-  buffer: Buffer,
-  start: number,
-  end: number,
-) => unknown;
-
+// (mysql2's own BinlogDump and RegisterSlave packet encoders fail on mysql2 3.x: writeString
+// without an encoding, so the command packets are built here)
 const COM_BINLOG_DUMP = 0x12;
 const COM_REGISTER_SLAVE = 0x15;
-
-/** A command packet: 4 header bytes mysql2 fills in, then the payload. */
-function commandPacket(payload: Buffer): unknown {
-  const buf = Buffer.concat([Buffer.alloc(4), payload]);
-  return new Packet(0, buf, 0, buf.length);
-}
 
 /** COM_BINLOG_DUMP: position (4 bytes), flags (2), server id (4), file name (rest). */
 function dumpPacket(file: string, position: number, serverId: number): unknown {
@@ -84,15 +54,6 @@ function registerPacket(serverId: number): unknown {
   p[0] = COM_REGISTER_SLAVE;
   p.writeUInt32LE(serverId, 1);
   return commandPacket(p);
-}
-
-interface ConnectionInternals {
-  addCommand(cmd: MysqlCommand): void;
-  writePacket(p: unknown): void;
-  pause(): void;
-  resume(): void;
-  destroy(): void;
-  stream?: { destroy(): void };
 }
 
 /** A server id for this stream's replica registration: from the source name, never `serverOwnId`. */
