@@ -17,7 +17,7 @@
  * documents were never read, and the log cannot bring them): the snapshot refuses and asks to be
  * run again.
  */
-import type { MongoClient } from 'mongodb';
+import type { Document, MongoClient } from 'mongodb';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
 import { concatBytes } from '../../src/util/bytes.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
@@ -37,7 +37,15 @@ import type { CursorBatch } from './internal/cursor.js';
 import { LOAD_FORMAT } from './internal/load.js';
 import { decodePayload, type ChangeRecord } from './internal/payload.js';
 import { compareTimestamps, parsePosition, tokenClusterTime } from './internal/position.js';
-import { findCommand, idRanges, sampleCommand, splitting, unsplittable, type IdRange } from './internal/split.js';
+import { ROLES_INFO, USERS_INFO, type UsersAndRoles } from './internal/users.js';
+import {
+  findCommand,
+  idRanges,
+  sampleCommand,
+  splitting,
+  unsplittable,
+  type IdRange,
+} from './internal/split.js';
 import { tableNames, TAIL_STREAM } from './names.js';
 import { collectionOf, encodeSchema, SCHEMA_FORMAT, type CollectionSchema } from './schema.js';
 
@@ -147,7 +155,8 @@ export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Pr
         type === 'view' ? [] : await listAll(client, ep.database, { listIndexes: name, cursor: {} }, name);
       collections.push(collectionOf(info, indexes));
     }
-    const schema = encodeSchema({ db: ep.database, collections });
+    const privileges = opts.withPrivileges ? await usersAndRoles(client, ep.database) : undefined;
+    const schema = encodeSchema({ db: ep.database, collections, ...(privileges ? { privileges } : {}) });
     const dumped = await planStreams(
       client,
       ep.database,
@@ -174,6 +183,7 @@ export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Pr
         topology: facts.topology,
         database: ep.database,
         collections: collections.length,
+        ...(privileges ? { users: privileges.users.length, roles: privileges.roles.length } : {}),
         splitCollections: new Set(dumped.filter((p) => p.range).map((p) => p.collection)).size,
         startedAtPosition: start,
       },
@@ -194,6 +204,13 @@ export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Pr
     if (signal?.aborted && !(err instanceof AbortError)) throw new AbortError('interrupted', { cause: err });
     throw mongoError(err, ep, 'Cannot take a snapshot of');
   }
+}
+
+/** The users and roles of database `db`, with the users' credentials (--with-privileges only). */
+async function usersAndRoles(client: MongoClient, db: string): Promise<UsersAndRoles> {
+  const users = await client.db(db).command(USERS_INFO);
+  const roles = await client.db(db).command(ROLES_INFO);
+  return { users: (users.users as Document[]) ?? [], roles: (roles.roles as Document[]) ?? [] };
 }
 
 /** One snapshot stream: a collection, or one `_id` range of it (`name#n`). */

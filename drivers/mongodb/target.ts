@@ -6,7 +6,7 @@
  * and replayed in post-data, before the secondary indexes are built and the views created; `apply`
  * replays the log (apply.ts). MongoDB has no triggers or foreign keys: nothing to switch off.
  */
-import { BSON, type MongoClient } from 'mongodb';
+import { BSON, type Document, type MongoClient } from 'mongodb';
 import type { Finding } from '../../src/driver/finding.js';
 import { PartSpool } from '../../src/driver/part-spool.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
@@ -29,9 +29,10 @@ import {
   elements,
   field,
 } from './internal/bson-raw.js';
-import { connect, mongoError, serverFacts, type MongoEndpoint } from './internal/connection.js';
+import { connect, mongoError, serverCode, serverFacts, type MongoEndpoint } from './internal/connection.js';
 import { batchesOf, documentsOf, LOAD_FORMAT } from './internal/load.js';
 import { rawSequence } from './internal/raw-command.js';
+import { privilegePlan, type UsersAndRoles } from './internal/users.js';
 import { preflight } from './preflight.js';
 import { decodeSchema, type CollectionSchema, type SchemaDocument } from './schema.js';
 import { TAIL_FORMAT, TAIL_STREAM } from './snapshot.js';
@@ -144,6 +145,46 @@ export class MongoTarget implements TargetDriver {
     }
     for (const v of pending)
       this.notices.push(`View ${v.name} was not restored: ${errors.get(v.name) ?? 'unknown error'}`);
+    if (doc.privileges) await this.restorePrivileges(doc.privileges, doc.db);
+  }
+
+  /** The snapshot's users and roles (--with-privileges), those already in the target left alone. */
+  private async restorePrivileges(stored: UsersAndRoles, from: string): Promise<void> {
+    const client = await this.conn();
+    const db = client.db(this.ep.database);
+    const to = this.ep.database;
+    try {
+      const users = await db.command({ usersInfo: 1 });
+      const roles = await db.command({ rolesInfo: 1, showBuiltinRoles: false });
+      const plan = privilegePlan(stored, from, to, {
+        users: new Set(((users.users as Document[]) ?? []).map((u) => String(u.user))),
+        roles: new Set(((roles.roles as Document[]) ?? []).map((r) => String(r.role))),
+      });
+      for (const r of plan.roles) await db.command(r);
+      if (plan.users.length) {
+        const names = plan.users.map((u) => String(u.user)).join(', ');
+        // the server's text may quote the documents it refused, credentials included: only its code
+        const reply = await client
+          .db('admin')
+          .command({ insert: 'system.users', documents: [...plan.users], ordered: true })
+          .catch((err: unknown) => {
+            throw new SourceError(
+              `Restoring users ${names} into ${this.ep.display} failed (code ${String(serverCode(err) ?? 'unknown')}): it inserts them into admin.system.users with their stored credentials, which needs the restore role on the target.`,
+              { source: this.ep.display },
+            );
+          });
+        const failed = (reply.writeErrors as Array<{ code?: number }> | undefined)?.[0];
+        if (failed)
+          throw new SourceError(
+            `Restoring users ${names} into ${this.ep.display} failed (code ${String(failed.code)}) while inserting them into admin.system.users.`,
+            { source: this.ep.display },
+          );
+      }
+      this.notices.push(...plan.notices);
+    } catch (err) {
+      // the server's message names the user or role at most, never a credential
+      throw mongoError(err, this.ep, `Restoring the users and roles of database ${to} failed on`);
+    }
   }
 
   private async create(c: CollectionSchema): Promise<void> {

@@ -4,9 +4,11 @@
  * compared with their source byte for byte (raw BSON of every document, in _id order):
  *  - a large collection read in `_id` ranges (`contacts#1` … `#4`), its `_id`s of mixed BSON types,
  *    and the parts loaded side by side;
+ *  - users and roles behind --with-privileges: restored into another database with their
+ *    credentials (the user logs in with its password there), and left alone where they exist;
  * NOT RUN on the machine this was written on: no MongoDB server exists there.
  */
-import { Decimal128, Double, Int32, Long, ObjectId } from 'mongodb';
+import { Decimal128, Double, Int32, Long, MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitting } from '../../drivers/mongodb/snapshot.js';
 import { runSnapshot } from '../../src/backup/snapshot-job.js';
@@ -16,6 +18,7 @@ import { memoryLogger } from '../../src/util/log.js';
 import { mongoDatabaseUrl, mongoTestUrl } from '../conformance/mongodb.factory.js';
 import { rawState, withMongo } from '../helpers/mongodb.js';
 import { restoreInto, tempRepo, type TempRepo } from '../helpers/pitr.js';
+import { restore } from '../../src/restore/restore.js';
 
 let seq = 0;
 
@@ -73,7 +76,15 @@ describe.skipIf(!mongoTestUrl)('MongoDB features (real server)', () => {
     let id: string;
     try {
       const log = memoryLogger();
-      ({ id } = await runSnapshot({ repo: tr.repo, driver, sourceUrl: src, name: 'split', tags: [], jobs: 4, log }));
+      ({ id } = await runSnapshot({
+        repo: tr.repo,
+        driver,
+        sourceUrl: src,
+        name: 'split',
+        tags: [],
+        jobs: 4,
+        log,
+      }));
     } finally {
       splitting.minDocuments = before;
     }
@@ -86,5 +97,70 @@ describe.skipIf(!mongoTestUrl)('MongoDB features (real server)', () => {
     const summary = await restoreInto(tr.repo, driver, 'split', { kind: 'snapshot', id }, dst, { jobs: 4 });
     expect(summary.rows).toBe(4001);
     expect(await rawState(dst)).toEqual(await rawState(src));
+  });
+
+  it('users and roles (--with-privileges) are restored into another database, credentials and all', async () => {
+    const src = fresh('users_src');
+    const srcDb = new URL(src.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1);
+    await withMongo(src, async (db) => {
+      await db.collection('audit').insertOne({ _id: new Int32(1) } as never);
+      await db.command({
+        createRole: 'crmReader',
+        privileges: [{ resource: { db: srcDb, collection: '' }, actions: ['find'] }],
+        roles: [],
+      });
+      await db.command({
+        createRole: 'crmAuditor',
+        privileges: [],
+        roles: [{ role: 'crmReader', db: srcDb }],
+      });
+      await db.command({ createUser: 'app', pwd: 'app-pw-123', roles: [{ role: 'crmAuditor', db: srcDb }] });
+    });
+    const log = memoryLogger();
+    const { id } = await runSnapshot({
+      repo: tr.repo,
+      driver,
+      sourceUrl: src,
+      name: 'users',
+      tags: [],
+      jobs: 2,
+      withPrivileges: true,
+      log,
+    });
+    const dst = fresh('users_dst');
+    const dstDb = new URL(dst.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1);
+    await restoreInto(tr.repo, driver, 'users', { kind: 'snapshot', id }, dst);
+    const info = await withMongo(dst, (db) => db.command({ usersInfo: 'app' }));
+    expect(info.users[0].roles).toEqual([{ role: 'crmAuditor', db: dstDb }]);
+    const roles = await withMongo(dst, (db) => db.command({ rolesInfo: 'crmAuditor' }));
+    expect(roles.roles[0].roles).toEqual([{ role: 'crmReader', db: dstDb }]);
+    // the stored SCRAM credentials: the password of the source opens the restored user
+    const login = (pw: string): Promise<unknown> => {
+      const u = new URL(mongoTestUrl.replace(/^mongodb:/, 'http:'));
+      u.username = 'app';
+      u.password = pw;
+      u.pathname = `/${dstDb}`;
+      const c = new MongoClient(u.toString().replace(/^http:/, 'mongodb:'), {
+        serverSelectionTimeoutMS: 5000,
+      });
+      return c.connect().finally(() => c.close());
+    };
+    await expect(login('app-pw-123')).resolves.toBeDefined();
+    await expect(login('wrong')).rejects.toThrow(/Authentication failed/);
+    // again into the same database (--clean drops collections, never users): left alone, said so
+    const again = memoryLogger();
+    await restore({
+      repo: tr.repo,
+      targetUrl: dst,
+      source: 'users',
+      target: { kind: 'snapshot', id },
+      jobs: 2,
+      clean: true,
+      log: again,
+      drivers: { byKind: async () => driver, forUrl: async () => driver },
+    });
+    expect(again.events.map((e) => e.message)).toContain(
+      `User app already exists in database ${dstDb}; it was left as it is (its password and roles were not changed).`,
+    );
   });
 });

@@ -119,8 +119,7 @@ function exactNumber(v: Value): Exact {
 
 function compareExact(a: Exact, b: Exact): number {
   // NaN is the smallest number, then -Infinity, the finite numbers, +Infinity
-  const rank = (x: Exact): number =>
-    x.kind === 'nan' ? 0 : x.kind === 'inf' ? (x.neg ? 1 : 3) : 2;
+  const rank = (x: Exact): number => (x.kind === 'nan' ? 0 : x.kind === 'inf' ? (x.neg ? 1 : 3) : 2);
   const r = rank(a) - rank(b);
   if (r !== 0 || a.kind !== 'finite' || b.kind !== 'finite') return sign(r);
   return sign(a.num * b.den - b.num * a.den);
@@ -179,7 +178,10 @@ export function compareBsonValues(a: Value, b: Value): number {
       const la = dv(a.value).getInt32(0, true);
       const lb = dv(b.value).getInt32(0, true);
       if (la !== lb) return sign(la - lb);
-      return sign((a.value[4] as number) - (b.value[4] as number)) || compareBytes(a.value.subarray(5), b.value.subarray(5));
+      return (
+        sign((a.value[4] as number) - (b.value[4] as number)) ||
+        compareBytes(a.value.subarray(5), b.value.subarray(5))
+      );
     }
     case 8:
       return sign((a.value[0] as number) - (b.value[0] as number));

@@ -5,18 +5,7 @@
  * once, including `_id`s of a type the sample never saw. The `find` commands carry the bounds as
  * index bounds (`min`/`max` with the `_id` index hinted), their BSON types kept.
  */
-import {
-  Binary,
-  BSON,
-  Decimal128,
-  Double,
-  Int32,
-  Long,
-  MaxKey,
-  MinKey,
-  ObjectId,
-  Timestamp,
-} from 'mongodb';
+import { Binary, BSON, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { compareBsonValues } from '../../../drivers/mongodb/internal/bson-order.js';
 import { field, T } from '../../../drivers/mongodb/internal/bson-raw.js';
@@ -164,8 +153,8 @@ describe('_id ranges', () => {
   });
 
   it('read as index bounds on the hinted _id index, keeping the bound BSON types', () => {
-    const [first, middle, last] = idRanges([id(new Int32(5)), id(Long.fromNumber(9)), id('k')], 3)!.map(
-      (r) => BSON.deserialize(BSON.serialize(findCommand('contacts', 100, r)), { promoteValues: false }),
+    const [first, middle, last] = idRanges([id(new Int32(5)), id(Long.fromNumber(9)), id('k')], 3)!.map((r) =>
+      BSON.deserialize(BSON.serialize(findCommand('contacts', 100, r)), { promoteValues: false }),
     );
     expect(first).toMatchObject({ find: 'contacts', hint: { _id: new Int32(1) } });
     expect(first!.min).toBeUndefined();
