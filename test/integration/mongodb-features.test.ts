@@ -6,6 +6,8 @@
  *    and the parts loaded side by side;
  *  - users and roles behind --with-privileges: restored into another database with their
  *    credentials (the user logs in with its password there), and left alone where they exist;
+ *  - a --tables restore to a point in time: the named collections equal the source's, no other
+ *    collection exists, and a rename out of the selection is refused in its one sentence;
  * NOT RUN on the machine this was written on: no MongoDB server exists there.
  */
 import { Decimal128, Double, Int32, Long, MongoClient, ObjectId } from 'mongodb';
@@ -15,9 +17,9 @@ import { runSnapshot } from '../../src/backup/snapshot-job.js';
 import type { DriverModule } from '../../src/driver/driver-module.js';
 import { registry } from '../../src/driver/registry.js';
 import { memoryLogger } from '../../src/util/log.js';
-import { mongoDatabaseUrl, mongoTestUrl } from '../conformance/mongodb.factory.js';
+import { mongoDatabaseUrl, mongoFactory, mongoTestUrl } from '../conformance/mongodb.factory.js';
 import { rawState, withMongo } from '../helpers/mongodb.js';
-import { restoreInto, tempRepo, type TempRepo } from '../helpers/pitr.js';
+import { restoreInto, startStream, takeSnapshot, tempRepo, type TempRepo } from '../helpers/pitr.js';
 import { restore } from '../../src/restore/restore.js';
 
 let seq = 0;
@@ -161,6 +163,48 @@ describe.skipIf(!mongoTestUrl)('MongoDB features (real server)', () => {
     });
     expect(again.events.map((e) => e.message)).toContain(
       `User app already exists in database ${dstDb}; it was left as it is (its password and roles were not changed).`,
+    );
+  });
+
+  it('--tables restores the named collections to a point in time, and refuses a rename out of them', async () => {
+    const src = fresh('tables_src');
+    await withMongo(src, async (db) => {
+      for (const c of ['contacts', 'deals', 'notes'])
+        await db.collection(c).insertMany([1, 2, 3].map((k) => ({ _id: new Int32(k), c })) as never[]);
+    });
+    const stream = startStream(tr.repo, driver, src, 'tables', 1);
+    await stream.started;
+    await takeSnapshot(tr.repo, driver, src, 'tables');
+    await withMongo(src, async (db, client) => {
+      const s = client.startSession();
+      await s.withTransaction(async () => {
+        await db
+          .collection('contacts')
+          .updateOne({ _id: 1 } as never, { $set: { v: new Int32(1) } }, { session: s });
+        await db.collection('notes').deleteOne({ _id: 1 } as never, { session: s });
+        await db.collection('deals').insertOne({ _id: new Int32(4) } as never, { session: s });
+      });
+      await s.endSession();
+      await db.collection('notes').rename('notes_old');
+    });
+    const at = await mongoFactory.serverNowMicros(src);
+    const wanted = await rawState(src);
+    await withMongo(src, (db) => db.collection('contacts').rename('people'));
+    const after = await mongoFactory.serverNowMicros(src);
+    await stream.waitCovered(after, 120_000);
+    await stream.stop();
+    const dst = fresh('tables_dst');
+    await restoreInto(tr.repo, driver, 'tables', { kind: 'time', micros: at }, dst, {
+      tables: ['contacts', 'deals'],
+    });
+    expect(await rawState(dst)).toEqual({ contacts: wanted.contacts, deals: wanted.deals });
+    const late = fresh('tables_late');
+    await expect(
+      restoreInto(tr.repo, driver, 'tables', { kind: 'time', micros: after }, late, {
+        tables: ['contacts', 'deals'],
+      }),
+    ).rejects.toThrow(
+      /^Collection contacts, which --tables restores, was renamed to people at cluster time \d+\.\d+, which it does not restore, so its later changes would be left out; restore without --tables, or to a time before the rename\.$/,
     );
   });
 });
