@@ -9,11 +9,37 @@
  */
 import { BSON, type ClientSession, type Db, type MongoClient } from 'mongodb';
 import type { Transaction } from '../../src/driver/source-driver.js';
-import { SourceError } from '../../src/util/errors.js';
+import { RestoreRefusedError, SourceError } from '../../src/util/errors.js';
 import { mongoError, serverCode, type MongoEndpoint } from './internal/connection.js';
 import { decodePayload, type ChangeRecord } from './internal/payload.js';
 import { rawSequence } from './internal/raw-command.js';
 import { writesOf, type WriteOp } from './internal/writes.js';
+
+/**
+ * Whether a --tables restore of collections `tables` replays record `r` (of source database
+ * `sourceDb`): changes of its collections, and a dropDatabase, yes; others' not. A rename that
+ * moves documents across the edge of the selection cannot be followed (later changes under the
+ * new name are not selected, or the documents brought in were never loaded): the reason, one
+ * sentence, to refuse with.
+ */
+export function selectRecord(
+  r: ChangeRecord,
+  sourceDb: string,
+  tables: ReadonlySet<string>,
+): boolean | string {
+  if (r.op !== 'rename') return r.coll === undefined || tables.has(r.coll);
+  const from = r.db === undefined || r.db === sourceDb ? r.coll : undefined;
+  const to = r.toDb === undefined || r.toDb === sourceDb ? r.toColl : undefined;
+  const fromIn = from !== undefined && tables.has(from);
+  const toIn = to !== undefined && tables.has(to);
+  const at = `at cluster time ${r.ct.t}.${r.ct.i}`;
+  const fix = 'restore without --tables, or to a time before the rename';
+  if (fromIn && to !== undefined && !toIn)
+    return `Collection ${from}, which --tables restores, was renamed to ${to} ${at}, which it does not restore, so its later changes would be left out; ${fix}.`;
+  if (!fromIn && toIn)
+    return `Collection ${r.db && r.db !== sourceDb ? `${r.db}.` : ''}${r.coll ?? '?'}, which --tables does not restore, was renamed to ${to} ${at}, bringing documents this restore never loaded; ${fix}.`;
+  return fromIn;
+}
 
 export class MongoApplier {
   private session: ClientSession | undefined;
@@ -31,11 +57,11 @@ export class MongoApplier {
   /** The writes of one part, restricted to `tables` (collection names) when given. */
   writesOfPart(
     tx: Transaction,
-    keep?: (r: ChangeRecord) => boolean,
+    keep?: (r: ChangeRecord, sourceDb: string) => boolean,
   ): { ops: WriteOp[]; inTransaction: boolean } {
     const { header, records } = decodePayload(tx.payload);
     const ops = records
-      .filter((r) => !keep || keep(r))
+      .filter((r) => !keep || keep(r, header.db))
       .flatMap((r) => writesOf(r, { sourceDb: header.db, targetDb: this.ep.database }));
     return { ops, inTransaction: header.lsid !== undefined };
   }
@@ -45,8 +71,11 @@ export class MongoApplier {
     const { ops, inTransaction } = this.writesOfPart(
       tx,
       tables
-        ? (r) =>
-            r.coll === undefined || tables.has(r.coll) || (r.toColl !== undefined && tables.has(r.toColl))
+        ? (r, sourceDb) => {
+            const chosen = selectRecord(r, sourceDb, tables);
+            if (typeof chosen === 'string') throw new RestoreRefusedError(chosen);
+            return chosen;
+          }
         : undefined,
     );
     const atomic =

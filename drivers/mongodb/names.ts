@@ -20,4 +20,6 @@ export const tableNames: TableNames = {
     const set = new Set(wanted);
     return (collection) => set.has(collection);
   },
+  // the tail holds the changes made while the collections were read: any subset needs it
+  partOfEverySelection: (table) => table === TAIL_STREAM,
 };

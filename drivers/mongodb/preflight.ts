@@ -8,13 +8,17 @@
  *                          stream both need them); a sharded cluster is backed up through mongos
  *                          and restored unsharded
  *   mongodb.oplog_window   hours between the oldest and the newest oplog entry: how long a stream
- *                          may be stopped and still resume, and how long a snapshot may take
+ *                          may be stopped and still resume, and how long a snapshot may take;
+ *                          with a repository (doctor --repo), the stream's last stored position
+ *                          against the oldest entry: lost already, or how long it has left
  *   mongodb.privileges     the actions each need asks for, by resource (connectionStatus)
  *   mongodb.collections    collections a change stream cannot see (time-series), system
  *                          collections (not backed up), views (definitions only), sharded ones
  */
-import type { MongoClient } from 'mongodb';
+import type { MongoClient, Timestamp as BsonTimestamp } from 'mongodb';
 import type { Finding, Need } from '../../src/driver/finding.js';
+import type { Timestamp } from './internal/bson-raw.js';
+import { compareTimestamps, parsePosition } from './internal/position.js';
 import type { MongoEndpoint, ServerFacts } from './internal/connection.js';
 import { MARKER } from './change-log.js';
 
@@ -76,6 +80,7 @@ export async function preflight(
   ep: MongoEndpoint,
   facts: ServerFacts,
   need: Need,
+  storedPosition?: string,
 ): Promise<Finding[]> {
   const out: Finding[] = [];
   const v = facts.versionNumber;
@@ -110,42 +115,31 @@ export async function preflight(
         fix: 'Shard the restored collections again with sh.shardCollection() where needed.',
       });
     else out.push({ id: 'mongodb.topology', severity: 'ok', message: `Replica set ${facts.setName ?? ''}.` });
-    if (facts.topology === 'replicaSet') out.push(await oplogWindow(client));
+    if (facts.topology === 'replicaSet') out.push(await oplogWindow(client, storedPosition));
   }
   out.push(await privileges(client, ep, need));
   if (need !== 'restore') out.push(...(await collections(client, ep, facts)));
   return out;
 }
 
-async function oplogWindow(client: MongoClient): Promise<Finding> {
+async function oplogWindow(client: MongoClient, storedPosition: string | undefined): Promise<Finding> {
+  let oldest: Timestamp | undefined;
+  let newest: Timestamp | undefined;
+  let now: number;
   try {
-    const oplog = client.db('local').collection('oplog.rs');
-    const [first] = await oplog
-      .find({}, { projection: { ts: 1 } })
-      .sort({ $natural: 1 })
-      .limit(1)
-      .toArray();
-    const [last] = await oplog
-      .find({}, { projection: { ts: 1 } })
-      .sort({ $natural: -1 })
-      .limit(1)
-      .toArray();
-    const t = (d: unknown): number =>
-      Number(
-        (d as { ts?: { t?: number; high?: number } })?.ts?.t ??
-          (d as { ts?: { high?: number } })?.ts?.high ??
-          0,
-      );
-    const hours = (t(last) - t(first)) / 3600;
-    const text = `The oplog holds ${hours.toFixed(1)} hours of changes: a stream stopped longer than that, or a snapshot taking longer, loses its resume point.`;
-    return hours < WINDOW_WARN_HOURS
-      ? {
-          id: 'mongodb.oplog_window',
-          severity: 'warning',
-          message: text,
-          fix: `Make the oplog hold at least ${WINDOW_WARN_HOURS} hours (replSetResizeOplog with minRetentionHours, or a larger oplogSizeMB).`,
-        }
-      : { id: 'mongodb.oplog_window', severity: 'ok', message: text };
+    const oplog = client.db('local').collection<{ ts: BsonTimestamp }>('oplog.rs');
+    const ts = async (order: 1 | -1): Promise<Timestamp | undefined> => {
+      const [d] = await oplog
+        .find({}, { projection: { ts: 1 } })
+        .sort({ $natural: order })
+        .limit(1)
+        .toArray();
+      return d?.ts ? { t: d.ts.high >>> 0, i: d.ts.low >>> 0 } : undefined;
+    };
+    oldest = await ts(1);
+    newest = await ts(-1);
+    const hello = await client.db('admin').command({ hello: 1 });
+    now = hello.localTime instanceof Date ? hello.localTime.getTime() / 1000 : Date.now() / 1000;
   } catch {
     return {
       id: 'mongodb.oplog_window',
@@ -154,6 +148,58 @@ async function oplogWindow(client: MongoClient): Promise<Finding> {
       fix: 'Grant read on database local (the clusterMonitor role) to see it.',
     };
   }
+  if (!oldest || !newest)
+    return { id: 'mongodb.oplog_window', severity: 'info', message: 'The oplog is empty.' };
+  const stored = storedPosition === undefined ? undefined : parsePosition(storedPosition).ts;
+  return oplogFinding({ oldest, newest, now }, stored);
+}
+
+const iso = (seconds: number): string => new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+const hoursOf = (seconds: number): string => (seconds / 3600).toFixed(1);
+
+/**
+ * The oplog window (its `oldest` and `newest` entries; `now` in seconds, the server's clock),
+ * compared, when the repository stores one, with the stream's last stored position: the stream
+ * resumes from there only while the oplog still holds it. At the present write rate the oldest
+ * entry moves on as fast as the clock, so the stored point has about (stored - oldest) left.
+ */
+export function oplogFinding(
+  o: { readonly oldest: Timestamp; readonly newest: Timestamp; readonly now: number },
+  stored?: Timestamp,
+): Finding {
+  const window = o.newest.t - o.oldest.t;
+  const held = `The oplog holds ${hoursOf(window)} hours of changes (since ${iso(o.oldest.t)})`;
+  const resize = `replSetResizeOplog with minRetentionHours, or a larger oplogSizeMB`;
+  if (stored) {
+    const at = `${stored.t}.${stored.i} (${iso(stored.t)})`;
+    if (compareTimestamps(stored, o.oldest) < 0)
+      return {
+        id: 'mongodb.oplog_window',
+        severity: 'warning',
+        message: `${held}, and the stream's last stored position ${at} is older than that: the changes in between are lost to the log, so the stream's next start records a gap and restores into it are refused.`,
+        fix: `Start the stream and take a snapshot right after it; keep the oplog longer than the stream may be stopped (${resize}).`,
+      };
+    const left = stored.t - o.oldest.t;
+    const age = Math.max(0, o.now - stored.t);
+    const text = `${held}; the stream's last stored position ${at} is ${hoursOf(age)} hours old and leaves the oplog in about ${hoursOf(left)} hours at the present write rate, after which a stopped stream cannot resume without a gap.`;
+    return left < Math.max(3600, window / 4)
+      ? {
+          id: 'mongodb.oplog_window',
+          severity: 'warning',
+          message: text,
+          fix: `Start the stream now if it is stopped, and make the oplog hold more (${resize}).`,
+        }
+      : { id: 'mongodb.oplog_window', severity: 'ok', message: text };
+  }
+  const text = `${held}: a stream stopped longer than that, or a snapshot taking longer, loses its resume point.`;
+  return window < WINDOW_WARN_HOURS * 3600
+    ? {
+        id: 'mongodb.oplog_window',
+        severity: 'warning',
+        message: text,
+        fix: `Make the oplog hold at least ${WINDOW_WARN_HOURS} hours (${resize}).`,
+      }
+    : { id: 'mongodb.oplog_window', severity: 'ok', message: text };
 }
 
 async function privileges(client: MongoClient, ep: MongoEndpoint, need: Need): Promise<Finding> {

@@ -7,7 +7,9 @@
  * where `info` is the server's own listCollections entry (name, type `collection` / `view` /
  * `timeseries`, options: capped, size, max, collation, clusteredIndex, expireAfterSeconds,
  * validator, validationLevel, validationAction, viewOn, pipeline, timeseries, …) and each index
- * its listIndexes entry, as the server's bytes.
+ * its listIndexes entry, as the server's bytes. A snapshot taken with --with-privileges adds
+ * `privileges: { users: [<usersInfo entry with credentials>, …], roles: [<rolesInfo entry>, …] }`
+ * (internal/users.ts); a reader that does not know the field restores no users.
  */
 import {
   asDocument,
@@ -19,6 +21,7 @@ import {
   field,
   T,
 } from './internal/bson-raw.js';
+import { decodeUsersAndRoles, encodeUsersAndRoles, type UsersAndRoles } from './internal/users.js';
 
 export const SCHEMA_FORMAT = 'mongodb-schema/1';
 
@@ -34,6 +37,8 @@ export interface CollectionSchema {
 export interface SchemaDocument {
   readonly db: string;
   readonly collections: readonly CollectionSchema[];
+  /** The database's users and roles, in a snapshot taken with --with-privileges (internal/users.ts). */
+  readonly privileges?: UsersAndRoles;
 }
 
 export function collectionOf(info: Uint8Array, indexes: readonly Uint8Array[]): CollectionSchema {
@@ -62,6 +67,7 @@ export function encodeSchema(doc: SchemaDocument): Uint8Array {
         })),
       ),
     ),
+    ...(doc.privileges ? [el.document('privileges', encodeUsersAndRoles(doc.privileges))] : []),
   ]);
 }
 
@@ -77,5 +83,10 @@ export function decodeSchema(bytes: Uint8Array, format: string): SchemaDocument 
       [...(idx ? elements(idx) : [])].map((i) => i.value),
     );
   });
-  return { db: asString(field(bytes, 'db')) ?? '', collections };
+  const privileges = asDocument(field(bytes, 'privileges'));
+  return {
+    db: asString(field(bytes, 'db')) ?? '',
+    collections,
+    ...(privileges ? { privileges: decodeUsersAndRoles(privileges) } : {}),
+  };
 }

@@ -17,13 +17,13 @@
  * documents were never read, and the log cannot bring them): the snapshot refuses and asks to be
  * run again.
  */
-import type { MongoClient } from 'mongodb';
+import type { Document, MongoClient } from 'mongodb';
 import type { SnapshotOptions, SnapshotReader, TableStream } from '../../src/driver/source-driver.js';
 import { concatBytes } from '../../src/util/bytes.js';
 import { AbortError, SourceError, throwIfAborted } from '../../src/util/errors.js';
 import { aggregate, MARKER, pbrtPosition } from './change-log.js';
 import { EventAssembler, type AssembledPart } from './internal/assembly.js';
-import { asString, buildDocument, el, field } from './internal/bson-raw.js';
+import { asBool, asString, buildDocument, el, field } from './internal/bson-raw.js';
 import {
   changeStreamServer,
   connect,
@@ -37,10 +37,20 @@ import type { CursorBatch } from './internal/cursor.js';
 import { LOAD_FORMAT } from './internal/load.js';
 import { decodePayload, type ChangeRecord } from './internal/payload.js';
 import { compareTimestamps, parsePosition, tokenClusterTime } from './internal/position.js';
+import { ROLES_INFO, USERS_INFO, type UsersAndRoles } from './internal/users.js';
+import {
+  findCommand,
+  idRanges,
+  sampleCommand,
+  splitting,
+  unsplittable,
+  type IdRange,
+} from './internal/split.js';
 import { tableNames, TAIL_STREAM } from './names.js';
 import { collectionOf, encodeSchema, SCHEMA_FORMAT, type CollectionSchema } from './schema.js';
 
 export { TAIL_STREAM } from './names.js';
+export { splitting } from './internal/split.js';
 export const TAIL_FORMAT = 'mongodb-changes-tail/1';
 
 /** Documents asked for per `find`/`getMore` batch (the server also stops at 16 MiB). */
@@ -145,8 +155,15 @@ export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Pr
         type === 'view' ? [] : await listAll(client, ep.database, { listIndexes: name, cursor: {} }, name);
       collections.push(collectionOf(info, indexes));
     }
-    const schema = encodeSchema({ db: ep.database, collections });
-    const dumped = collections.filter((c) => c.type !== 'view');
+    const privileges = opts.withPrivileges ? await usersAndRoles(client, ep.database) : undefined;
+    const schema = encodeSchema({ db: ep.database, collections, ...(privileges ? { privileges } : {}) });
+    const dumped = await planStreams(
+      client,
+      ep.database,
+      collections.filter((c) => c.type !== 'view'),
+      infos.map((i) => asString(field(i, 'name')) ?? ''),
+      opts.jobs,
+    );
     let position = start;
     let consistentAtMicros = BigInt(Date.now()) * 1000n;
     const reader: SnapshotReader = {
@@ -166,6 +183,8 @@ export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Pr
         topology: facts.topology,
         database: ep.database,
         collections: collections.length,
+        ...(privileges ? { users: privileges.users.length, roles: privileges.roles.length } : {}),
+        splitCollections: new Set(dumped.filter((p) => p.range).map((p) => p.collection)).size,
         startedAtPosition: start,
       },
       matched: {
@@ -187,10 +206,71 @@ export async function openSnapshot(ep: MongoEndpoint, opts: SnapshotOptions): Pr
   }
 }
 
+/** The users and roles of database `db`, with the users' credentials (--with-privileges only). */
+async function usersAndRoles(client: MongoClient, db: string): Promise<UsersAndRoles> {
+  const users = await client.db(db).command(USERS_INFO);
+  const roles = await client.db(db).command(ROLES_INFO);
+  return { users: (users.users as Document[]) ?? [], roles: (roles.roles as Document[]) ?? [] };
+}
+
+/** One snapshot stream: a collection, or one `_id` range of it (`name#n`). */
+interface PlannedStream {
+  readonly name: string;
+  readonly collection: string;
+  readonly range?: IdRange;
+}
+
+/**
+ * The streams of the collections read: a collection large enough, when `jobs` > 1, in `jobs`
+ * `_id` ranges (internal/split.ts) placed first, as they hold the most; the others whole. `names`:
+ * every collection of the database, whose names a part's name must not take.
+ */
+async function planStreams(
+  client: MongoClient,
+  db: string,
+  collections: readonly CollectionSchema[],
+  names: readonly string[],
+  jobs: number,
+): Promise<PlannedStream[]> {
+  const split: PlannedStream[] = [];
+  const whole: PlannedStream[] = [];
+  for (const c of collections) {
+    const ranges = jobs > 1 ? await rangesOf(client, db, c, names, jobs) : undefined;
+    if (!ranges) whole.push({ name: c.name, collection: c.name });
+    else ranges.forEach((range, i) => split.push({ name: `${c.name}#${i + 1}`, collection: c.name, range }));
+  }
+  return [...split, ...whole];
+}
+
+async function rangesOf(
+  client: MongoClient,
+  db: string,
+  c: CollectionSchema,
+  names: readonly string[],
+  parts: number,
+): Promise<IdRange[] | undefined> {
+  const why = unsplittable({
+    name: c.name,
+    type: c.type,
+    collation: !!(c.options && field(c.options, 'collation')),
+    clustered: !!(c.options && field(c.options, 'clusteredIndex')),
+    idIndex: c.indexes.some((i) => asString(field(i, 'name')) === '_id_' && !asBool(field(i, 'clustered'))),
+    others: names,
+  });
+  if (why) return undefined;
+  // the count from the collection's metadata: no scan
+  const counted = await client.db(db).command({ count: c.name });
+  if (Number(counted.n ?? 0) < splitting.minDocuments) return undefined;
+  const ids = (await listAll(client, db, sampleCommand(c.name, parts * splitting.samplesPerPart), c.name))
+    .map((d) => field(d, '_id'))
+    .filter((e) => e !== undefined);
+  return idRanges(ids, parts);
+}
+
 async function* snapshotStreams(
   client: MongoClient,
   ep: MongoEndpoint,
-  dumped: readonly CollectionSchema[],
+  dumped: readonly PlannedStream[],
   tailFirst: CursorBatch,
   split: boolean,
   signal: AbortSignal | undefined,
@@ -203,20 +283,18 @@ async function* snapshotStreams(
   for (const c of dumped) {
     const stream: { -readonly [K in keyof TableStream]: TableStream[K] } = {
       name: c.name,
-      table: c.name,
+      table: c.collection,
       format: LOAD_FORMAT,
       data: (async function* () {})(),
     };
     stream.data = (async function* () {
       let rows = 0;
       try {
-        const first = await cursorCommand(client.db(ep.database), {
-          find: c.name,
-          filter: {},
-          batchSize: FIND_BATCH,
-          noCursorTimeout: true,
-        });
-        for await (const b of cursorBatches(client, ep.database, c.name, first, signal)) {
+        const first = await cursorCommand(
+          client.db(ep.database),
+          findCommand(c.collection, FIND_BATCH, c.range),
+        );
+        for await (const b of cursorBatches(client, ep.database, c.collection, first, signal)) {
           rows += b.docs.length;
           stream.rows = rows;
           if (b.docs.length) yield concatBytes(b.docs);
@@ -230,7 +308,7 @@ async function* snapshotStreams(
     })();
     yield stream;
   }
-  const names = new Set(dumped.map((c) => c.name));
+  const names = new Set(dumped.map((c) => c.collection));
   yield {
     name: TAIL_STREAM,
     table: TAIL_STREAM,

@@ -6,6 +6,7 @@ import type { Finding, Need } from '../../src/driver/finding.js';
 import type {
   ChangeLog,
   Position,
+  PreflightOptions,
   SnapshotOptions,
   SnapshotReader,
   SourceDriver,
@@ -13,7 +14,13 @@ import type {
 } from '../../src/driver/source-driver.js';
 import { throwIfAborted } from '../../src/util/errors.js';
 import { dropMongoChangeLog, openMongoChangeLog } from './change-log.js';
-import { connect, mongoError, serverFacts, type MongoEndpoint } from './internal/connection.js';
+import {
+  connect,
+  mongoError,
+  PREFLIGHT_SELECT_MS,
+  serverFacts,
+  type MongoEndpoint,
+} from './internal/connection.js';
 import { preflight } from './preflight.js';
 import { openSnapshot } from './snapshot.js';
 
@@ -25,11 +32,11 @@ export class MongoSource implements SourceDriver {
     readonly name: string,
   ) {}
 
-  async preflight(need: Need, opts?: { signal?: AbortSignal }): Promise<Finding[]> {
+  async preflight(need: Need, opts?: PreflightOptions): Promise<Finding[]> {
     throwIfAborted(opts?.signal);
-    const client = await connect(this.endpoint);
+    const client = await connect(this.endpoint, { serverSelectionTimeoutMS: PREFLIGHT_SELECT_MS });
     try {
-      return await preflight(client, this.endpoint, await serverFacts(client), need);
+      return await preflight(client, this.endpoint, await serverFacts(client), need, opts?.storedPosition);
     } catch (err) {
       throw mongoError(err, this.endpoint, 'Cannot check');
     } finally {

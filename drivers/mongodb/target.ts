@@ -1,12 +1,13 @@
 /**
- * Restore target: an empty MongoDB database. Pre-data creates the collections with their options
- * (capped, collation, clustered, time-series, TTL, validator); `load` inserts each collection's
+ * Restore target: an empty MongoDB database. The collections are created with their options
+ * (capped, collation, clustered, time-series, TTL, validator) before the first load, once
+ * `planLoads` has said which (all, or those a --tables restore names); `load` inserts each collection's
  * documents as the snapshot's bytes (`insert`, unordered, validation bypassed, batches of at most
  * 16 MiB); the snapshot's `$changes` stream is kept aside (a temporary file past its first part)
  * and replayed in post-data, before the secondary indexes are built and the views created; `apply`
  * replays the log (apply.ts). MongoDB has no triggers or foreign keys: nothing to switch off.
  */
-import { BSON, type MongoClient } from 'mongodb';
+import { BSON, type Document, type MongoClient } from 'mongodb';
 import type { Finding } from '../../src/driver/finding.js';
 import { PartSpool } from '../../src/driver/part-spool.js';
 import type { Transaction } from '../../src/driver/source-driver.js';
@@ -29,9 +30,10 @@ import {
   elements,
   field,
 } from './internal/bson-raw.js';
-import { connect, mongoError, serverFacts, type MongoEndpoint } from './internal/connection.js';
+import { connect, mongoError, serverCode, serverFacts, type MongoEndpoint } from './internal/connection.js';
 import { batchesOf, documentsOf, LOAD_FORMAT } from './internal/load.js';
 import { rawSequence } from './internal/raw-command.js';
+import { privilegePlan, type UsersAndRoles } from './internal/users.js';
 import { preflight } from './preflight.js';
 import { decodeSchema, type CollectionSchema, type SchemaDocument } from './schema.js';
 import { TAIL_FORMAT, TAIL_STREAM } from './snapshot.js';
@@ -49,6 +51,9 @@ export class MongoTarget implements TargetDriver {
   private applier: MongoApplier | undefined;
   private readonly tail = new PartSpool();
   private readonly loaded = new Set<string>();
+  /** The collections the planned loads fill (planLoads). */
+  private planned: Set<string> | undefined;
+  private creating: Promise<void> | undefined;
   private readonly notices: string[] = [];
   private reported = 0;
 
@@ -110,12 +115,11 @@ export class MongoTarget implements TargetDriver {
     const doc = decodeSchema(schema, format);
     this.doc = doc;
     const db = (await this.conn()).db(this.ep.database);
-    if (phase === 'pre-data') {
-      for (const c of doc.collections.filter((x) => x.type !== 'view')) await this.create(c);
-      return;
-    }
+    // the collections are created once the loads are planned: a --tables restore creates only its own
+    if (phase === 'pre-data') return;
+    await this.createCollections();
     await this.replayTail();
-    for (const c of doc.collections.filter((x) => x.type !== 'view')) {
+    for (const c of this.restored(doc)) {
       const specs = c.indexes
         .filter((i) => asString(field(i, 'name')) !== '_id_' && !asBool(field(i, 'clustered')))
         .map((i) => js(buildDocument([...elements(i)].filter((e) => e.name !== 'ns'))));
@@ -126,8 +130,13 @@ export class MongoTarget implements TargetDriver {
         throw mongoError(err, this.ep, `Building the indexes of ${c.name} failed on`);
       }
     }
-    // views last, in rounds: a view may read another view
-    let pending = doc.collections.filter((x) => x.type === 'view');
+    // views last, in rounds: a view may read another view; a --tables restore restores none
+    const views = doc.collections.filter((x) => x.type === 'view');
+    if (this.subset && views.length)
+      this.notices.push(
+        `Views ${views.map((v) => v.name).join(', ')} were not restored: a --tables restore restores the collections it names only.`,
+      );
+    let pending = this.subset ? [] : views;
     const errors = new Map<string, string>();
     while (pending.length) {
       const next: CollectionSchema[] = [];
@@ -144,6 +153,46 @@ export class MongoTarget implements TargetDriver {
     }
     for (const v of pending)
       this.notices.push(`View ${v.name} was not restored: ${errors.get(v.name) ?? 'unknown error'}`);
+    if (doc.privileges) await this.restorePrivileges(doc.privileges, doc.db);
+  }
+
+  /** The snapshot's users and roles (--with-privileges), those already in the target left alone. */
+  private async restorePrivileges(stored: UsersAndRoles, from: string): Promise<void> {
+    const client = await this.conn();
+    const db = client.db(this.ep.database);
+    const to = this.ep.database;
+    try {
+      const users = await db.command({ usersInfo: 1 });
+      const roles = await db.command({ rolesInfo: 1, showBuiltinRoles: false });
+      const plan = privilegePlan(stored, from, to, {
+        users: new Set(((users.users as Document[]) ?? []).map((u) => String(u.user))),
+        roles: new Set(((roles.roles as Document[]) ?? []).map((r) => String(r.role))),
+      });
+      for (const r of plan.roles) await db.command(r);
+      if (plan.users.length) {
+        const names = plan.users.map((u) => String(u.user)).join(', ');
+        // the server's text may quote the documents it refused, credentials included: only its code
+        const reply = await client
+          .db('admin')
+          .command({ insert: 'system.users', documents: [...plan.users], ordered: true })
+          .catch((err: unknown) => {
+            throw new SourceError(
+              `Restoring users ${names} into ${this.ep.display} failed (code ${String(serverCode(err) ?? 'unknown')}): it inserts them into admin.system.users with their stored credentials, which needs the restore role on the target.`,
+              { source: this.ep.display },
+            );
+          });
+        const failed = (reply.writeErrors as Array<{ code?: number }> | undefined)?.[0];
+        if (failed)
+          throw new SourceError(
+            `Restoring users ${names} into ${this.ep.display} failed (code ${String(failed.code)}) while inserting them into admin.system.users.`,
+            { source: this.ep.display },
+          );
+      }
+      this.notices.push(...plan.notices);
+    } catch (err) {
+      // the server's message names the user or role at most, never a credential
+      throw mongoError(err, this.ep, `Restoring the users and roles of database ${to} failed on`);
+    }
   }
 
   private async create(c: CollectionSchema): Promise<void> {
@@ -156,15 +205,48 @@ export class MongoTarget implements TargetDriver {
   }
 
   /**
-   * A snapshot always has its change tail (snapshot.ts); without it the collections would be
-   * restored as the snapshot happened to read them, not as of one instant. `--tables` leaves it
-   * out (the core selects streams by table name), so such a restore is refused before any load.
+   * The collections this restore loads: all of the snapshot's, or those a --tables restore names.
+   * A snapshot always has its change tail (snapshot.ts), which every selection loads
+   * (names.ts `partOfEverySelection`); without it the collections would be restored as the
+   * snapshot happened to read them, not as of one instant, so a plan without it is refused.
    */
   planLoads(streams: readonly PlannedLoad[]): void {
     if (!streams.some((s) => s.name === TAIL_STREAM))
       throw new SourceError(
-        'This MongoDB snapshot can be restored consistently only with the changes recorded while it was read, which a --tables restore leaves out; restore the whole snapshot (then drop what is not wanted).',
+        'This MongoDB snapshot has no $changes stream (the changes recorded while it was read), without which it cannot be restored to one instant; take a new snapshot.',
       );
+    this.planned = new Set(
+      streams.filter((s) => s.name !== TAIL_STREAM).map((s) => this.collectionOf(s.name)),
+    );
+  }
+
+  /** The collection a stream loads: its name, or a split part's (`contacts#2`) without the suffix. */
+  private collectionOf(stream: string): string {
+    const known = new Set(this.doc?.collections.map((c) => c.name));
+    return known.has(stream) ? stream : stream.replace(/#\d+$/, '');
+  }
+
+  /** Whether this restore leaves out some of the snapshot's collections (--tables). */
+  private get subset(): boolean {
+    const planned = this.planned;
+    return (
+      planned !== undefined &&
+      (this.doc?.collections ?? []).some((c) => c.type !== 'view' && !planned.has(c.name))
+    );
+  }
+
+  /** The snapshot's collections (not views) this restore creates. */
+  private restored(doc: SchemaDocument): CollectionSchema[] {
+    const planned = this.planned;
+    return doc.collections.filter((c) => c.type !== 'view' && (!planned || planned.has(c.name)));
+  }
+
+  /** Creates the restored collections with their options, once, before the first load. */
+  private createCollections(): Promise<void> {
+    this.creating ??= (async () => {
+      for (const c of this.doc ? this.restored(this.doc) : []) await this.create(c);
+    })();
+    return this.creating;
   }
 
   async load(
@@ -184,8 +266,8 @@ export class MongoTarget implements TargetDriver {
     }
     if (format !== LOAD_FORMAT)
       throw new SourceError(`Stream "${name}" has format "${format}"; this driver loads "${LOAD_FORMAT}".`);
-    const known = new Set(this.doc?.collections.map((c) => c.name));
-    const coll = known.has(name) ? name : name.replace(/#\d+$/, '');
+    const coll = this.collectionOf(name);
+    await this.createCollections();
     const db = (await this.conn()).db(this.ep.database);
     let rows = 0;
     let bytes = 0;
@@ -214,6 +296,7 @@ export class MongoTarget implements TargetDriver {
   private async replayTail(): Promise<void> {
     const applier = await this.getApplier();
     const keep = new Set(this.loaded);
+    const subset = this.subset;
     for await (const p of this.tail.parts()) {
       const stored = p.payload;
       const payload = asBinary(field(stored, 'payload'));
@@ -226,7 +309,8 @@ export class MongoTarget implements TargetDriver {
         more: asBool(field(stored, 'more')) ?? false,
       };
       const { ops } = applier.writesOfPart(tx, (r) => {
-        if (r.op === 'create' && r.coll !== undefined) keep.add(r.coll);
+        // a collection created while the snapshot read: restored unless --tables left it out
+        if (r.op === 'create' && r.coll !== undefined && !subset) keep.add(r.coll);
         if (r.op === 'rename' && r.coll !== undefined && keep.has(r.coll) && r.toColl !== undefined)
           keep.add(r.toColl);
         return r.coll === undefined || keep.has(r.coll);

@@ -25,6 +25,8 @@ export interface SnapshotJobOptions {
   readonly jobs: number;
   readonly tables?: readonly string[];
   readonly schemas?: readonly string[];
+  /** Include who may do what (SnapshotOptions.withPrivileges). */
+  readonly withPrivileges?: boolean;
   readonly log: Logger;
   readonly signal?: AbortSignal;
 }
@@ -59,6 +61,7 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
       jobs: opts.jobs,
       tables: opts.tables,
       schemas: opts.schemas,
+      withPrivileges: opts.withPrivileges === true,
       signal,
     });
     try {

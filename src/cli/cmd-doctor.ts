@@ -3,12 +3,36 @@ import type { Finding } from '../driver/finding.js';
 import { mergeFindings, severityRank } from '../driver/preflight.js';
 import { driverFor } from '../driver/registry.js';
 import { UsageError } from '../util/errors.js';
-import { defaultSourceName } from './context.js';
+import type { DriverModule } from '../driver/driver-module.js';
+import { defaultSourceName, openRepo } from './context.js';
 import { action } from './run-command.js';
 
 interface DoctorOpts {
   source?: string;
   name?: string;
+  repo?: string;
+  passwordFile?: string;
+}
+
+/**
+ * The last position the repository stores for `name`'s log, when a repository is given (--repo
+ * or $CRM_BACKUP_REPO): the driver compares it with what the server still retains.
+ */
+async function storedPosition(
+  opts: DoctorOpts,
+  name: string,
+  driver: DriverModule,
+): Promise<string | undefined> {
+  if (!opts.repo && !process.env.CRM_BACKUP_REPO) return undefined;
+  const repo = await openRepo(opts);
+  try {
+    return (await repo.listSegments(name))
+      .map((s) => s.lastPosition)
+      .sort(driver.comparePositions)
+      .at(-1);
+  } finally {
+    await repo.close();
+  }
 }
 
 const MARK: Record<Finding['severity'], string> = {
@@ -29,12 +53,16 @@ export function registerDoctor(program: Command): void {
       '--name <name>',
       "the source's name, as stream is given it (default: host:port/database of the URL)",
     )
-    .addHelpText('after', '\nExample:\n  crm-backup doctor --source postgres://backup@db:5432/crm\n')
+    .addHelpText(
+      'after',
+      "\nWith a repository (--repo or $CRM_BACKUP_REPO), the source's last stored log position is compared with what the server still retains (MongoDB: the oplog window).\n\nExample:\n  crm-backup doctor --source postgres://backup@db:5432/crm\n",
+    )
     .action(
       action<DoctorOpts>(async (opts, ctx) => {
         if (!opts.source) throw new UsageError('doctor needs --source URL.');
         const driver = await driverFor(opts.source);
         const name = opts.name ?? (await defaultSourceName(opts.source));
+        const stored = await storedPosition(opts, name, driver);
         const source = await driver.openSource(opts.source, { name });
         const found: Finding[][] = [];
         try {
@@ -42,7 +70,12 @@ export function registerDoctor(program: Command): void {
           // a driver whose change log is not built yet is checked for what it can do (snapshots)
           for (const need of ['snapshot', 'stream'] as const)
             if (need !== 'stream' || driver.capabilities.changeLog)
-              found.push(await source.preflight(need, { signal: ctx.signal }));
+              found.push(
+                await source.preflight(need, {
+                  signal: ctx.signal,
+                  ...(stored === undefined ? {} : { storedPosition: stored }),
+                }),
+              );
         } finally {
           await source.close();
         }

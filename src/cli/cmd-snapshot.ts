@@ -13,6 +13,7 @@ interface SnapshotOpts {
   tables?: string[];
   schemas?: string[];
   compression: number;
+  withPrivileges?: boolean;
 }
 
 export function registerSnapshot(program: Command): void {
@@ -29,6 +30,10 @@ export function registerSnapshot(program: Command): void {
       list,
     )
     .option('--schemas <list>', 'only these schemas (comma-separated): a partial snapshot as well', list)
+    .option(
+      '--with-privileges',
+      "also who may do what: PostgreSQL ownership and grants; MongoDB the database's users (with their SCRAM credentials, encrypted in the repository) and roles",
+    )
     // Level 6 makes a snapshot smaller than pg_dump -Fc at a fraction of its time; 3 is faster.
     .option(
       '--compression <level>',
@@ -56,6 +61,7 @@ export function registerSnapshot(program: Command): void {
             jobs: opts.jobs,
             tables: opts.tables,
             schemas: opts.schemas,
+            withPrivileges: opts.withPrivileges === true,
             log: ctx.log,
             signal: ctx.signal,
           });

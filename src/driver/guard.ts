@@ -10,6 +10,7 @@ import type { Finding, Need } from './finding.js';
 import type {
   ChangeLog,
   Position,
+  PreflightOptions,
   SnapshotOptions,
   SnapshotReader,
   SourceDriver,
@@ -76,7 +77,7 @@ class GuardedSource implements SourceDriver {
     this.kind = inner.kind;
   }
 
-  preflight(need: Need, opts?: { signal?: AbortSignal }): Promise<Finding[]> {
+  preflight(need: Need, opts?: PreflightOptions): Promise<Finding[]> {
     requireCapability(this.module, need === 'stream' ? 'changeLog' : need, this.label);
     return this.inner.preflight(need, opts);
   }

@@ -147,13 +147,23 @@ export interface ChangeLog extends AsyncIterable<ChangeLogItem> {
   close(): Promise<void>;
 }
 
+export interface PreflightOptions {
+  readonly signal?: AbortSignal;
+  /**
+   * The last position the repository stores for this source's log, when the caller knows it
+   * (`doctor` with a repository): a driver may compare it with what the server still retains
+   * (MongoDB: the oplog's oldest entry) and say how long a stopped stream can still resume.
+   */
+  readonly storedPosition?: Position;
+}
+
 export interface SourceDriver {
   readonly kind: string;
   /**
    * Every setting, privilege and object that would make `need` fail or silently miss data, as
    * findings (finding.ts). The snapshot and stream jobs refuse on an `error`; doctor prints them.
    */
-  preflight(need: Need, opts?: { signal?: AbortSignal }): Promise<Finding[]>;
+  preflight(need: Need, opts?: PreflightOptions): Promise<Finding[]>;
   /** Position fixed before any data is read. */
   openSnapshot(opts: SnapshotOptions): Promise<SnapshotReader>;
   /**

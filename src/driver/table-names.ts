@@ -11,4 +11,10 @@ export interface TableNames {
    * Throws a UsageError, one sentence naming the bad entry, for a name it cannot read.
    */
   matcher(wanted: readonly string[]): (table: string) => boolean;
+  /**
+   * Snapshot streams that a `--tables` restore loads whatever it selects, because the selected
+   * tables cannot be restored consistently without them (MongoDB: the snapshot's change tail,
+   * `$changes`). Never a table a user names. Optional: none when absent.
+   */
+  readonly partOfEverySelection?: (table: string) => boolean;
 }

@@ -73,10 +73,11 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
     progress.schemaCreated = true;
     // Largest first, as pg_restore -j does: the longest load starts at once and the workers
     // finish together instead of one of them idling while the last big table loads.
+    const always = opts.driver.tableNames.partOfEverySelection;
     const streams = snap.streams
-      .filter((s) => !matches || matches(s.table))
+      .filter((s) => !matches || matches(s.table) || always?.(s.table))
       .sort((a, b) => b.data.bytes - a.data.bytes);
-    if (matches && streams.length === 0)
+    if (matches && !streams.some((s) => matches(s.table)))
       log.warn(
         'restore.tables',
         `No table of snapshot ${snap.id.slice(0, 12)} matches --tables ${opts.tables!.join(',')}.`,

@@ -61,12 +61,11 @@ export const mongoFactory: ConformanceFactory = {
   name: 'MongoDB',
   kind: 'mongodb',
   unselectedTables: 'absent',
-  // The MongoDB target refuses --tables restores for now: the core selects snapshot streams by
-  // table name and leaves out the snapshot's change tail ($changes), without which the restore
-  // would not be consistent (drivers/mongodb/target.ts planLoads).
   // A gap cannot be made on a test server: forgetting changes means rolling the oplog past the
   // stream's resume point, which takes writing more than the smallest oplog (990 MB).
-  knownFailures: ['restores --tables', 'refuses a restore --at a time inside a gap'],
+  // (--tables restores were a known failure until the tail joined every selection; like the rest
+  // of this suite, that has not run against a server yet.)
+  knownFailures: ['refuses a restore --at a time inside a gap'],
 
   async createDatabase(label): Promise<TestDatabase> {
     const name = `conf_${label}_${process.pid}_${++counter}`.slice(0, 60);

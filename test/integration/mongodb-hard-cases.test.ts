@@ -11,43 +11,18 @@
  *  - a snapshot taken while a workload writes: the snapshot alone restores to one instant.
  * NOT RUN on the machine this was written on: no MongoDB server exists there.
  */
-import { Binary, Int32, MongoClient, type Db } from 'mongodb';
+import { Binary, Int32 } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/driver/registry.js';
 import type { DriverModule } from '../../src/driver/driver-module.js';
 import { mongoDatabaseUrl, mongoFactory, mongoTestUrl } from '../conformance/mongodb.factory.js';
+import { rawState, withMongo as withDb } from '../helpers/mongodb.js';
 import { restoreInto, startStream, takeSnapshot, tempRepo, type TempRepo } from '../helpers/pitr.js';
 import { fixtureDocuments, haveMongoFixtures } from '../unit/mongodb/support/fixtures.js';
 
 const run = Boolean(mongoTestUrl);
 let seq = 0;
 const dbName = (label: string): string => `hard_${label}_${process.pid}_${++seq}`;
-
-async function withDb<T>(url: string, fn: (db: Db, client: MongoClient) => Promise<T>): Promise<T> {
-  const client = new MongoClient(url);
-  try {
-    await client.connect();
-    return await fn(client.db(), client);
-  } finally {
-    await client.close();
-  }
-}
-
-/** Every collection's documents as raw BSON hex, in _id order, by collection name. */
-async function rawState(url: string): Promise<Record<string, string[]>> {
-  return withDb(url, async (db) => {
-    const out: Record<string, string[]> = {};
-    for (const c of await db.listCollections({}, { nameOnly: true }).toArray()) {
-      if (c.name.startsWith('system.')) continue;
-      const docs = await db
-        .collection(c.name)
-        .find({}, { raw: true, sort: { _id: 1 } })
-        .toArray();
-      out[c.name] = docs.map((d) => Buffer.from(d as unknown as Uint8Array).toString('hex'));
-    }
-    return out;
-  });
-}
 
 describe.skipIf(!run)('MongoDB hard cases (real server)', () => {
   let tr: TempRepo;

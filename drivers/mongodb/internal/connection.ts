@@ -22,12 +22,21 @@ export function parseMongoUrl(url: string): MongoEndpoint {
   return { url, database: defaultName.slice(defaultName.lastIndexOf('/') + 1), display: redacted };
 }
 
+/** How long an operation waits for a usable server: long enough to outlast a primary election. */
 const SELECT_MS = 15_000;
+/** How long a preflight (doctor) waits for one: a server that is down says so within seconds. */
+export const PREFLIGHT_SELECT_MS = 3_000;
 
-export async function connect(ep: MongoEndpoint): Promise<MongoClient> {
+export async function connect(
+  ep: MongoEndpoint,
+  opts: { serverSelectionTimeoutMS?: number } = {},
+): Promise<MongoClient> {
   let client: MongoClient;
   try {
-    client = new MongoClient(ep.url, { serverSelectionTimeoutMS: SELECT_MS, appName: 'crm-backup' });
+    client = new MongoClient(ep.url, {
+      serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? SELECT_MS,
+      appName: 'crm-backup',
+    });
   } catch (err) {
     // the client reads the query options url.ts leaves alone (an unknown option, a bad value)
     throw new UsageError(

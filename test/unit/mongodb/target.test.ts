@@ -1,6 +1,6 @@
 /**
- * What the MongoDB target and its errors claim, on the paths that need no server: a `--tables`
- * restore is refused before any load (it would leave out the snapshot's change tail), a stream or
+ * What the MongoDB target and its errors claim, on the paths that need no server: a plan of loads
+ * without the snapshot's change tail is refused before any load, a stream or
  * schema of another format is refused, the snapshot's schema comes back as the server's bytes, a
  * write the server refused is one sentence, and the server's own messages never carry the password.
  */
@@ -28,11 +28,11 @@ describe('MongoDB target without a server', () => {
     });
   });
 
-  it('refuses a restore whose loads leave out the change tail (--tables), before any load', async () => {
+  it('refuses a plan of loads without the change tail, before any load', async () => {
     const t = new MongoTarget(ep);
     try {
       expect(() => t.planLoads([{ name: 'contacts', bytes: 10 }])).toThrow(
-        'This MongoDB snapshot can be restored consistently only with the changes recorded while it was read, which a --tables restore leaves out; restore the whole snapshot (then drop what is not wanted).',
+        'This MongoDB snapshot has no $changes stream (the changes recorded while it was read), without which it cannot be restored to one instant; take a new snapshot.',
       );
       expect(() =>
         t.planLoads([
