@@ -9,3 +9,4 @@ export type { Affected } from './references.js';
 export { forget, type ForgetOptions, type ForgetPolicy, type ForgetResult } from './forget.js';
 export { applyPolicy, type KeepPolicy, type Decision } from './retention.js';
 export { prune, DEFAULT_PRUNE_GRACE_MS, type PruneOptions, type PruneResult } from './prune.js';
+export { repositoryBytes } from './usage.js';
