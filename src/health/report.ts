@@ -58,6 +58,7 @@ export function toJson(health: RepositoryHealth, verdict: Verdict, limits: Thres
             consistentAt: s.newestSnapshot.consistentAt,
             ageSeconds: secondsSince(s.newestSnapshot.consistentAtMicros),
             tags: s.newestSnapshot.tags,
+            sourceUrl: s.newestSnapshot.sourceUrl,
           }
         : null,
       snapshots: s.snapshots,
