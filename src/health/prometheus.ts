@@ -2,7 +2,9 @@
  * `check --prometheus FILE`: the facts and verdicts in the Prometheus text exposition format
  * (version 0.0.4), for node_exporter's textfile collector. Units are in the names (`_seconds`,
  * `_bytes`, `_timestamp_seconds`), every family has `# HELP` and `# TYPE` and its samples follow
- * it, label values are escaped by the format's rules. The file is replaced atomically (a temp
+ * it, label values are escaped by the format's rules. Every sample carries the label `repository`
+ * (its location): the textfile collector refuses a series that two files give, and a second
+ * repository (a copy) holds sources of the same names. The file is replaced atomically (a temp
  * file in the same folder, renamed over it) so the collector never reads half of it.
  */
 import { open, rename, rm } from 'node:fs/promises';
@@ -56,7 +58,7 @@ export function formatPrometheus(health: RepositoryHealth, verdict: Verdict | un
     labels: {},
     value: seconds(now),
   });
-  if (!verdict) return render(families);
+  if (!verdict) return render(families, health.location);
 
   const problems =
     verdict.problems.length +
@@ -140,17 +142,19 @@ export function formatPrometheus(health: RepositoryHealth, verdict: Verdict | un
       gaps.push({ labels: source, value: s.openGaps.length });
     }
   }
-  return render(families);
+  return render(families, health.location);
 }
 
-function render(families: readonly Family[]): string {
+function render(families: readonly Family[], repository: string): string {
   const lines: string[] = [];
   for (const f of families) {
     if (f.samples.length === 0) continue;
     lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} gauge`);
     for (const s of f.samples) {
-      const labels = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
-      lines.push(`${f.name}${labels.length ? `{${labels.join(',')}}` : ''} ${formatValue(s.value)}`);
+      const labels = Object.entries({ repository, ...s.labels }).map(
+        ([k, v]) => `${k}="${escapeLabelValue(v)}"`,
+      );
+      lines.push(`${f.name}{${labels.join(',')}} ${formatValue(s.value)}`);
     }
   }
   return `${lines.join('\n')}\n`;

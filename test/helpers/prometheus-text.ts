@@ -137,15 +137,18 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
   return families;
 }
 
-/** The value of one series; throws when it is absent, so a test cannot pass on a missing metric. */
+/**
+ * The value of the one series of `name` whose labels include `labels`; throws when there is none
+ * or more than one, so a test can neither pass on a missing metric nor pick one of several.
+ */
 export function promValue(
   families: Map<string, PromFamily>,
   name: string,
   labels: Record<string, string> = {},
 ): number {
-  const f = families.get(name);
-  const want = JSON.stringify(Object.entries(labels).sort());
-  const s = f?.samples.find((x) => JSON.stringify(Object.entries(x.labels).sort()) === want);
-  if (!s) throw new Error(`no sample ${name}${want} in the exposition`);
-  return s.value;
+  const want = Object.entries(labels);
+  const found = (families.get(name)?.samples ?? []).filter((x) => want.every(([k, v]) => x.labels[k] === v));
+  if (found.length !== 1)
+    throw new Error(`${found.length} samples ${name}${JSON.stringify(labels)} in the exposition, not one`);
+  return found[0]!.value;
 }

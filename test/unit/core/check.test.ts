@@ -173,7 +173,9 @@ describe('check', () => {
       status: 'ok',
       message: 'none after the newest full snapshot (1 earlier, bridged by later snapshots)',
     });
-    expect(bridged.sources[0]!.restorable.map((w) => [formatMicros(w.fromMicros), formatMicros(w.toMicros)])).toEqual([
+    expect(
+      bridged.sources[0]!.restorable.map((w) => [formatMicros(w.fromMicros), formatMicros(w.toMicros)]),
+    ).toEqual([
       [time(0), time(12, 1n)],
       [time(40), time(41, 1n)],
     ]);
@@ -208,12 +210,16 @@ describe('check', () => {
     });
     const h = await health(repo, 60);
     const text = formatPrometheus(h, judge(h));
-    expect(text).toContain(`crmb_snapshots{source="eu \\"west\\"\\\\db\\nnew"} 1\n`);
+    expect(text).toContain(
+      `crmb_snapshots{repository="${repo.location}",source="eu \\"west\\"\\\\db\\nnew"} 1\n`,
+    );
     const m = parsePrometheusText(text);
     for (const [name, f] of m) {
       expect(name).toMatch(/^crmb_[a-z_]+$/);
       expect(f.type, name).toBe('gauge');
       expect(f.help, name).toBeTruthy();
+      // every series names its repository: two repositories' files never give the same series
+      for (const sample of f.samples) expect(sample.labels.repository, name).toBe(repo.location);
     }
     const t0 = Number(T0 / S);
     expect(promValue(m, 'crmb_repository_up')).toBe(1);
@@ -250,8 +256,9 @@ describe('check', () => {
   });
 
   it('the strict parser refuses what the format does not allow', () => {
-    const ok = '# HELP a x\n# TYPE a gauge\na{s="q\\"\\\\\\n"} 1\n';
+    const ok = '# HELP a x\n# TYPE a gauge\na{s="q\\"\\\\\\n"} 1\na{s="r"} 2\n';
     expect(promValue(parsePrometheusText(ok), 'a', { s: 'q"\\\n' })).toBe(1);
+    expect(() => promValue(parsePrometheusText(ok), 'a')).toThrow('2 samples a{} in the exposition, not one');
     for (const bad of [
       'a 1', // no final line feed
       'a{s="x\\t"} 1\n', // an escape the format does not know
