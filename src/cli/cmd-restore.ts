@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { driverFor } from '../driver/registry.js';
 import { restore, type RestoreTarget } from '../restore/restore.js';
 import { UsageError } from '../util/errors.js';
-import { parseTimeMicros } from '../util/time.js';
+import { parseDurationMs, parseTimeMicros } from '../util/time.js';
 import { list, openRepo, positiveInt } from './context.js';
 import { action } from './run-command.js';
 
@@ -26,14 +26,12 @@ interface RestoreOpts {
 export function waitLimit(value: boolean | string | undefined): { limitMs?: number } | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return {};
-  const m = /^(\d+)\s*(s|m|h)?$/i.exec(value.trim());
-  const n = m ? Number(m[1]) : 0;
-  if (!m || n <= 0)
+  const limitMs = parseDurationMs(value);
+  if (limitMs === undefined)
     throw new UsageError(
       `--wait ${value}: give how long to wait at most, like 90s, 15m or 2h, or no value to wait as long as the stream runs.`,
     );
-  const unit = { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h'];
-  return { limitMs: n * unit };
+  return { limitMs };
 }
 
 export function restoreTarget(opts: RestoreOpts): RestoreTarget {

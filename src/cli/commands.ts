@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCheck } from './cmd-check.js';
 import { registerDoctor } from './cmd-doctor.js';
 import { registerForget } from './cmd-forget.js';
 import { registerInit } from './cmd-init.js';
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerLog(program);
   registerRestore(program);
   registerVerify(program);
+  registerCheck(program);
   registerForget(program);
   registerDoctor(program);
   registerMigrate(program);

@@ -1,6 +1,6 @@
 /**
  * crm-backup command line: commander wiring, one file per command, exit codes in one place.
- * 0 ok, 1 failure, 2 usage, 3 integrity damage found, 130 interrupted.
+ * 0 ok, 1 failure, 2 usage, 3 integrity damage found, 4 a failing check (`check`), 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT, isCrmBackupError } from '../util/errors.js';

@@ -15,6 +15,8 @@ export interface RunningStream {
   readonly pid: number;
   /** The stream's --segment-seconds, when its lock says. */
   readonly segmentSeconds?: number;
+  /** When the lock was last refreshed (the later of the holder's clock and the store's): the stream's heartbeat. */
+  readonly refreshed: Date;
 }
 
 /** The streams of `source` whose lock is live (refreshed within the stale age), by their lock. */
@@ -24,11 +26,12 @@ export async function runningStreams(repo: Repository, source: string): Promise<
   for (const lock of await repo.locks.list()) {
     const body = lock.body;
     if (lock.stale || !body) continue;
+    const refreshed = new Date(Math.max(Date.parse(body.refreshed) || 0, lock.modified.getTime()));
     if (body.stream) {
       if (body.stream.source === source)
-        out.push({ host: body.host, pid: body.pid, segmentSeconds: body.stream.segmentSeconds });
+        out.push({ host: body.host, pid: body.pid, segmentSeconds: body.stream.segmentSeconds, refreshed });
     } else if (body.purpose === `${OLD_PURPOSE}${source}`) {
-      out.push({ host: body.host, pid: body.pid });
+      out.push({ host: body.host, pid: body.pid, refreshed });
     }
   }
   return out;

@@ -22,9 +22,7 @@ export function walkChain(
   compare: Compare,
   until?: bigint,
 ): Chain {
-  const sorted = [...all].sort(
-    (a, b) => compare(a.lastPosition, b.lastPosition) || compare(a.fromPosition, b.fromPosition),
-  );
+  const sorted = byPosition(all, compare);
   const segments: SegmentManifest[] = [];
   let reached: Position = snapshot.position;
   // The snapshot alone proves nothing about time: a transaction can commit after the slot's
@@ -40,4 +38,55 @@ export function walkChain(
     if (segCovered > covered) covered = segCovered;
   }
   return { segments, covered, reached };
+}
+
+function byPosition(all: readonly SegmentManifest[], compare: Compare): SegmentManifest[] {
+  return [...all].sort(
+    (a, b) => compare(a.lastPosition, b.lastPosition) || compare(a.fromPosition, b.fromPosition),
+  );
+}
+
+/** A break in the stored log: the changes between `after` and `before` are in no segment. */
+export interface LogGap {
+  /** The last position stored before the gap (a segment's end, or the snapshot's position). */
+  readonly after: Position;
+  /** Every commit at or before this instant (µs) is stored before the gap; -1 when unknown. */
+  readonly afterMicros: bigint;
+  /** The position the log continues from after the gap. */
+  readonly before: Position;
+  /** The first commit stored after the gap (µs); -1 when that segment holds none. */
+  readonly beforeMicros: bigint;
+}
+
+/**
+ * The gaps of the stored log, in position order: after `from` (a snapshot: the log must continue
+ * from its position), or in the whole log, whose first segment starts it. The same rule as
+ * walkChain, which stops at the first of them.
+ */
+export function logGaps(
+  all: readonly SegmentManifest[],
+  compare: Compare,
+  from?: { readonly position: Position; readonly micros: bigint },
+): LogGap[] {
+  const gaps: LogGap[] = [];
+  let reached = from?.position;
+  let reachedMicros = from?.micros ?? -1n;
+  for (const seg of byPosition(all, compare)) {
+    if (reached !== undefined) {
+      if (compare(seg.lastPosition, reached) <= 0) continue;
+      if (compare(seg.fromPosition, reached) > 0) {
+        const first = BigInt(seg.firstCommitMicros);
+        gaps.push({
+          after: reached,
+          afterMicros: reachedMicros,
+          before: seg.fromPosition,
+          beforeMicros: seg.transactions > 0 && first > 0n ? first : -1n,
+        });
+      }
+    }
+    reached = seg.lastPosition;
+    const covered = BigInt(seg.coveredUntilMicros);
+    if (covered > reachedMicros) reachedMicros = covered;
+  }
+  return gaps;
 }

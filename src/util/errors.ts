@@ -1,8 +1,9 @@
 /**
  * Errors by fault domain. Exit codes and retries switch on `code`, never on message text.
  * Every message is one sentence a DBA can act on, and never contains a secret.
+ * `checkFailed`: `crm-backup check` ran and found a failing check (an unhealthy backup, not an error of the run).
  */
-export const EXIT = { ok: 0, failure: 1, usage: 2, integrity: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, integrity: 3, checkFailed: 4, interrupted: 130 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type ErrorCode =

@@ -109,3 +109,37 @@ function daysFromCivil(year: number, month: number, day: number): bigint {
   const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
   return BigInt(era * 146_097 + doe - 719_468);
 }
+
+const DURATION_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * A duration as a user types it: `90s`, `15m`, `26h`, `2d`, or a bare number of seconds. Returns
+ * milliseconds, or undefined when the text is not one (the caller names the option in its message).
+ */
+export function parseDurationMs(text: string): number | undefined {
+  const m = /^(\d+)\s*([smhd])?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (n <= 0) return undefined;
+  return n * DURATION_UNITS_MS[(m[2] ?? 's').toLowerCase() as keyof typeof DURATION_UNITS_MS];
+}
+
+/** A duration for people, at most two units: `14s`, `5m 12s`, `26h 3m`, `3d 4h`. */
+export function formatAge(ms: number): string {
+  const sign = ms < 0 ? '-' : '';
+  let s = Math.floor(Math.abs(ms) / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
+    const n = Math.floor(s / size);
+    s -= n * size;
+    if (n > 0 || (unit === 's' && parts.length === 0)) parts.push(`${n}${unit}`);
+    if (parts.length === 2) break;
+  }
+  // `1d` and `0s` stand alone; a second unit that is zero is dropped (`2h`, not `2h 0m`)
+  return sign + parts.filter((p, i) => i === 0 || !p.startsWith('0')).join(' ');
+}
