@@ -35,4 +35,12 @@ export interface DriverModule {
    * (transactions.ts). Without it those commands refuse with one sentence.
    */
   readonly transactions?: TransactionReader;
+  /**
+   * The zstd level of this driver's snapshot data when `snapshot --compression` is not given
+   * (DEFAULT_SNAPSHOT_COMPRESSION otherwise): the level that keeps the snapshot within its
+   * benchmark against the database's native dump tool.
+   */
+  readonly snapshotCompression?: number;
 }
+
+export const DEFAULT_SNAPSHOT_COMPRESSION = 6;
