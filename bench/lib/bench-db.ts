@@ -1,7 +1,7 @@
 /**
  * What the benchmark's phases need of a database. The steps — snapshot, restore, the stream under
  * load, restore --at — are the same on every database (snapshot-phase.ts, stream-phase.ts,
- * pitr-phase.ts); these calls are not. One implementation per database: postgres-db.ts, mysql-db.ts.
+ * pitr-phase.ts); these calls are not. One implementation per database: postgres-db.ts, mysql-db.ts, mongodb-db.ts.
  */
 import type { TableChecksum } from '../../scripts/crm/index.js';
 import type { LoadOptions, LoadResult } from './load.js';

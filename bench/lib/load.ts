@@ -4,7 +4,7 @@
  * multi-row UPDATEs make the change count exact (the affected row count) and easy to compare with
  * the restore's replay summary. Each connection owns its own slice of ids: two statements never
  * touch the same rows, so there are no lock waits or deadlocks to distort the rate. The
- * statements themselves come from the database's LoadDb (postgres-db.ts, mysql-db.ts).
+ * statements themselves come from the database's LoadDb (postgres-db.ts, mysql-db.ts, mongodb-db.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -33,17 +33,19 @@ export interface LoadSession {
 
 /** What the load needs of a database. */
 export interface LoadDb {
-  /** The first row of a one-shot query. */
-  row(url: string, sql: string): Promise<Record<string, unknown> | undefined>;
+  /** The lowest and highest id of contacts (hi < lo when it is empty). */
+  idRange(url: string): Promise<{ lo: number; hi: number }>;
   /** A connection of its own, for one of the load's workers. */
   session(url: string): Promise<LoadSession>;
 }
 
+/** The id range query of the SQL databases, and its row read as idRange's answer. */
+export const CONTACT_ID_RANGE_SQL = 'SELECT min(id) AS lo, max(id) AS hi FROM contacts';
+export const idRangeOf = (row: Record<string, unknown> | undefined): { lo: number; hi: number } => ({ lo: Number(row?.lo ?? 0), hi: Number(row?.hi ?? -1) });
+
 export async function runUpdateLoad(db: LoadDb, url: string, opts: LoadOptions): Promise<LoadResult> {
   const width = opts.rowsPerStatement ?? 100;
-  const range = await db.row(url, 'SELECT min(id) AS lo, max(id) AS hi FROM contacts');
-  const lo = Number(range?.lo ?? 0);
-  const hi = Number(range?.hi ?? -1);
+  const { lo, hi } = await db.idRange(url);
   if (hi - lo + 1 < width) throw new Error(`contacts has ${hi - lo + 1} rows; the load needs at least ${width}.`);
   const connections = Math.max(1, Math.min(opts.connections, Math.floor((hi - lo + 1) / width)));
   const slice = Math.floor((hi - lo + 1) / connections);

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { mysqlTableChecksums, type TableChecksum } from '../../scripts/crm/index.js';
 import type { BenchDb } from './bench-db.js';
-import { runUpdateLoad, type LoadDb, type LoadOptions, type LoadResult } from './load.js';
+import { CONTACT_ID_RANGE_SQL, idRangeOf, runUpdateLoad, type LoadDb, type LoadOptions, type LoadResult } from './load.js';
 import { myCreateDb, myDbSize, myDropDb, myFlushDirtyPages, myQuery, myServerNow, quoteId, TICK_TABLE, type MyDbSize } from './mysql.js';
 import { fmtBytes } from './report.js';
 import { seedWithProgress, type SeedDb, type SeedFigures } from './seed.js';
@@ -42,7 +42,7 @@ export async function tickAfter(url: string, e: string): Promise<string> {
 }
 
 const mysqlLoad: LoadDb = {
-  row: async (url, sql) => (await myQuery<Record<string, unknown>>(url, sql))[0],
+  idRange: async (url) => idRangeOf((await myQuery<Record<string, unknown>>(url, CONTACT_ID_RANGE_SQL))[0]),
   async session(url) {
     const c = await mysql.createConnection({ uri: url });
     try {

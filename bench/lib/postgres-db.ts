@@ -6,14 +6,14 @@
 import pg from 'pg';
 import { pgTableChecksums } from '../../scripts/crm/index.js';
 import type { BenchDb } from './bench-db.js';
-import { runUpdateLoad, type LoadDb, type LoadOptions, type LoadResult } from './load.js';
+import { CONTACT_ID_RANGE_SQL, idRangeOf, runUpdateLoad, type LoadDb, type LoadOptions, type LoadResult } from './load.js';
 import { createDb, dbSize, dropDb, query, serverNow, type DbSize } from './pg.js';
 import { fmtBytes } from './report.js';
 import type { SeedDb } from './seed.js';
 import { say } from './steps.js';
 
 const pgLoad: LoadDb = {
-  row: async (url, sql) => (await query(url, sql))[0],
+  idRange: async (url) => idRangeOf((await query(url, CONTACT_ID_RANGE_SQL))[0]),
   async session(url) {
     const client = new pg.Client({ connectionString: url });
     await client.connect();

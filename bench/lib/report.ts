@@ -3,13 +3,14 @@
  * native) and a verdict; the rows every database benchmark has (figureTable), and what each adds
  * (TableParts). "met"/"MISSED" judge a target; "FAIL" means the figure could not be measured (its
  * step failed) or a restore's checksums differ from the source — a wrong restore is a failure
- * whatever its speed.
+ * whatever its speed. "NOT RUN" marks a comparison whose native tool is not installed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResults } from './results.js';
 
-export type Verdict = 'met' | 'MISSED' | 'FAIL' | 'info';
+/** `NOT RUN`: the baseline's tool is not installed here, so the target could not be judged. */
+export type Verdict = 'met' | 'MISSED' | 'FAIL' | 'NOT RUN' | 'info';
 
 export interface Row {
   readonly metric: string;

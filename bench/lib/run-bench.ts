@@ -1,5 +1,5 @@
 /**
- * One run of a database benchmark (bench/postgres.ts, bench/mysql.ts), whatever the database:
+ * One run of a database benchmark (bench/postgres.ts, bench/mysql.ts, bench/mongodb.ts), whatever the database:
  *  1. seed the reference CRM on a throwaway server;
  *  2. the native baselines (the database's own phase), before crm-backup touches the server;
  *  3. `init`, the CLI floor, the stream started before the snapshot (so `restore --at` can use
@@ -33,6 +33,9 @@ import { loadPhase, startStreamPhase, stopStreamPhase } from './stream-phase.js'
 /** The fields every run's results start with. */
 export type CommonStart = Pick<BenchResults, 'startedAt' | 'options' | 'environment'>;
 
+/** The server a run uses: the harness's throwaway one, or (MongoDB) one given by URL; `stop` removes what the run left. */
+export type BenchServer = Pick<ThrowawayServer, 'url' | 'stop'>;
+
 /** What a database's benchmark brings to the common run. */
 export interface BenchSpec<O extends BenchOptions, R extends BenchResults> {
   /** The database in the first line: `PostgreSQL`, `MySQL/MariaDB`. */
@@ -44,8 +47,13 @@ export interface BenchSpec<O extends BenchOptions, R extends BenchResults> {
   readonly usage: string;
   parseArgs(argv: readonly string[]): O;
   readonly db: BenchDb;
-  /** The throwaway server, with the benchmark's settings. */
-  startServer(opts: O): Promise<ThrowawayServer>;
+  /** The throwaway server, with the benchmark's settings; its error ends the run in one sentence (exit 1). */
+  startServer(opts: O): Promise<BenchServer>;
+  /**
+   * Why the benchmark cannot run at all here (MongoDB: no server given), as the one line it then
+   * prints before exiting 0; undefined when it can run.
+   */
+  notRun?(opts: O): string | undefined;
   /** The results before the first step: `common` and the benchmark's own fields, `native` empty. */
   newResults(common: CommonStart, opts: O): R;
   /** Step 1 (run as the step `seed`). */
@@ -120,6 +128,11 @@ async function main<O extends BenchOptions, R extends BenchResults>(spec: BenchS
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
+  }
+  const notRun = spec.notRun?.(opts);
+  if (notRun !== undefined) {
+    say(notRun);
+    return 0;
   }
   installCleanup(); // before the harness installs its own handlers, so ours runs first
   const options: BenchOptions = opts; // the benchmark's own options (MySQL's --buffer-pool) are spread in too

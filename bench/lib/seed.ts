@@ -5,7 +5,7 @@
  * that neither the native dump nor crm-backup pays for work the seed left behind — whichever read
  * the tables first would otherwise be slower for reasons not its own.
  */
-import { CRM_TABLES, seedCrm } from '../../scripts/crm/index.js';
+import { CRM_TABLES, seedCrm, type SeedOptions, type SeedResult } from '../../scripts/crm/index.js';
 import { say } from './steps.js';
 
 export interface SeedFigures<Size> {
@@ -14,8 +14,10 @@ export interface SeedFigures<Size> {
   readonly size: Size;
 }
 
-/** What seeding needs of a database (postgres-db.ts, mysql-db.ts). */
+/** What seeding needs of a database (postgres-db.ts, mysql-db.ts, mongodb-db.ts). */
 export interface SeedDb<Size> {
+  /** Fills the empty database with the CRM; seedCrm (knex migrations and INSERTs) when not given (MongoDB has its own). */
+  fill?(url: string, opts: SeedOptions): Promise<SeedResult>;
   /** The heartbeat's line: `table` is the one being seeded (undefined after the last), `elapsed` the time so far. */
   heartbeat(url: string, table: string | undefined, elapsed: () => string): Promise<string>;
   /** After the tables are filled: the tick table, statistics, flushing; says the sizes and returns them. */
@@ -35,7 +37,7 @@ export async function seedWithProgress<Size>(db: SeedDb<Size>, url: string, scal
     );
   }, HEARTBEAT_MS);
   try {
-    const result = await seedCrm(url, {
+    const result = await (db.fill ?? seedCrm)(url, {
       scale,
       seed,
       onProgress: (table, rows) => {
