@@ -105,3 +105,31 @@ export interface MyBenchResults
   /** The server's settings beyond the harness's (buffer pool, redo log, doublewrite). */
   readonly serverSettings: Readonly<Record<string, string>>;
 }
+
+/** What bench/mongodb.ts's seed reports of the database (dbStats). */
+export interface MongoDbSize {
+  /** Uncompressed BSON of every document (dbStats dataSize). */
+  readonly data: number;
+  /** On disk, compressed by WiredTiger (dbStats storageSize). */
+  readonly storage: number;
+  readonly indexes: number;
+  readonly collections: number;
+}
+
+export type MongoBenchResults = BenchResults<
+  SeedFigures<MongoDbSize>,
+  {
+    /** `mongodump --gzip --numParallelCollections J` of the database: time and folder bytes. */
+    dump?: DumpFigures;
+    /** `mongorestore --gzip --numParallelCollections J` of that folder, one per round, and their median. */
+    restoreSeconds?: number;
+    restoreRuns?: number[];
+    /** Why mongodump/mongorestore did not run, when they did not. */
+    toolsMissing?: string;
+    /** `mongodump --version`'s first line, when installed. */
+    toolsVersion?: string;
+  }
+> & {
+  /** The server's version and topology, from hello and buildInfo. */
+  server?: { version: string; topology: string };
+};
