@@ -1,5 +1,5 @@
 /**
- * MongoDB benchmark of issue #13: crm-backup against mongodump --gzip / mongorestore on the
+ * MongoDB benchmark of issue #13: crm-backup against mongodump --archive --gzip / mongorestore on the
  * replica set it is given, holding the reference CRM as documents, in one run.
  *   npx tsx bench/mongodb.ts --url 'mongodb://host:27017/?replicaSet=rs0' [--scale 19] [--jobs 2] [--built]
  * (or the URL in CRMB_BENCH_MONGODB_URL / CRMB_TEST_MONGODB_URL). No MongoDB can be started by
@@ -44,11 +44,11 @@ async function nativePhase(ctx: Ctx, work: string): Promise<void> {
   const config = writeToolsConfig(join(work, 'mongo-tools.yaml'), serverUrl);
   const dir = join(work, 'mongodump');
   mkdirSync(dir);
-  native.dump = await steps.run('mongodump', `mongodump --gzip --numParallelCollections ${opts.jobs} (${native.toolsVersion})`, () => mongodump(config, 'crm', dir, opts.jobs));
-  if (!native.dump) return steps.skip('mongorestore', 'no mongodump folder to restore');
+  native.dump = await steps.run('mongodump', `mongodump --archive --gzip --numParallelCollections ${opts.jobs} (${native.toolsVersion})`, () => mongodump(config, 'crm', dir, opts.jobs));
+  if (!native.dump) return steps.skip('mongorestore', 'no mongodump archive to restore');
   say(`   dump: ${fmtBytes(native.dump.bytes)} in ${native.dump.seconds.toFixed(1)} s`);
   const restore = (): Promise<number> => inFreshDb(mongoDb, serverUrl, NATIVE_DB, () => mongorestoreLoad(config, dir, 'crm', NATIVE_DB, opts.jobs));
-  const first = await steps.run('mongorestore', `mongorestore --gzip --numParallelCollections ${opts.jobs} into a fresh database (round 1)`, restore);
+  const first = await steps.run('mongorestore', `mongorestore --archive --gzip --numParallelCollections ${opts.jobs} into a fresh database (round 1)`, restore);
   if (first === undefined) return;
   native.restoreRuns = [first];
   native.restoreSeconds = first;

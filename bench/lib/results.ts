@@ -119,9 +119,9 @@ export interface MongoDbSize {
 export type MongoBenchResults = BenchResults<
   SeedFigures<MongoDbSize>,
   {
-    /** `mongodump --gzip --numParallelCollections J` of the database: time and folder bytes. */
+    /** `mongodump --archive --gzip --numParallelCollections J` of the database: time and folder bytes. */
     dump?: DumpFigures;
-    /** `mongorestore --gzip --numParallelCollections J` of that folder, one per round, and their median. */
+    /** `mongorestore --archive --gzip --numParallelCollections J` of that folder, one per round, and their median. */
     restoreSeconds?: number;
     restoreRuns?: number[];
     /** Why mongodump/mongorestore did not run, when they did not. */

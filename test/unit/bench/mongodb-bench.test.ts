@@ -129,9 +129,9 @@ const row = (rows: readonly Row[], start: string, baseline?: string): Row =>
 describe('bench/mongodb.ts table', () => {
   it('judges snapshot time, bytes and restore time against mongodump/mongorestore, and the shared rows', () => {
     const rows = mongoFigureRows(fabricated());
-    expect(row(rows, 'snapshot --jobs 2')).toMatchObject({ value: '32.0 s', baseline: '40.0 s (mongodump --gzip -j 2)', ratio: '0.80×', verdict: 'met' });
+    expect(row(rows, 'snapshot --jobs 2')).toMatchObject({ value: '32.0 s', baseline: '40.0 s (mongodump --archive --gzip -j 2)', ratio: '0.80×', verdict: 'met' });
     expect(row(rows, 'repository bytes')).toMatchObject({ ratio: '1.04×', target: '≤ 1.00×', verdict: 'MISSED' });
-    expect(row(rows, 'restore --snapshot --jobs 2, wall time (median of 3)')).toMatchObject({ baseline: '60.0 s (mongorestore --gzip -j 2)', ratio: '0.92×', verdict: 'met' });
+    expect(row(rows, 'restore --snapshot --jobs 2, wall time (median of 3)')).toMatchObject({ baseline: '60.0 s (mongorestore --archive --gzip -j 2)', ratio: '0.92×', verdict: 'met' });
     expect(row(rows, 'peak memory: init')).toMatchObject({ value: '120.0 MB', verdict: 'met' });
     expect(row(rows, 'restore --at E checksums')).toMatchObject({ value: 'DIFFERENT: contacts (26000 vs 25999 rows)', verdict: 'FAIL' });
     expect(row(rows, 'database (BSON')).toMatchObject({ value: '1050.0 MB / 400.0 MB / 120.0 MB' });
