@@ -9,7 +9,8 @@ import { transactions } from './transactions.js';
 
 export const driver: DriverModule = {
   kind: 'mysql',
-  formatVersion: 1,
+  // 2: snapshots hold table data as `mysql-rows/1` (protocol row packets), which 1 cannot load
+  formatVersion: 2,
   capabilities: { snapshot: true, changeLog: true, restore: true },
   comparePositions,
   tableNames,
@@ -23,4 +24,5 @@ export const driver: DriverModule = {
 export { MysqlSource } from './source.js';
 export { MysqlTarget } from './target.js';
 export { LOAD_FORMAT } from './internal/load.js';
+export { ROWS_FORMAT } from './internal/rows-format.js';
 export { SCHEMA_FORMAT } from './schema.js';

@@ -17,7 +17,7 @@
  * lock was held is recorded in the snapshot's meta (`lockMs`).
  *
  * Rows are read as the server stores them (internal/load.ts), converted from the protocol's row
- * packets (internal/load-data-query.ts), under time_zone +00:00; a large
+ * packets (internal/rows-query.ts), under time_zone +00:00; a large
  * table with an integer primary key is read in several key ranges (`db.table#n`) that load side
  * by side.
  */
@@ -35,13 +35,14 @@ import {
   type Session,
 } from './internal/connection.js';
 import { databaseIdentity } from './internal/identity.js';
-import { LOAD_FORMAT, selectList } from './internal/load.js';
-import { loadDataQuery } from './internal/load-data-query.js';
+import { selectList } from './internal/load.js';
+import { ROWS_FORMAT } from './internal/rows-format.js';
+import { rowsQuery } from './internal/rows-query.js';
 import { formatPosition } from './internal/position.js';
 import { tableNames } from './names.js';
 import { encodeSchema, listTables, readSchema, SCHEMA_FORMAT, type SnapshotTable } from './schema.js';
 
-export { LOAD_FORMAT } from './internal/load.js';
+export { ROWS_FORMAT } from './internal/rows-format.js';
 
 /** When a table is read in key ranges: at least this many rows (estimated), and more than one job. */
 export const splitting = { minRows: 500_000 };
@@ -347,12 +348,12 @@ async function* tableStreams(
     const stream: { -readonly [K in keyof TableStream]: TableStream[K] } = {
       name: p.name,
       table,
-      format: LOAD_FORMAT,
+      format: ROWS_FORMAT,
       data: (async function* () {
         const lease = await pool.acquire(signal);
         let done = false;
         try {
-          yield* loadDataQuery(lease.conn, sql, (n) => (stream.rows = n));
+          yield* rowsQuery(lease.conn, sql, (n) => (stream.rows = n));
           done = true;
         } catch (err) {
           if (signal?.aborted) throw new AbortError('interrupted', { cause: err });

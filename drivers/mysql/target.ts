@@ -27,7 +27,8 @@ import {
   type Session,
 } from './internal/connection.js';
 import { databaseIdentity } from './internal/identity.js';
-import { infileStream, LOAD_FORMAT, loadDataSql } from './internal/load.js';
+import { dumpedColumns, infileStream, LOAD_FORMAT, loadDataSql } from './internal/load.js';
+import { ROWS_FORMAT, rowsToLoadData } from './internal/rows-format.js';
 import { splitSecondaryKeys } from './internal/schema-keys.js';
 import { guardTrigger, unguardTrigger, unorderedTrigger } from './internal/statements.js';
 import { preflight } from './preflight.js';
@@ -165,8 +166,8 @@ export class MysqlTarget implements TargetDriver {
     data: AsyncIterable<Uint8Array>,
     opts?: LoadOptions,
   ): Promise<LoadStats> {
-    if (format !== LOAD_FORMAT)
-      throw new SourceError(`Stream "${name}" has format "${format}"; this driver loads "${LOAD_FORMAT}".`);
+    if (format !== ROWS_FORMAT && format !== LOAD_FORMAT)
+      throw new SourceError(`Stream "${name}" has format "${format}"; this driver loads "${ROWS_FORMAT}" and "${LOAD_FORMAT}".`);
     throwIfAborted(opts?.signal);
     const t = this.tableOf(name);
     let bytes = 0;
@@ -183,7 +184,8 @@ export class MysqlTarget implements TargetDriver {
     try {
       // the socket the rows go out on: the next piece is read only once it has drained
       const socket = (s.conn as unknown as { stream: Parameters<typeof infileStream>[1] }).stream;
-      const input = infileStream(counted, socket);
+      const text = format === ROWS_FORMAT ? rowsToLoadData(counted, dumpedColumns(t.columns)) : counted;
+      const input = infileStream(text, socket);
       const table = `${quoteIdent(this.target.database)}.${quoteIdent(t.name)}`;
       const res = await s.exec({ sql: loadDataSql(table, t.columns), infileStreamFactory: () => input });
       if (res.warningStatus > 0) {

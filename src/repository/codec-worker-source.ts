@@ -22,11 +22,24 @@ function own(parts, total) {
   return out;
 }
 
+// One compression context per level, kept: a new one per 1 MiB chunk (zstd.compress) cost about
+// a tenth more time, the context's tables being set up again each time.
+const compressors = new Map();
+function compressor(level) {
+  let c = compressors.get(level);
+  if (!c) {
+    c = new zstd.Compressor();
+    c.setParameters({ compressionLevel: level });
+    compressors.set(level, c);
+  }
+  return c;
+}
+
 function encode(id, data, level) {
   let compression = F.none;
   let body = data;
   if (data.length > 0) {
-    const packed = zstd.compress(data, { compressionLevel: level });
+    const packed = compressor(level).compress(data);
     if (packed.length < data.length) { compression = F.zstd; body = packed; }
   }
   const header = Buffer.alloc(F.headerLen);

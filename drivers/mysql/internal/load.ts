@@ -1,10 +1,10 @@
 /**
- * The snapshot's table data format, `mysql-load-data/1`: the text `LOAD DATA` reads with its
+ * The text `LOAD DATA` reads (`mysql-load-data/1`, the snapshot's table data format before
+ * `mysql-rows/1`, see rows-format.ts, which the restore turns into it): its
  * defaults, one row per line, fields separated by a tab, `\N` for NULL, and backslash escapes for
  * backslash, tab, newline, carriage return and NUL. Field bytes are the column's bytes as the
  * server stores them (read with character_set_results = binary, loaded with CHARACTER SET
- * binary), so text in any charset arrives unconverted. The snapshot writes it straight from the
- * protocol's row packets (load-data-query.ts).
+ * binary), so text in any charset arrives unconverted.
  *
  * A few types are not exact in the server's plain text, so they are selected as an expression
  * and loaded through a variable:
@@ -26,6 +26,11 @@ export interface DataColumn {
 }
 
 const dumped = (cols: readonly DataColumn[]): DataColumn[] => cols.filter((c) => !c.generated);
+
+/** How many fields a row of the table's data holds: its columns but the generated ones. */
+export function dumpedColumns(cols: readonly DataColumn[]): number {
+  return dumped(cols).length;
+}
 
 /** The SELECT list a snapshot reads a table's dumped columns with. */
 export function selectList(cols: readonly DataColumn[]): string {

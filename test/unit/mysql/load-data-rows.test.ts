@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { appendTextRow, Out } from '../../../drivers/mysql/internal/load-data-query.js';
+import {
+  appendTextRow,
+  Out,
+  rowEnd,
+  ROWS_HEADER_BYTES,
+  rowsToLoadData,
+} from '../../../drivers/mysql/internal/rows-format.js';
 
 /** A text-protocol row packet's payload: each field a length-encoded string, null as 0xFB. */
 function rowPacket(fields: readonly (Buffer | string | null)[]): Buffer {
@@ -72,5 +78,82 @@ describe('MySQL snapshot rows: protocol row packets to LOAD DATA text', () => {
     expect(() => appendTextRow(p, 0, p.length - 1, 2, out)).toThrow('runs past the packet');
     expect(() => appendTextRow(p, 0, p.length, 1, out)).toThrow('bytes left after the last field');
     expect(() => appendTextRow(Buffer.from([0xff]), 0, 1, 1, out)).toThrow('length byte 0xff');
+  });
+});
+
+/** Rows as `mysql-rows/1`: the field count, then each row packet's payload. */
+function rowsData(rows: readonly (readonly (Buffer | string | null)[])[]): Buffer {
+  const head = Buffer.alloc(ROWS_HEADER_BYTES);
+  head.writeUInt16LE(rows[0]?.length ?? 1);
+  return Buffer.concat([head, ...rows.map((r) => rowPacket(r))]);
+}
+
+async function text(pieces: readonly Uint8Array[], fields: number): Promise<string> {
+  const out: Uint8Array[] = [];
+  for await (const c of rowsToLoadData(
+    (async function* () {
+      yield* pieces;
+    })(),
+    fields,
+  ))
+    out.push(c);
+  return Buffer.concat(out).toString('latin1');
+}
+
+describe("MySQL restore: mysql-rows/1 (the snapshot's row packets) to LOAD DATA text", () => {
+  const rows = [
+    ['1', 'Ada', null],
+    ['2', 'tab\there', ''],
+    ['3', Buffer.alloc(300, 0x62), 'x'],
+    ['4', Buffer.alloc(70000, 0x63), null],
+  ];
+  const whole = rowsData(rows);
+  const expected = `1\tAda\t\\N\n2\ttab\\there\t\n3\t${'b'.repeat(300)}\tx\n4\t${'c'.repeat(70000)}\t\\N\n`;
+
+  it('gives the same text wherever the input is cut, once or twice', async () => {
+    expect(await text([whole], 3)).toBe(expected);
+    const cuts = [
+      ...Array(400).keys(),
+      ...Array.from({ length: 60 }, (_, i) => 395 + i * 1171),
+      whole.length - 1,
+      whole.length,
+    ];
+    for (const a of cuts) expect(await text([whole.subarray(0, a), whole.subarray(a)], 3)).toBe(expected);
+    for (let a = 0; a <= 400; a += 7)
+      for (let b = a; b <= whole.length; b += 997)
+        expect(await text([whole.subarray(0, a), whole.subarray(a, b), whole.subarray(b)], 3)).toBe(expected);
+  });
+
+  it('an empty table is its header alone', async () => {
+    expect(await text([rowsData([]).subarray(0, 1), rowsData([]).subarray(1)], 1)).toBe('');
+  });
+
+  it('puts a row larger than many input chunks together', async () => {
+    const big = rowsData([[Buffer.alloc(5 * 1024 * 1024, 0x61)], ['z']]);
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < big.length; i += 65536) pieces.push(big.subarray(i, i + 65536));
+    const t = await text(pieces, 1);
+    expect(t.length).toBe(5 * 1024 * 1024 + 1 + 2);
+    expect(t.endsWith('a\nz\n')).toBe(true);
+  });
+
+  it('says how many more bytes a cut row needs, at least', () => {
+    const row = rowPacket(['abc', Buffer.alloc(300, 0x61), null]);
+    expect(rowEnd(row, 0, 3)).toBe(row.length);
+    for (let n = 0; n < row.length; n++) {
+      const need = -rowEnd(row.subarray(0, n), 0, 3);
+      expect(need).toBeGreaterThan(n);
+      expect(need).toBeLessThanOrEqual(row.length);
+    }
+  });
+
+  it("refuses data that ends inside a row, and rows that do not hold the table's columns", async () => {
+    await expect(text([whole.subarray(0, whole.length - 1)], 3)).rejects.toThrow(
+      'the data ends inside a row (',
+    );
+    await expect(text([whole.subarray(0, 1)], 3)).rejects.toThrow(
+      'the data ends inside a row (1 bytes of it)',
+    );
+    await expect(text([whole], 2)).rejects.toThrow('the rows hold 3 fields each, the table 2 columns');
   });
 });
