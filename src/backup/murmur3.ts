@@ -20,11 +20,20 @@ function fmix(h: number): number {
   return h ^ (h >>> 16);
 }
 
-const word = (b: Uint8Array, i: number): number =>
-  (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+/** A DataView over `buf`, for murmur3x86_128: one bounds check per 32-bit word instead of four byte reads. */
+export function viewOf(buf: Uint8Array): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
 
-/** Fills `out[0..3]` with h1..h4 (unsigned). */
-export function murmur3x86_128(buf: Uint8Array, start: number, end: number, out: Uint32Array, seed = 0): void {
+/** Fills `out[0..3]` with h1..h4 (unsigned); `view` is `viewOf(buf)`. */
+export function murmur3x86_128(
+  view: DataView,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint32Array,
+  seed = 0,
+): void {
   const len = end - start;
   let h1 = seed | 0;
   let h2 = h1;
@@ -33,10 +42,10 @@ export function murmur3x86_128(buf: Uint8Array, start: number, end: number, out:
   const blocksEnd = start + (len & ~15);
   let i = start;
   for (; i < blocksEnd; i += 16) {
-    let k1 = word(buf, i);
-    let k2 = word(buf, i + 4);
-    let k3 = word(buf, i + 8);
-    let k4 = word(buf, i + 12);
+    let k1 = view.getInt32(i, true);
+    let k2 = view.getInt32(i + 4, true);
+    let k3 = view.getInt32(i + 8, true);
+    let k4 = view.getInt32(i + 12, true);
     k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
     h1 ^= k1;
     h1 = rotl(h1, 19) + h2;

@@ -7,7 +7,7 @@
  * pieces a stream arrives in, and only a row cut by a piece boundary is copied.
  */
 import type { RowFraming } from '../driver/driver-module.js';
-import { murmur3x86_128 } from './murmur3.js';
+import { murmur3x86_128, viewOf } from './murmur3.js';
 
 /** What a snapshot manifest stores per table stream (`StoredTableStream.checksum`). */
 export interface RowChecksum {
@@ -30,10 +30,10 @@ export class ChecksumSum {
   private pending = 0;
   private readonly h = new Uint32Array(4);
 
-  /** Hashes `buf[start, end)` as one row and adds it. */
-  addRow(buf: Uint8Array, start: number, end: number): void {
+  /** Hashes `buf[start, end)` as one row and adds it; `view` is `viewOf(buf)`. */
+  addRow(view: DataView, buf: Uint8Array, start: number, end: number): void {
     const h = this.h;
-    murmur3x86_128(buf, start, end, h);
+    murmur3x86_128(view, buf, start, end, h);
     this.addWords(h[0]!, h[1]!, h[2]!, h[3]!);
     this.rows++;
   }
@@ -111,14 +111,15 @@ class LineHasher implements RowHasher {
 
   push(piece: Uint8Array): void {
     let start = 0;
+    const view = viewOf(piece);
     for (;;) {
       const nl = piece.indexOf(NEWLINE, start);
       if (nl < 0) break;
       if (this.head.length > 0) {
         const row = concat([...this.head, piece.subarray(start, nl)]);
         this.head = [];
-        this.sum.addRow(row, 0, row.length);
-      } else this.sum.addRow(piece, start, nl);
+        this.sum.addRow(viewOf(row), row, 0, row.length);
+      } else this.sum.addRow(view, piece, start, nl);
       start = nl + 1;
     }
     // a copy: the producer may reuse its buffer once the piece has been passed on
@@ -129,7 +130,7 @@ class LineHasher implements RowHasher {
     if (this.head.length > 0) {
       const row = concat(this.head);
       this.head = [];
-      this.sum.addRow(row, 0, row.length);
+      this.sum.addRow(viewOf(row), row, 0, row.length);
     }
     return this.sum.result();
   }
@@ -163,14 +164,15 @@ class BsonHasher implements RowHasher {
       const whole = concat(this.head);
       this.head = [];
       this.headBytes = 0;
-      this.sum.addRow(whole, 0, whole.length);
+      this.sum.addRow(viewOf(whole), whole, 0, whole.length);
     }
+    const view = viewOf(piece);
     while (piece.length - off >= LENGTH_BYTES) {
       // a length below the 4 bytes of its own prefix is damage: it is hashed as a row of 4 bytes,
       // so the count and sum differ, rather than looping here
       const len = Math.max(docLength(piece, off), LENGTH_BYTES);
       if (off + len > piece.length) break;
-      this.sum.addRow(piece, off, off + len);
+      this.sum.addRow(view, piece, off, off + len);
       off += len;
     }
     if (off < piece.length) this.keep(piece.slice(off));
@@ -181,7 +183,7 @@ class BsonHasher implements RowHasher {
       const rest = concat(this.head);
       this.head = [];
       this.headBytes = 0;
-      this.sum.addRow(rest, 0, rest.length);
+      this.sum.addRow(viewOf(rest), rest, 0, rest.length);
     }
     return this.sum.result();
   }

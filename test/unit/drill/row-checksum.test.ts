@@ -5,7 +5,7 @@
  */
 import { serialize } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { murmur3x86_128 } from '../../../src/backup/murmur3.js';
+import { murmur3x86_128, viewOf } from '../../../src/backup/murmur3.js';
 import {
   ChecksumSum,
   rowHasher,
@@ -33,7 +33,7 @@ function reference(rows: readonly Uint8Array[]): RowChecksum {
   const out = new Uint32Array(4);
   let sum = 0n;
   for (const r of rows) {
-    murmur3x86_128(r, 0, r.length, out);
+    murmur3x86_128(viewOf(r), r, 0, r.length, out);
     sum += (BigInt(out[3]!) << 96n) | (BigInt(out[2]!) << 64n) | (BigInt(out[1]!) << 32n) | BigInt(out[0]!);
   }
   return { rows: rows.length, sum: (sum % (1n << 128n)).toString(16).padStart(32, '0') };
@@ -47,10 +47,10 @@ describe('MurmurHash3 x86_128', () => {
     const out = new Uint32Array(4);
     for (let i = 0; i < 256; i++) {
       key[i] = i;
-      murmur3x86_128(key, 0, i, out, 256 - i);
+      murmur3x86_128(viewOf(key), key, 0, i, out, 256 - i);
       hashes.set(new Uint8Array(out.buffer), i * 16);
     }
-    murmur3x86_128(hashes, 0, hashes.length, out, 0);
+    murmur3x86_128(viewOf(hashes), hashes, 0, hashes.length, out, 0);
     expect(out[0]!.toString(16)).toBe('b3ece62a');
   });
 
@@ -58,9 +58,9 @@ describe('MurmurHash3 x86_128', () => {
     const a = new Uint32Array(4);
     const b = new Uint32Array(4);
     const text = Buffer.from('xx-The quick brown fox jumps over the lazy dog-yy');
-    murmur3x86_128(text, 3, text.length - 3, a);
+    murmur3x86_128(viewOf(text), text, 3, text.length - 3, a);
     const alone = Buffer.from(text.subarray(3, text.length - 3));
-    murmur3x86_128(alone, 0, alone.length, b);
+    murmur3x86_128(viewOf(alone), alone, 0, alone.length, b);
     expect([...a]).toEqual([...b]);
   });
 });
