@@ -1,7 +1,8 @@
 /**
  * `crm-backup drill` on a real PostgreSQL, as the real CLI: a good repository passes, is recorded
  * and shown by list and check; --at inside the window compares the tables the log did not touch
- * and names the ones it did; the scratch database is dropped unless --keep; a table whose data
+ * and names the ones it did; the scratch database is dropped unless --keep, also when the drill
+ * is interrupted (through the engine the CLI calls); a table whose data
  * does not match its checksum, and a damaged chunk of a table, fail with exit 5 and one sentence.
  * Every wait is for the event asserted on, never a fixed sleep.
  */
@@ -13,7 +14,9 @@ import { waitFor } from '../harness/util.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { serverNowMicros, streamProcess, tempRepo, TEST_PASSWORD, type TempRepo } from '../helpers/pitr.js';
 import { formatMicros } from '../../src/util/time.js';
-import type { DrillOutcome } from '../../src/drill/drill.js';
+import { runDrill, type DrillOutcome } from '../../src/drill/drill.js';
+import { AbortError } from '../../src/util/errors.js';
+import { memoryLogger } from '../../src/util/log.js';
 
 const NAME = 'crm';
 
@@ -125,6 +128,24 @@ describe('crm-backup drill on PostgreSQL', () => {
     expect(random.out!.record.at).toBeDefined();
     expect(random.out!.database.url).toMatch(/\/crmb_drill_\d{14}$/);
     expect(await databaseExists(random.out!.database.url.split('/').at(-1)!)).toBe(false);
+  });
+
+  it('drops the scratch database and records nothing when the drill is interrupted', async () => {
+    const stop = new AbortController();
+    const before = (await tr.repo.listDrills()).length;
+    const err = await runDrill({
+      repo: tr.repo,
+      targetUrl: source.url,
+      scratch: 'crmb_drill_t_abort',
+      jobs: 2,
+      log: memoryLogger(),
+      signal: stop.signal,
+      // as a SIGINT would, once the restore is done and the tables are about to be read back
+      afterRestore: async () => stop.abort(),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortError);
+    expect(await databaseExists('crmb_drill_t_abort')).toBe(false);
+    expect((await tr.repo.listDrills()).length).toBe(before);
   });
 
   it('fails with exit 5 and one sentence when a table does not match its checksum, and check fails on it', async () => {
