@@ -239,7 +239,8 @@ async function replayLog(
       if (!unrelated || multiPart) await target.apply(tx, { tables });
       // a transaction with row changes that does not say where may have changed any table; one
       // with neither (an idle marker, a sequence record) changed none
-      if (tx.tables?.length) for (const t of tx.tables) touched?.add(t);
+      if (tx.schemaChange) touched = null;
+      else if (tx.tables?.length) for (const t of tx.tables) touched?.add(t);
       else if (tx.changes > 0) touched = null;
       changes += tx.changes;
       if (!inTransaction) {
