@@ -145,7 +145,10 @@ async function drill(
     seconds: summary.seconds,
     bytes: summary.bytes,
     rows: summary.rows,
-    tables: new Set(snap.streams.map((s) => s.table)).size,
+    // tables of the database, not streams a driver applies on top of them (MongoDB's change tail)
+    tables: new Set(
+      snap.streams.map((s) => s.table).filter((t) => !driver.tableNames.partOfEverySelection?.(t)),
+    ).size,
     tablesCompared: cmp.compared.length,
     notCompared: cmp.notCompared,
   };
