@@ -5,7 +5,9 @@ import { comparePositions } from './internal/position.js';
 import { tableNames } from './names.js';
 import { MongoSource } from './source.js';
 import { MongoTarget } from './target.js';
+import { scratch } from './scratch.js';
 import { transactions } from './transactions.js';
+import { LOAD_FORMAT } from './internal/load.js';
 
 export const driver: DriverModule = {
   kind: 'mongodb',
@@ -16,6 +18,9 @@ export const driver: DriverModule = {
   openSource: async (url, opts) => new MongoSource(parseMongoUrl(url), opts.name),
   openTarget: async (url) => new MongoTarget(parseMongoUrl(url)),
   transactions,
+  // raw BSON documents; the change tail's records are not the collections' documents
+  rowFraming: (format) => (format === LOAD_FORMAT ? 'bson' : undefined),
+  scratch,
 };
 
 export { MongoSource } from './source.js';

@@ -5,7 +5,9 @@ import { comparePositions } from './internal/position.js';
 import { tableNames } from './names.js';
 import { MysqlSource } from './source.js';
 import { MysqlTarget } from './target.js';
+import { scratch } from './scratch.js';
 import { transactions } from './transactions.js';
+import { LOAD_FORMAT } from './internal/load.js';
 
 export const driver: DriverModule = {
   kind: 'mysql',
@@ -17,6 +19,9 @@ export const driver: DriverModule = {
   openSource: async (url, opts) => new MysqlSource(parseMysqlUrl(url), opts.name),
   openTarget: async (url) => new MysqlTarget(parseMysqlUrl(url)),
   transactions,
+  // LOAD DATA text: one row per line, a newline inside a value is written as a backslash and "n" (load.ts)
+  rowFraming: (format) => (format === LOAD_FORMAT ? 'lines' : undefined),
+  scratch,
   // as the `mariadb-dump | zstd -3` its snapshot is measured against: 6 doubled the snapshot time
   snapshotCompression: 3,
 };

@@ -5,7 +5,9 @@ import { PostgresSource } from './source.js';
 import { comparePositions } from './internal/position.js';
 import { tableNames } from './names.js';
 import { PostgresTarget } from './target.js';
+import { scratch } from './scratch.js';
 import { transactions } from './transactions.js';
+import { COPY_FORMAT } from './snapshot.js';
 
 export const driver: DriverModule = {
   kind: 'postgres',
@@ -16,6 +18,9 @@ export const driver: DriverModule = {
   openSource: async (url, opts) => new PostgresSource(parsePgUrl(url), opts.name),
   openTarget: async (url) => new PostgresTarget(parsePgUrl(url)),
   transactions,
+  // COPY text: one row per line, a newline inside a value is written as a backslash and "n"
+  rowFraming: (format) => (format === COPY_FORMAT ? 'lines' : undefined),
+  scratch,
 };
 
 export { PostgresSource } from './source.js';

@@ -15,6 +15,7 @@ import { formatBytes, formatDuration, type Logger } from '../util/log.js';
 import { redactUrl } from '../util/redact.js';
 import { dateToMicros, formatMicros } from '../util/time.js';
 import { refuseOnErrors } from '../driver/preflight.js';
+import { hashedAsItPasses, rowHasher } from './row-checksum.js';
 
 export interface SnapshotJobOptions {
   readonly repo: Repository;
@@ -73,7 +74,9 @@ export async function runSnapshot(opts: SnapshotJobOptions): Promise<SnapshotRes
         { ...reader.meta, position: reader.position },
       );
       const schema = await repo.writeStream(single(reader.schema), { signal });
-      const stored = await storeStreams(repo, reader.streams(), opts.jobs, log, signal);
+      // checksums are on unless the benchmark switches them off to measure what they cost
+      const framing = process.env['CRMB_SNAPSHOT_CHECKSUMS'] === '0' ? undefined : driver.rowFraming?.bind(driver);
+      const stored = await storeStreams(repo, reader.streams(), opts.jobs, log, signal, framing);
       throwIfAborted(signal);
       // Rounding up keeps "every transaction in the snapshot committed at or before consistentAt" true.
       const consistentMicros = reader.consistentAtMicros ?? dateToMicros(reader.consistentAt) + 999n;
@@ -158,6 +161,7 @@ async function storeStreams(
   jobs: number,
   log: Logger,
   signal: AbortSignal,
+  framing: DriverModule['rowFraming'],
 ): Promise<StoredTableStream[]> {
   const iterator = streams[Symbol.asyncIterator]();
   const stored: StoredTableStream[] = [];
@@ -179,7 +183,10 @@ async function storeStreams(
       const s = await pull();
       if (!s) return;
       let streamBytes = 0;
-      const ref = await repo.writeStream(s.data, {
+      // the per-table checksum a drill compares a restore with, computed as the bytes pass
+      const how = framing?.(s.format);
+      const hasher = how ? rowHasher(how) : undefined;
+      const ref = await repo.writeStream(hasher ? hashedAsItPasses(s.data, hasher) : s.data, {
         signal,
         onProgress: (b) => {
           bytesDone += b - streamBytes;
@@ -193,7 +200,14 @@ async function storeStreams(
           );
         },
       });
-      stored.push({ name: s.name, table: s.table, format: s.format, rows: s.rows, data: ref });
+      stored.push({
+        name: s.name,
+        table: s.table,
+        format: s.format,
+        rows: s.rows,
+        data: ref,
+        ...(hasher ? { checksum: hasher.end() } : {}),
+      });
     }
   };
   try {

@@ -13,6 +13,7 @@ interface CheckOpts {
   name?: string;
   maxSnapshotAge: number;
   maxLogLag: number;
+  maxDrillAge?: number;
   prometheus?: string;
   nagios?: boolean;
 }
@@ -33,7 +34,7 @@ export function registerCheck(program: Command): void {
   program
     .command('check')
     .description(
-      'Health of the backups, for monitoring: per source the newest snapshot, the stream, how far behind now a restore can reach, and gaps.',
+      'Health of the backups, for monitoring: per source the newest snapshot, the stream, how far behind now a restore can reach, gaps, and the last restore drill.',
     )
     .option('--name <name>', 'only this source (a failing check when the repository does not hold it)')
     .option(
@@ -49,6 +50,11 @@ export function registerCheck(program: Command): void {
       DEFAULT_THRESHOLDS.maxLogLagMs,
     )
     .option(
+      '--max-drill-age <duration>',
+      'the last passing restore drill may be this old (default: not checked; a failed drill always fails)',
+      duration('--max-drill-age'),
+    )
+    .option(
       '--prometheus <file>',
       "also write the metrics to this file, atomically (node_exporter's textfile collector)",
     )
@@ -59,7 +65,11 @@ export function registerCheck(program: Command): void {
     )
     .action(
       action<CheckOpts>(async (opts, ctx) => {
-        const limits: Thresholds = { maxSnapshotAgeMs: opts.maxSnapshotAge, maxLogLagMs: opts.maxLogLag };
+        const limits: Thresholds = {
+          maxSnapshotAgeMs: opts.maxSnapshotAge,
+          maxLogLagMs: opts.maxLogLag,
+          ...(opts.maxDrillAge === undefined ? {} : { maxDrillAgeMs: opts.maxDrillAge }),
+        };
         let health: RepositoryHealth;
         try {
           const repo = await openRepo(opts);

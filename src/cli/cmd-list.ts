@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { describeSnapshotFilter } from '../repository/retention.js';
 import { windowTransactions } from '../restore/log.js';
 import { listSources } from '../restore/sources.js';
+import { describeDrill } from '../drill/describe.js';
 import { describeError, formatBytes } from '../util/log.js';
 import { openRepo } from './context.js';
 import { action } from './run-command.js';
@@ -30,7 +31,12 @@ export function registerList(program: Command): void {
               );
               return [];
             });
-            listing.push({ ...src, restorable: src.restorable.map((w, i) => ({ ...w, ...ends[i] })) });
+            const lastDrill = (await repo.listDrills({ source: src.source })).at(-1) ?? null;
+            listing.push({
+              ...src,
+              restorable: src.restorable.map((w, i) => ({ ...w, ...ends[i] })),
+              lastDrill,
+            });
           }
           if (ctx.json) return void ctx.print(JSON.stringify(listing, null, 2));
           if (listing.length === 0) return void ctx.print('The repository holds no backups yet.');
@@ -44,6 +50,7 @@ export function registerList(program: Command): void {
               );
             }
             ctx.print(`  log: ${src.segments} segments, ${formatBytes(src.logBytes)}`);
+            ctx.print(`  last drill: ${describeDrill(src.lastDrill)}`);
             if (src.restorable.length === 0)
               ctx.print('  point-in-time restore: no window (no unbroken log after a full snapshot yet)');
             for (const w of src.restorable) {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerCheck } from './cmd-check.js';
 import { registerDoctor } from './cmd-doctor.js';
+import { registerDrill } from './cmd-drill.js';
 import { registerForget } from './cmd-forget.js';
 import { registerInit } from './cmd-init.js';
 import { registerKey } from './cmd-key.js';
@@ -22,6 +23,7 @@ export function registerCommands(program: Command): void {
   registerRestore(program);
   registerVerify(program);
   registerCheck(program);
+  registerDrill(program);
   registerForget(program);
   registerDoctor(program);
   registerMigrate(program);

@@ -2,6 +2,10 @@ import type { SourceDriver, Position } from './source-driver.js';
 import type { TableNames } from './table-names.js';
 import type { TargetDriver } from './target-driver.js';
 import type { TransactionReader } from './transactions.js';
+import type { ScratchDatabases } from './scratch.js';
+
+/** How rows are delimited in a stream format, for per-table checksums (src/backup/row-checksum.ts). */
+export type RowFraming = 'lines' | 'bson';
 
 export interface SourceOptions {
   /** Name of this source inside the repository; drivers use it for slot/publication names. */
@@ -41,6 +45,14 @@ export interface DriverModule {
    * benchmark against the database's native dump tool.
    */
   readonly snapshotCompression?: number;
+  /**
+   * How the rows of a stream of this `format` (TableStream.format) are delimited, so the snapshot
+   * job can store a checksum per table as the bytes pass; undefined for a format whose units are
+   * not the table's rows (MongoDB's change tail). Optional: without it snapshots carry no checksums.
+   */
+  rowFraming?(format: string): RowFraming | undefined;
+  /** Creates and drops the scratch databases of `crm-backup drill` (scratch.ts). Optional. */
+  readonly scratch?: ScratchDatabases;
 }
 
 export const DEFAULT_SNAPSHOT_COMPRESSION = 6;

@@ -19,13 +19,15 @@ export interface SpooledPart {
   readonly payload: Uint8Array;
   readonly changes: number;
   readonly tables: readonly string[];
+  /** Transaction.schemaChange: true when this part holds a change of a table's definition. */
+  readonly schemaChange?: boolean;
 }
 
 interface SpoolFile {
   readonly dir: string;
   readonly handle: FileHandle;
-  /** offset, length, changes, tables of each part after the first */
-  readonly parts: Array<[number, number, number, readonly string[]]>;
+  /** offset, length, changes, tables, schemaChange of each part after the first */
+  readonly parts: Array<[number, number, number, readonly string[], boolean]>;
 }
 
 export class PartSpool {
@@ -47,17 +49,17 @@ export class PartSpool {
       this.file = { dir, handle: await open(join(dir, 'parts'), 'w+'), parts: [] };
     }
     await this.file.handle.write(part.payload, 0, part.payload.length, this.size);
-    this.file.parts.push([this.size, part.payload.length, part.changes, [...part.tables]]);
+    this.file.parts.push([this.size, part.payload.length, part.changes, [...part.tables], part.schemaChange === true]);
     this.size += part.payload.length;
   }
 
   /** The parts in order; each is read back only when asked for. */
   async *parts(): AsyncGenerator<SpooledPart> {
     if (this.first) yield this.first;
-    for (const [offset, length, changes, tables] of this.file?.parts ?? []) {
+    for (const [offset, length, changes, tables, schemaChange] of this.file?.parts ?? []) {
       const buf = Buffer.allocUnsafe(length);
       await this.file?.handle.read(buf, 0, length, offset);
-      yield { payload: buf, changes, tables };
+      yield { payload: buf, changes, tables, ...(schemaChange ? { schemaChange } : {}) };
     }
   }
 
@@ -75,6 +77,7 @@ export class PartSpool {
           changes: p.changes,
           tables: p.tables,
           more: i < total,
+          ...(p.schemaChange ? { schemaChange: true } : {}),
         };
       }
     } finally {

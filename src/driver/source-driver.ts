@@ -83,6 +83,12 @@ export interface Transaction {
    * database transaction and commits at the last, so memory never holds a whole transaction.
    */
   readonly more?: boolean;
+  /**
+   * The transaction changes a table's definition (DDL) in a way `tables` does not name (PostgreSQL
+   * captures DDL as a message that names no table). A restore drill then compares no table after
+   * it. Optional: absent means no such change.
+   */
+  readonly schemaChange?: boolean;
 }
 
 /**

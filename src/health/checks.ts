@@ -3,12 +3,13 @@
  * `failed` with one sentence that says what was found, what was expected and the fix, or
  * `skipped` when it does not apply (no log: no stream or lag to judge). Pure: no clock, no I/O.
  */
+import { formatDuration } from '../util/log.js';
 import { formatAge } from '../util/time.js';
 import { formatMicros } from '../util/time.js';
 import type { RepositoryHealth, SourceHealth } from './health.js';
 
-/** The checks, in the order they are shown. The last drill's joins them when drills land (issue #14 part 4). */
-export const CHECKS = ['snapshot', 'stream', 'log', 'gap'] as const;
+/** The checks, in the order they are shown. */
+export const CHECKS = ['snapshot', 'stream', 'log', 'gap', 'drill'] as const;
 export type CheckName = (typeof CHECKS)[number];
 
 export interface Thresholds {
@@ -16,6 +17,11 @@ export interface Thresholds {
   readonly maxSnapshotAgeMs: number;
   /** The newest instant a restore can reach may be this far behind now (ms). */
   readonly maxLogLagMs: number;
+  /**
+   * The last passing drill may be this old (ms). No default: a drill needs a server to restore
+   * on, which not every installation has; without it the drill check fails only on a failed drill.
+   */
+  readonly maxDrillAgeMs?: number;
 }
 
 export const DEFAULT_THRESHOLDS: Thresholds = { maxSnapshotAgeMs: 26 * 3_600_000, maxLogLagMs: 5 * 60_000 };
@@ -155,7 +161,35 @@ const JUDGES: Record<CheckName, Judge> = {
       `The log of ${s.source} has a gap${more} after snapshot ${s.newestSnapshot.id.slice(0, 12)}, from ${from} to ${to}, so no instant after ${gap.afterMicros >= 0n ? formatMicros(gap.afterMicros) : `position ${gap.after}`} can be restored: take a snapshot now (${command('snapshot', s)}), which starts a new window.`,
     );
   },
+
+  drill: judgeDrill,
 };
+
+/** The last drill: a failed one always fails the check; a passing one only when older than --max-drill-age. */
+function judgeDrill(s: SourceHealth, now: bigint, limits: Thresholds): CheckResult {
+  const d = s.lastDrill;
+  const fix = `crm-backup drill --name ${s.source} --target URL`;
+  if (!d) {
+    if (limits.maxDrillAgeMs === undefined) return skipped('drill', `none recorded (${fix} restores and checks the backup)`);
+    return failed(
+      'drill',
+      `No drill of ${s.source} is recorded, and --max-drill-age ${formatLimit(limits.maxDrillAgeMs)} asks for one: run one (${fix}) and schedule it (contrib/systemd/crm-backup-drill@.timer).`,
+    );
+  }
+  const age = ageMs(now, BigInt(Date.parse(d.startedAt)) * 1000n);
+  const when = `${d.startedAt} (${formatAge(Math.max(0, age))} ago)`;
+  if (d.verdict === 'failed')
+    return failed(
+      'drill',
+      `The last drill of ${s.source}, ${when}, failed: ${d.failure ?? 'no reason recorded'} Find the damage with crm-backup verify --read-data, take a new snapshot, and drill again (${fix}).`,
+    );
+  const found = `last drill ${when} passed: snapshot ${d.snapshot.slice(0, 12)}${d.at ? ` and the log up to ${d.at}` : ''} restored in ${formatDuration(Math.round(d.seconds * 1000))}, ${d.tablesCompared} of ${d.tables} tables match its checksums`;
+  if (limits.maxDrillAgeMs === undefined || age <= limits.maxDrillAgeMs) return ok('drill', found);
+  return failed(
+    'drill',
+    `The ${found}; it is older than --max-drill-age ${formatLimit(limits.maxDrillAgeMs)}: find in its log why the scheduled drill did not run, then run one (${fix}).`,
+  );
+}
 
 function ok(check: CheckName, message: string): CheckResult {
   return { check, status: 'ok', message };

@@ -6,7 +6,12 @@
  */
 import { driverOfSource } from '../driver/position-order.js';
 import { registry, type Drivers } from '../driver/registry.js';
-import { repositoryBytes, type Repository, type SnapshotManifest } from '../repository/index.js';
+import {
+  repositoryBytes,
+  type DrillRecord,
+  type Repository,
+  type SnapshotManifest,
+} from '../repository/index.js';
 import { runningStreams, type RunningStream } from '../repository/stream-locks.js';
 import { isPartialSnapshot } from '../repository/retention.js';
 import { logGaps, type LogGap } from '../restore/chain.js';
@@ -46,8 +51,8 @@ export interface SourceHealth {
   readonly openGaps: readonly LogGap[];
   /** Gaps before the newest full snapshot: later snapshots bridge them; the windows show the holes they leave. */
   readonly earlierGaps: number;
-  // The last drill (issue #14 part 4) is recorded in the repository by `crm-backup drill`; its
-  // result joins these facts, and its check joins checks.ts, when drills land.
+  /** The newest drill recorded for the source (`crm-backup drill`), if any. */
+  readonly lastDrill?: DrillRecord;
 }
 
 export interface RepositoryHealth {
@@ -104,6 +109,7 @@ async function sourceHealth(repo: Repository, source: string, drivers: Drivers):
   const recoveryPointMicros =
     newestMicros === undefined ? undefined : windowEnd > newestMicros ? windowEnd : newestMicros;
   const allGaps = driver ? logGaps(segments, compare) : [];
+  const lastDrill = (await repo.listDrills({ source })).at(-1);
   const openGaps =
     driver && newest && segments.length
       ? logGaps(segments, compare, { position: newest.position, micros: newestMicros! })
@@ -140,5 +146,6 @@ async function sourceHealth(repo: Repository, source: string, drivers: Drivers):
     earlierGaps: newest
       ? allGaps.filter((g) => compare(g.before, newest.position) <= 0).length
       : allGaps.length,
+    ...(lastDrill ? { lastDrill } : {}),
   };
 }

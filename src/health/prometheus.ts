@@ -119,8 +119,19 @@ export function formatPrometheus(health: RepositoryHealth, verdict: Verdict | un
     'gap_count',
     'Gaps in the change log after the newest full snapshot (restores after the first are refused).',
   );
+  const drillAt = family('last_drill_timestamp_seconds', 'When the last recorded restore drill started (Unix time).');
+  const drillOk = family('last_drill_success', '1 when the last recorded restore drill passed, 0 when the backup failed it.');
+  const drillSeconds = family(
+    'last_drill_duration_seconds',
+    'The recovery time the last restore drill measured: how long its restore took.',
+  );
   for (const s of health.sources) {
     const source = { source: s.source };
+    if (s.lastDrill) {
+      drillAt.push({ labels: source, value: Date.parse(s.lastDrill.startedAt) / 1000 });
+      drillOk.push({ labels: source, value: s.lastDrill.verdict === 'passed' ? 1 : 0 });
+      drillSeconds.push({ labels: source, value: s.lastDrill.seconds });
+    }
     count.push({ labels: source, value: s.snapshots });
     if (s.newestSnapshot) {
       newest.push({ labels: source, value: seconds(s.newestSnapshot.consistentAtMicros) });

@@ -47,6 +47,7 @@ export function toJson(health: RepositoryHealth, verdict: Verdict, limits: Thres
     thresholds: {
       maxSnapshotAgeSeconds: limits.maxSnapshotAgeMs / 1000,
       maxLogLagSeconds: limits.maxLogLagMs / 1000,
+      maxDrillAgeSeconds: limits.maxDrillAgeMs === undefined ? null : limits.maxDrillAgeMs / 1000,
     },
     problems: verdict.problems,
     sources: health.sources.map((s) => ({
@@ -89,6 +90,7 @@ export function toJson(health: RepositoryHealth, verdict: Verdict, limits: Thres
         beforeTime: g.beforeMicros >= 0n ? formatMicros(g.beforeMicros) : null,
       })),
       earlierGaps: s.earlierGaps,
+      lastDrill: s.lastDrill ?? null,
       checks: verdict.sources.find((v) => v.source === s.source)?.checks ?? [],
     })),
   };

@@ -3,10 +3,17 @@
  * immutable; each listing picks up new ones and drops deleted ones).
  */
 import type { StorageBackend } from '../storage/storage-backend.js';
-import type { NewSegment, NewSnapshot, SegmentManifest, SnapshotManifest } from './repository-api.js';
+import type {
+  DrillRecord,
+  NewDrill,
+  NewSegment,
+  NewSnapshot,
+  SegmentManifest,
+  SnapshotManifest,
+} from './repository-api.js';
 import type { MasterKeys } from './crypto.js';
 import { PATHS } from './format.js';
-import { decodeManifest, encodeManifest, segmentKey, snapshotKey, sourceHash } from './manifests.js';
+import { decodeManifest, drillKey, encodeManifest, segmentKey, snapshotKey, sourceHash } from './manifests.js';
 import { putAddressed, readObject } from './object-io.js';
 
 /** Manifests fetched at once when a listing finds new ones. */
@@ -16,6 +23,8 @@ export class ManifestCatalog {
   private readonly snapshotCache = new Map<string, SnapshotManifest>();
   /** Keyed by storage key (`segments/<source hash>/<id>`). */
   private readonly segmentCache = new Map<string, SegmentManifest>();
+  /** Keyed by storage key (`drills/<source hash>/<id>`). */
+  private readonly drillCache = new Map<string, DrillRecord>();
 
   constructor(
     private readonly storage: StorageBackend,
@@ -36,6 +45,33 @@ export class ManifestCatalog {
     await putAddressed(this.storage, key, object);
     this.segmentCache.set(key, { ...m, id });
     return id;
+  }
+
+  async putDrill(d: NewDrill): Promise<string> {
+    const { id, object } = encodeManifest(this.keys, 'drill', d, this.level);
+    const key = drillKey(this.keys, d.source, id);
+    await putAddressed(this.storage, key, object);
+    this.drillCache.set(key, { ...d, id });
+    return id;
+  }
+
+  /** Drill records, oldest first; of one source when given. */
+  async drills(source?: string): Promise<DrillRecord[]> {
+    const prefix = source === undefined ? PATHS.drills : `${PATHS.drills}${sourceHash(this.keys, source)}/`;
+    const keys = await this.refresh(
+      prefix,
+      this.drillCache,
+      (key) => {
+        const id = key.slice(key.lastIndexOf('/') + 1);
+        return readObject(this.storage, key).then((o) => decodeManifest(this.keys, 'drill', id, o));
+      },
+      (key) => key,
+      source === undefined,
+    );
+    return keys
+      .map((k) => this.drillCache.get(k) as DrillRecord)
+      .filter((d) => source === undefined || d.source === source)
+      .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
   }
 
   async snapshots(source?: string): Promise<SnapshotManifest[]> {

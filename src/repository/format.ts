@@ -4,7 +4,8 @@
 
 /** Major format version this code writes and reads; a newer major is refused, an older one is not expected yet. */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 1;
+/** 1.2: drill records (`drills/`) and per-table checksums in snapshot manifests; 1.1 readers ignore both. */
+export const FORMAT_MINOR = 2;
 /** `format` field of the config object, so a stray JSON file is not mistaken for a repository. */
 export const CONFIG_FORMAT_NAME = 'crm-backup-repository';
 
@@ -19,7 +20,7 @@ export const HEADER_LEN = MAGIC_LEN + 4 + NONCE_LEN;
 export const ENVELOPE_OVERHEAD = HEADER_LEN + TAG_LEN;
 
 /** Object type byte; part of the authenticated header, so an object of one type cannot pose as another. */
-export const OBJECT_TYPE = { chunk: 1, snapshot: 2, segment: 3, lock: 4, hold: 5, notice: 6 } as const;
+export const OBJECT_TYPE = { chunk: 1, snapshot: 2, segment: 3, lock: 4, hold: 5, notice: 6, drill: 7 } as const;
 export type ObjectType = keyof typeof OBJECT_TYPE;
 
 /** Compression byte. Chunks that zstd does not shrink are stored raw (random or already compressed data). */
@@ -59,6 +60,8 @@ export const PATHS = {
   /** What a lock holder still needs (`holds/<lock id>`) and what a running prune is about to delete (`notices/<lock id>`). */
   holds: 'holds/',
   notices: 'notices/',
+  /** Drill records (`drills/<source hash>/<id>`), format 1.2. */
+  drills: 'drills/',
 } as const;
 
 export function chunkKey(id: string): string {

@@ -4,7 +4,14 @@
  * inside encrypted manifests; storage keys use a keyed hash of them.
  */
 import { IntegrityError } from '../util/errors.js';
-import type { NewSegment, NewSnapshot, SegmentManifest, SnapshotManifest } from './repository-api.js';
+import type {
+  DrillRecord,
+  NewDrill,
+  NewSegment,
+  NewSnapshot,
+  SegmentManifest,
+  SnapshotManifest,
+} from './repository-api.js';
 import { decodeAddressed, encodeObject } from './codec.js';
 import { hmacHex, ObjectDamage, type MasterKeys } from './crypto.js';
 import { LABEL_SOURCE, PATHS, SOURCE_HASH_LEN } from './format.js';
@@ -12,7 +19,7 @@ import { LABEL_SOURCE, PATHS, SOURCE_HASH_LEN } from './format.js';
 /** Bumped when a field changes meaning; readers refuse manifests newer than they know. */
 export const MANIFEST_VERSION = 1;
 
-export type ManifestKind = 'snapshot' | 'segment';
+export type ManifestKind = 'snapshot' | 'segment' | 'drill';
 
 export function sourceHash(keys: MasterKeys, source: string): string {
   return hmacHex(keys.idKey, LABEL_SOURCE, source).slice(0, SOURCE_HASH_LEN * 2);
@@ -26,11 +33,15 @@ export function segmentKey(keys: MasterKeys, source: string, id: string): string
   return `${PATHS.segments}${sourceHash(keys, source)}/${id}`;
 }
 
+export function drillKey(keys: MasterKeys, source: string, id: string): string {
+  return `${PATHS.drills}${sourceHash(keys, source)}/${id}`;
+}
+
 /** Serialises a manifest (without id) and seals it; the id is the keyed hash of the JSON bytes. */
 export function encodeManifest(
   keys: MasterKeys,
   kind: ManifestKind,
-  m: NewSnapshot | NewSegment,
+  m: NewSnapshot | NewSegment | NewDrill,
   level: number,
 ): { id: string; object: Uint8Array } {
   const json = Buffer.from(
@@ -65,12 +76,13 @@ export function decodeManifest(
   id: string,
   object: Uint8Array,
 ): SegmentManifest;
+export function decodeManifest(keys: MasterKeys, kind: 'drill', id: string, object: Uint8Array): DrillRecord;
 export function decodeManifest(
   keys: MasterKeys,
   kind: ManifestKind,
   id: string,
   object: Uint8Array,
-): SnapshotManifest | SegmentManifest {
+): SnapshotManifest | SegmentManifest | DrillRecord {
   let plain: Buffer;
   try {
     plain = decodeAddressed(keys, kind, id, object);
@@ -92,5 +104,5 @@ export function decodeManifest(
     );
   }
   delete parsed['manifestVersion'];
-  return { ...parsed, id } as unknown as SnapshotManifest | SegmentManifest;
+  return { ...parsed, id } as unknown as SnapshotManifest | SegmentManifest | DrillRecord;
 }

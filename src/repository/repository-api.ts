@@ -18,6 +18,13 @@ export interface StoredTableStream {
   readonly format: string;
   readonly rows?: number;
   readonly data: StreamRef;
+  /**
+   * The rows of this stream as the driver dumped them: their count and the sum mod 2^128 of a
+   * 128-bit hash of each (src/backup/row-checksum.ts), for `drill` to compare a restore with.
+   * The parts of a split table add up. Absent in snapshots older than format 1.2, and for
+   * streams whose units are not rows of a table.
+   */
+  readonly checksum?: { readonly rows: number; readonly sum: string };
 }
 
 export interface SnapshotManifest {
@@ -81,7 +88,41 @@ export interface SegmentManifest {
   readonly createdAt: string;
 }
 
+/**
+ * The outcome of a restore drill (`crm-backup drill`): a restore into a scratch database, checked
+ * against the snapshot's checksums. A record of what happened, referencing no chunk: forget and
+ * prune leave it alone.
+ */
+export interface DrillRecord {
+  /** Assigned by the repository (hex). */
+  readonly id: string;
+  readonly source: string;
+  readonly driver: string;
+  /** The snapshot restored. */
+  readonly snapshot: string;
+  /** The instant the log was replayed to (ISO 8601 UTC, µs); absent when the snapshot alone was restored. */
+  readonly at?: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  /** The measured recovery time: how long the restore took (seconds), checks not included. */
+  readonly seconds: number;
+  /** Bytes and rows loaded, tables (streams) restored. */
+  readonly bytes: number;
+  readonly rows: number;
+  readonly tables: number;
+  /** Tables whose content was compared exactly with the snapshot's checksums. */
+  readonly tablesCompared: number;
+  /** Tables restored but not compared, each with why (`public.deals: changed by the log`). */
+  readonly notCompared: readonly string[];
+  readonly verdict: 'passed' | 'failed';
+  /** When failed: one sentence naming the table and what was expected and found. */
+  readonly failure?: string;
+  /** The server drilled on (redacted URL). */
+  readonly target: string;
+}
+
 export type NewSnapshot = Omit<SnapshotManifest, 'id'>;
+export type NewDrill = Omit<DrillRecord, 'id'>;
 export type NewSegment = Omit<SegmentManifest, 'id'>;
 
 export interface WriteStreamOptions {
@@ -121,6 +162,10 @@ export interface Repository {
   listSnapshots(filter?: { source?: string }): Promise<SnapshotManifest[]>;
   /** Segments of one source in the order they were stored; order them by position with the driver's `comparePositions`. */
   listSegments(source: string): Promise<SegmentManifest[]>;
+  /** Records a drill's outcome (drills/ in format 1.2); returns its id. */
+  commitDrill(d: NewDrill): Promise<string>;
+  /** Recorded drills, oldest first (by startedAt). */
+  listDrills(filter?: { source?: string }): Promise<DrillRecord[]>;
   sources(): Promise<string[]>;
   lock(
     mode: 'shared' | 'exclusive',

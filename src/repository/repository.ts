@@ -9,6 +9,8 @@ import { availableParallelism } from 'node:os';
 import { RepositoryError } from '../util/errors.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
 import type {
+  DrillRecord,
+  NewDrill,
   NewSegment,
   NewSnapshot,
   Repository,
@@ -147,6 +149,16 @@ export class CrmRepository implements Repository {
 
   listSegments(source: string): Promise<SegmentManifest[]> {
     return this.catalog.segments(source);
+  }
+
+  /** A drill record references no chunk: no write lock, nothing for a prune to keep. */
+  commitDrill(d: NewDrill): Promise<string> {
+    this.assertOpen();
+    return this.catalog.putDrill(d);
+  }
+
+  listDrills(filter: { source?: string } = {}): Promise<DrillRecord[]> {
+    return this.catalog.drills(filter.source);
   }
 
   sources(): Promise<string[]> {

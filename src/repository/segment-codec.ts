@@ -12,6 +12,8 @@ import { IntegrityError } from '../util/errors.js';
 export const SEGMENT_MAGIC = Buffer.from('CRMBLOG1', 'ascii');
 const U32 = 4;
 const FLAG_MORE = 0x01;
+/** Since format 1.2; readers before it ignore the bit. */
+const FLAG_SCHEMA_CHANGE = 0x02;
 /** Parts are bounded by drivers (a few MiB); anything far larger is damage, not data. */
 export const MAX_RECORD_BYTES = 512 * 1024 * 1024;
 
@@ -21,7 +23,7 @@ export function encodeTransaction(tx: Transaction): Buffer {
   const fixed = 1 + 2 + pos.length + 8 + 4 + 2 + tables.reduce((n, t) => n + 2 + t.length, 0) + 4;
   const out = Buffer.allocUnsafe(U32 + fixed + tx.payload.length);
   let o = out.writeUInt32BE(fixed + tx.payload.length, 0);
-  o = out.writeUInt8(tx.more ? FLAG_MORE : 0, o);
+  o = out.writeUInt8((tx.more ? FLAG_MORE : 0) | (tx.schemaChange ? FLAG_SCHEMA_CHANGE : 0), o);
   o = out.writeUInt16BE(pos.length, o);
   o += pos.copy(out, o);
   o = out.writeBigInt64BE(tx.commitTime, o);
@@ -68,6 +70,7 @@ function decodeRecord(rec: Buffer, context: string): Transaction {
     tables,
     payload: rec.subarray(o),
     more: (flags & FLAG_MORE) !== 0,
+    ...((flags & FLAG_SCHEMA_CHANGE) !== 0 ? { schemaChange: true } : {}),
   };
   return tx;
 }

@@ -50,6 +50,11 @@ export interface RestoreSummary {
   /** Time spent loading table data, and replaying the log (0 without replay). */
   readonly loadSeconds: number;
   readonly replaySeconds: number;
+  /**
+   * The tables the replayed transactions changed (Transaction.tables), for `drill` to know which
+   * tables still hold exactly the snapshot's rows; null when a transaction did not say.
+   */
+  readonly touched: readonly string[] | null;
 }
 
 export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummary> {
@@ -161,6 +166,7 @@ export async function runRestore(opts: RestoreJobOptions): Promise<RestoreSummar
       seconds: (Date.now() - started) / 1000,
       loadSeconds,
       replaySeconds,
+      touched: replay ? (replay.touched ? [...replay.touched].sort() : null) : [],
     };
     log.info(
       'restore.done',
@@ -183,7 +189,12 @@ async function replayLog(
   target: TargetDriver,
   matches: ((t: string) => boolean) | undefined,
   progress: TargetProgress,
-): Promise<{ transactions: number; changes: number; last?: { position: Position; commitTime: string } }> {
+): Promise<{
+  transactions: number;
+  changes: number;
+  last?: { position: Position; commitTime: string };
+  touched: Set<string> | null;
+}> {
   const { plan, repo, driver, log, signal } = opts;
   const stopsBefore = replayStop(plan, driver.comparePositions);
   // The driver filters row changes by qualified table name (payloads are opaque to the core).
@@ -197,6 +208,7 @@ async function replayLog(
   // a driver that reads on past the instant (observeAfter) gets the rest, never to apply it
   let observing = false;
   let until = plan.untilMicros;
+  let touched: Set<string> | null = new Set<string>();
   for (const seg of await segmentsToRead(opts, target.observeAfter !== undefined)) {
     const data = repo.readStream(seg.data, { signal, context: `log segment ${seg.id.slice(0, 12)}` });
     for await (const tx of decodeSegment(data, `log segment ${seg.id.slice(0, 12)}`)) {
@@ -207,7 +219,7 @@ async function replayLog(
         // Stop at the first commit after the target, as PostgreSQL's recovery_target_time does:
         // the restored state is then a prefix of the commit order, never a mix.
         if (!skipping && stopsBefore(tx)) {
-          if (!target.observeAfter) return { transactions, changes, last };
+          if (!target.observeAfter) return { transactions, changes, last, touched };
           // the instant the restored state stands at: the --at time, or just before the first
           // transaction not applied (--before/--through)
           until ??= tx.commitTime - 1n;
@@ -219,12 +231,17 @@ async function replayLog(
       if (skipping) continue;
       if (observing) {
         if (await target.observeAfter!(tx, { untilMicros: until! })) continue;
-        return { transactions, changes, last };
+        return { transactions, changes, last, touched };
       }
       // Only a whole single-part transaction may be skipped here: every part of a multi-part one
       // goes to the driver (which filters its rows by `tables`), or its COMMIT would never come.
       const unrelated = matches && tx.tables && tx.tables.length > 0 && !tx.tables.some(matches);
       if (!unrelated || multiPart) await target.apply(tx, { tables });
+      // a transaction with row changes that does not say where may have changed any table; one
+      // with neither (an idle marker, a sequence record) changed none
+      if (tx.schemaChange) touched = null;
+      else if (tx.tables?.length) for (const t of tx.tables) touched?.add(t);
+      else if (tx.changes > 0) touched = null;
       changes += tx.changes;
       if (!inTransaction) {
         transactions++;
@@ -237,7 +254,7 @@ async function replayLog(
       }
     }
   }
-  return { transactions, changes, last };
+  return { transactions, changes, last, touched };
 }
 
 /** A time or a transaction to replay up to; none for a snapshot alone. */

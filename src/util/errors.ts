@@ -2,8 +2,17 @@
  * Errors by fault domain. Exit codes and retries switch on `code`, never on message text.
  * Every message is one sentence a DBA can act on, and never contains a secret.
  * `checkFailed`: `crm-backup check` ran and found a failing check (an unhealthy backup, not an error of the run).
+ * `drillFailed`: `crm-backup drill` ran and the backup failed it (a damaged chunk, a table that does not match its checksum).
  */
-export const EXIT = { ok: 0, failure: 1, usage: 2, integrity: 3, checkFailed: 4, interrupted: 130 } as const;
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  integrity: 3,
+  checkFailed: 4,
+  drillFailed: 5,
+  interrupted: 130,
+} as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type ErrorCode =
@@ -16,7 +25,8 @@ export type ErrorCode =
   | 'ABORTED'
   | 'NOT_BUILT'
   | 'LOCKED'
-  | 'RESTORE_REFUSED';
+  | 'RESTORE_REFUSED'
+  | 'DRILL_FAILED';
 
 export abstract class CrmBackupError extends Error {
   abstract readonly code: ErrorCode;
@@ -107,6 +117,12 @@ export class IntegrityError extends CrmBackupError {
 export class RestoreRefusedError extends CrmBackupError {
   readonly code = 'RESTORE_REFUSED';
   readonly exitCode = EXIT.failure;
+}
+
+/** A restore drill ran and the backup failed it; the message names the table and what was expected and found. */
+export class DrillFailedError extends CrmBackupError {
+  readonly code = 'DRILL_FAILED';
+  readonly exitCode = EXIT.drillFailed;
 }
 
 /** The operation was interrupted (SIGINT/SIGTERM or an AbortSignal). */

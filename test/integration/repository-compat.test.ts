@@ -71,4 +71,20 @@ describe('a repository written by crm-backup 0.1.0', () => {
     // the log really mattered: the workload changed the data after the snapshot
     expect(restored).not.toEqual(expected.atSnapshot);
   });
+
+  it('drills its snapshot, which carries no checksums: the restore runs, nothing is compared, and says why', async () => {
+    const server = await createPgDatabase('compat_drill');
+    targets.push(server);
+    const r = await cli(['drill', '--target', server.url, '--scratch', 'crmb_drill_compat', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      record: { verdict: string; tablesCompared: number; tables: number; notCompared: string[] };
+    };
+    expect(out.record.verdict).toBe('passed');
+    expect(out.record.tablesCompared).toBe(0);
+    expect(out.record.tables).toBeGreaterThan(0);
+    expect(out.record.notCompared).toHaveLength(out.record.tables);
+    for (const line of out.record.notCompared) expect(line).toMatch(/: the snapshot stored no checksum for it$/);
+    expect(r.stderr).toContain('it was taken before crm-backup stored them, so only the restore itself was checked');
+  });
 });

@@ -16,6 +16,7 @@
  * part can be applied (or filtered by table) without the parts before it. Text values are the
  * server's output functions under DateStyle=ISO, TimeZone=UTC, extra_float_digits=3, bytea hex.
  */
+import { DDL_MESSAGE_PREFIX } from './ddl-capture.js';
 import type { PgOutputMessage, RelationColumn, TupleValue } from './pgoutput.js';
 
 export const PAYLOAD_FORMAT = 'pg-changes/1';
@@ -62,6 +63,8 @@ export class PayloadBuilder {
   readonly tables = new Set<string>();
   bytes = 0;
   changes = 0;
+  /** A captured DDL statement is in this part: it names no table (Transaction.schemaChange). */
+  schemaChange = false;
 
   constructor(
     xid: number,
@@ -124,6 +127,7 @@ export class PayloadBuilder {
         }
         const b64 = text === null ? Buffer.from(m.content).toString('base64') : null;
         this.line(['M', m.prefix, m.transactional ? 1 : 0, text, b64]);
+        if (m.prefix === DDL_MESSAGE_PREFIX) this.schemaChange = true;
         return true; // a message is not a row change
       }
       default:

@@ -14,7 +14,7 @@
  * a keepalive when idle (change-log-session.ts), so they come at least every heartbeatMs / 2.
  */
 import type { LagReporter } from '../../../src/driver/lag-report.js';
-import { PartSpool } from '../../../src/driver/part-spool.js';
+import { PartSpool, type SpooledPart } from '../../../src/driver/part-spool.js';
 import type { Heartbeat, Transaction } from '../../../src/driver/source-driver.js';
 import { SourceError } from '../../../src/util/errors.js';
 import { PayloadBuilder, type Relation } from './payload.js';
@@ -131,6 +131,11 @@ export class TransactionAssembler {
   }
 }
 
-function partOf(tx: OpenTx): { payload: Uint8Array; changes: number; tables: string[] } {
-  return { payload: tx.builder.finish(), changes: tx.builder.changes, tables: [...tx.builder.tables] };
+function partOf(tx: OpenTx): SpooledPart {
+  return {
+    payload: tx.builder.finish(),
+    changes: tx.builder.changes,
+    tables: [...tx.builder.tables],
+    ...(tx.builder.schemaChange ? { schemaChange: true } : {}),
+  };
 }

@@ -8,6 +8,8 @@ const txs: Transaction[] = [
   { position: '0000000001000100', commitTime: 1_700_000_000_000_002n, payload: Buffer.alloc(0), changes: 0, tables: [] },
   { position: '0000000001000200', commitTime: 1_700_000_000_000_003n, payload: Buffer.from('part 1'), changes: 2, tables: ['public."Kunden Übersicht"'], more: true },
   { position: '0000000001000200', commitTime: 1_700_000_000_000_003n, payload: Buffer.from('part 2 ✓'), changes: 3, tables: ['public.b'] },
+  // a DDL the table list does not name (flags bit 1)
+  { position: '0000000001000300', commitTime: 1_700_000_000_000_004n, payload: Buffer.from('ddl'), changes: 0, tables: [], schemaChange: true },
 ];
 const segment = Buffer.concat([SEGMENT_MAGIC, ...txs.map(encodeTransaction)]);
 
@@ -35,6 +37,12 @@ describe('log segment framing', () => {
     }
     const bytes = Array.from({ length: segment.length - 1 }, (_, i) => i + 1);
     expect(normal(await decodeAll(pieces(segment, bytes)))).toEqual(normal(txs));
+  });
+
+  it('keeps the schema-change bit apart from the more-parts bit', () => {
+    expect(encodeTransaction(txs[4]!)[4]).toBe(0x02);
+    expect(encodeTransaction({ ...txs[2]!, schemaChange: true })[4]).toBe(0x03);
+    expect(encodeTransaction(txs[0]!)[4]).toBe(0x00);
   });
 
   it('reports a truncated segment instead of returning fewer transactions', async () => {
