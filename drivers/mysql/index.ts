@@ -2,6 +2,7 @@
 import type { DriverModule } from '../../src/driver/driver-module.js';
 import { parseMysqlUrl } from './internal/connection.js';
 import { comparePositions } from './internal/position.js';
+import { RowsSplitter, ROWS_FORMAT } from './internal/rows-format.js';
 import { tableNames } from './names.js';
 import { MysqlSource } from './source.js';
 import { MysqlTarget } from './target.js';
@@ -19,8 +20,10 @@ export const driver: DriverModule = {
   openSource: async (url, opts) => new MysqlSource(parseMysqlUrl(url), opts.name),
   openTarget: async (url) => new MysqlTarget(parseMysqlUrl(url)),
   transactions,
-  // LOAD DATA text: one row per line, a newline inside a value is written as a backslash and "n" (load.ts)
-  rowFraming: (format) => (format === LOAD_FORMAT ? 'lines' : undefined),
+  // mysql-rows/1 (a snapshot's streams) rows delimited by their field count; older snapshots' LOAD
+  // DATA text one row per line, a newline inside a value being written as a backslash and "n"
+  rowFraming: (format) =>
+    format === ROWS_FORMAT ? { splitter: () => new RowsSplitter() } : format === LOAD_FORMAT ? 'lines' : undefined,
   scratch,
   // as the `mariadb-dump | zstd -3` its snapshot is measured against: 6 doubled the snapshot time
   snapshotCompression: 3,

@@ -6,7 +6,7 @@
  * A row is found by the framing its driver declares (DriverModule.rowFraming); rows cross the
  * pieces a stream arrives in, and only a row cut by a piece boundary is copied.
  */
-import type { RowFraming } from '../driver/driver-module.js';
+import type { RowFraming, RowSplitter } from '../driver/driver-module.js';
 import { murmur3x86_128, viewOf } from './murmur3.js';
 
 /** What a snapshot manifest stores per table stream (`StoredTableStream.checksum`). */
@@ -99,7 +99,50 @@ export interface RowHasher {
 }
 
 export function rowHasher(framing: RowFraming): RowHasher {
-  return framing === 'lines' ? new LineHasher() : new BsonHasher();
+  if (framing === 'lines') return new LineHasher();
+  if (framing === 'bson') return new BsonHasher();
+  return new SplitterHasher(framing.splitter());
+}
+
+/**
+ * Rows a driver's splitter finds. Damage the splitter refuses (a malformed length, an end inside a
+ * row) is counted as one more row hashed from nothing, so the count and sum differ, never a throw:
+ * the snapshot is not stopped by its checksum, and a drill reports a mismatch.
+ */
+class SplitterHasher implements RowHasher {
+  private readonly sum = new ChecksumSum();
+  private broken = false;
+  private lastBuf: Uint8Array | undefined;
+  private lastView: DataView | undefined;
+  private readonly onRow = (buf: Uint8Array, start: number, end: number): void => {
+    if (buf !== this.lastBuf) {
+      this.lastBuf = buf;
+      this.lastView = viewOf(buf);
+    }
+    this.sum.addRow(this.lastView as DataView, buf, start, end);
+  };
+
+  constructor(private readonly splitter: RowSplitter) {}
+
+  push(piece: Uint8Array): void {
+    if (this.broken) return;
+    try {
+      this.splitter.split(piece, this.onRow);
+    } catch {
+      this.broken = true;
+    }
+  }
+
+  end(): RowChecksum {
+    try {
+      if (!this.broken) this.splitter.end();
+    } catch {
+      this.broken = true;
+    }
+    this.lastBuf = undefined;
+    if (this.broken) this.sum.addRow(viewOf(new Uint8Array(0)), new Uint8Array(0), 0, 0);
+    return this.sum.result();
+  }
 }
 
 const NEWLINE = 0x0a;

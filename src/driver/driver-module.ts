@@ -4,8 +4,19 @@ import type { TargetDriver } from './target-driver.js';
 import type { TransactionReader } from './transactions.js';
 import type { ScratchDatabases } from './scratch.js';
 
-/** How rows are delimited in a stream format, for per-table checksums (src/backup/row-checksum.ts). */
-export type RowFraming = 'lines' | 'bson';
+/**
+ * How rows are delimited in a stream format, for per-table checksums (src/backup/row-checksum.ts):
+ * a row per line, BSON documents, or the driver's own splitter for a format only it can read.
+ */
+export type RowFraming = 'lines' | 'bson' | { readonly splitter: () => RowSplitter };
+
+/** Finds whole rows in a stream's pieces, fed in order; a row cut by a boundary is held until complete. */
+export interface RowSplitter {
+  /** Calls `onRow` with each row completed by `piece`: its bytes are `buf[start, end)`. */
+  split(piece: Uint8Array, onRow: (buf: Uint8Array, start: number, end: number) => void): void;
+  /** After the last piece: throws when the stream ended inside a row. */
+  end(): void;
+}
 
 export interface SourceOptions {
   /** Name of this source inside the repository; drivers use it for slot/publication names. */

@@ -6,13 +6,9 @@
 import { serialize } from 'bson';
 import { describe, expect, it } from 'vitest';
 import { murmur3x86_128, viewOf } from '../../../src/backup/murmur3.js';
-import {
-  ChecksumSum,
-  rowHasher,
-  sumChecksums,
-  type RowChecksum,
-} from '../../../src/backup/row-checksum.js';
+import { ChecksumSum, rowHasher, sumChecksums, type RowChecksum } from '../../../src/backup/row-checksum.js';
 import type { RowFraming } from '../../../src/driver/driver-module.js';
+import { RowsSplitter, ROWS_HEADER_BYTES } from '../../../drivers/mysql/internal/rows-format.js';
 
 function hashPieces(framing: RowFraming, pieces: readonly Uint8Array[]): RowChecksum {
   const h = rowHasher(framing);
@@ -67,8 +63,8 @@ describe('MurmurHash3 x86_128', () => {
 
 describe('line framing (PostgreSQL COPY text, MySQL LOAD DATA text)', () => {
   // escaped newlines and tabs inside values are two bytes, a backslash and a letter: not row ends
-  const rows = ['1\tAda\\nLovelace\t\\N', '2\tGrace\\\\Hopper\t1906-12-09', '', '3\t\\r\\t\\0\tx'].map(
-    (r) => Buffer.from(r),
+  const rows = ['1\tAda\\nLovelace\t\\N', '2\tGrace\\\\Hopper\t1906-12-09', '', '3\t\\r\\t\\0\tx'].map((r) =>
+    Buffer.from(r),
   );
   const stream = Buffer.from(rows.map((r) => `${r.toString()}\n`).join(''));
 
@@ -116,15 +112,45 @@ describe('BSON framing (MongoDB)', () => {
     const want = reference(docs);
     for (let i = 0; i < stream.length; i += 7)
       for (let j = i; j <= stream.length; j += 5)
-        expect(hashPieces('bson', [stream.subarray(0, i), stream.subarray(i, j), stream.subarray(j)])).toEqual(
-          want,
-        );
+        expect(
+          hashPieces('bson', [stream.subarray(0, i), stream.subarray(i, j), stream.subarray(j)]),
+        ).toEqual(want);
   });
 
   it('counts a truncated last document as a row, so the count and sum differ', () => {
     const cut = hashPieces('bson', [stream.subarray(0, stream.length - 3)]);
     expect(cut.rows).toBe(4);
     expect(cut.sum).not.toBe(reference(docs).sum);
+  });
+});
+
+describe("a driver's own splitter (MySQL mysql-rows/1: the field count, then row packets)", () => {
+  const framing: RowFraming = { splitter: () => new RowsSplitter() };
+  /** A row of length-encoded fields (0xFB for NULL). */
+  const row = (fields: readonly (string | null)[]): Uint8Array =>
+    Buffer.concat(
+      fields.map((f) =>
+        f === null ? Buffer.from([0xfb]) : Buffer.concat([Buffer.from([f.length]), Buffer.from(f)]),
+      ),
+    );
+  const rows = [row(['1', 'Ada', null]), row(['2', 'tab\there', '']), row(['3', 'x'.repeat(200), 'y'])];
+  const head = Buffer.alloc(ROWS_HEADER_BYTES);
+  head.writeUInt16LE(3);
+  const stream = Buffer.concat([head, ...rows]);
+
+  it('finds the rows, without the header, in a stream cut at every offset', () => {
+    const expected = reference(rows);
+    for (const pieces of cuts(stream)) expect(hashPieces(framing, pieces)).toEqual(expected);
+  });
+
+  it('counts damage as one more row instead of throwing: a cut last row, a malformed length', () => {
+    const expected = reference(rows);
+    const cut = hashPieces(framing, [stream.subarray(0, stream.length - 1)]);
+    expect(cut.rows).toBe(3);
+    expect(cut.sum).not.toBe(expected.sum);
+    const bad = Buffer.from(stream);
+    bad[ROWS_HEADER_BYTES] = 0xff;
+    expect(hashPieces(framing, [bad]).rows).toBe(1);
   });
 });
 
@@ -135,7 +161,9 @@ describe('the sum mod 2^128', () => {
   it('does not depend on row order, and the parts of a split table add up to the whole', () => {
     const whole = hashPieces('lines', [lines(rows)]);
     expect(hashPieces('lines', [lines([...rows].reverse())])).toEqual(whole);
-    const parts = [rows.slice(0, 7), rows.slice(7, 30), rows.slice(30)].map((p) => hashPieces('lines', [lines(p)]));
+    const parts = [rows.slice(0, 7), rows.slice(7, 30), rows.slice(30)].map((p) =>
+      hashPieces('lines', [lines(p)]),
+    );
     expect(sumChecksums(parts)).toEqual(whole);
     expect(whole).toEqual(reference(rows));
   });
