@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerCheck } from './cmd-check.js';
+import { registerCopy } from './cmd-copy.js';
 import { registerDoctor } from './cmd-doctor.js';
 import { registerForget } from './cmd-forget.js';
 import { registerInit } from './cmd-init.js';
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
   registerVerify(program);
   registerCheck(program);
   registerForget(program);
+  registerCopy(program);
   registerDoctor(program);
   registerMigrate(program);
   registerKey(program);
