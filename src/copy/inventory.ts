@@ -1,7 +1,7 @@
 /**
  * What a repository holds, as copy needs to know it: every manifest's origin (where it was first
  * committed) and source tag, from the origin cache or, for manifests it does not know, by reading
- * them (eight at a time). Manifests read are kept for the run, so the source's are not read twice.
+ * them (32 at a time). Manifests read are kept for the run, so the source's are not read twice.
  */
 import {
   listManifestEntries,
@@ -19,7 +19,8 @@ import type { KnownManifest, OriginCache } from './origin-cache.js';
 
 export type AnyManifest = SnapshotManifest | SegmentManifest;
 
-const READ_PARALLELISM = 8;
+// small objects: on S3 the latency of each GET, not bandwidth, is what a listing of thousands costs
+const READ_PARALLELISM = 32;
 
 /** `kind/id`: how the cache and the inventory name a manifest. */
 export function entryName(e: { readonly kind: string; readonly id: string }): string {
