@@ -36,6 +36,7 @@ export default tseslint.config(
   // backup and restore are siblings: what both need (segment format, findings) lives below them
   layer(['src/restore/**/*.ts'], ['backup', 'cli'], 'src/restore: move what backup also needs to src/repository or src/driver'),
   layer(['src/backup/**/*.ts'], ['restore', 'cli'], 'src/backup: move what restore also needs to src/repository or src/driver'),
+  layer(['src/copy/**/*.ts'], ['backup', 'restore', 'cli'], 'src/copy is an engine beside backup and restore'),
   layer(
     ['src/storage/**/*.ts'],
     ['backup', 'restore', 'repository', 'cli', 'driver'],

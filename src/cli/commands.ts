@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerCheck } from './cmd-check.js';
+import { registerCopy } from './cmd-copy.js';
 import { registerDoctor } from './cmd-doctor.js';
 import { registerDrill } from './cmd-drill.js';
 import { registerForget } from './cmd-forget.js';
@@ -25,6 +26,7 @@ export function registerCommands(program: Command): void {
   registerCheck(program);
   registerDrill(program);
   registerForget(program);
+  registerCopy(program);
   registerDoctor(program);
   registerMigrate(program);
   registerKey(program);

@@ -48,6 +48,8 @@ export const LABEL_GEAR = 'crm-backup gear v1';
 export const LABEL_SOURCE = 'crm-backup source v1';
 export const LABEL_CONFIG = 'crm-backup config v1';
 export const LABEL_KEY_AAD = 'crm-backup key v1';
+/** Local caches about a repository (never stored in it), e.g. copy's record of what each manifest is. */
+export const LABEL_LOCAL_CACHE = 'crm-backup local cache v1';
 
 /** Storage key layout. */
 export const PATHS = {

@@ -16,3 +16,11 @@ export { forget, type ForgetOptions, type ForgetPolicy, type ForgetResult } from
 export { applyPolicy, type KeepPolicy, type Decision } from './retention.js';
 export { prune, DEFAULT_PRUNE_GRACE_MS, type PruneOptions, type PruneResult } from './prune.js';
 export { repositoryBytes } from './usage.js';
+export {
+  listManifestEntries,
+  readManifestEntry,
+  repositoryDigest,
+  segmentSourceTag,
+  sourceTag,
+  type ManifestEntry,
+} from './manifest-index.js';

@@ -52,6 +52,18 @@ export interface SnapshotManifest {
    * for the whole database. Absent: the whole database (also in manifests older than the field).
    */
   readonly filter?: SnapshotFilter;
+  /** Present on a copy (`crm-backup copy`): where the manifest was first committed. */
+  readonly origin?: ManifestOrigin;
+}
+
+/**
+ * The repository (its config id) and the manifest id a copied manifest was first committed as.
+ * A copy of a copy keeps the first origin, so a manifest is recognised in any repository it
+ * reached, by any path (A to B to C and A to C; B back to A).
+ */
+export interface ManifestOrigin {
+  readonly repository: string;
+  readonly id: string;
 }
 
 /** What a partial snapshot was asked to hold; at least one of the lists is non-empty. */
@@ -86,6 +98,8 @@ export interface SegmentManifest {
   readonly tables: readonly string[];
   readonly data: StreamRef;
   readonly createdAt: string;
+  /** Present on a copy: where the manifest was first committed (see SnapshotManifest.origin). */
+  readonly origin?: ManifestOrigin;
 }
 
 /**
@@ -152,6 +166,8 @@ export interface RepositoryLock {
 
 export interface Repository {
   readonly location: string;
+  /** The random id in the repository's config (32 hex characters); copies record it as their origin. */
+  readonly id: string;
   /** Stores a stream of any size with memory bounded by configuration; many may run concurrently. */
   writeStream(data: AsyncIterable<Uint8Array>, opts?: WriteStreamOptions): Promise<StreamRef>;
   /** Reads a stream back, authenticated chunk by chunk; throws IntegrityError naming the chunk. */

@@ -54,6 +54,7 @@ export interface RepositoryOptions {
 
 export class CrmRepository implements Repository {
   readonly location: string;
+  readonly id: string;
   readonly locks: LockManager;
   readonly chunks: ChunkStore;
   readonly catalog: ManifestCatalog;
@@ -70,6 +71,7 @@ export class CrmRepository implements Repository {
     readonly opts: RepositoryOptions,
   ) {
     this.location = storage.location;
+    this.id = config.id;
     this.gear = gearTable(keys.idKey);
     this.locks = new LockManager(storage, keys, { ...DEFAULT_LOCK_TIMING, ...opts.locks });
     this.chunks = new ChunkStore(

@@ -9,3 +9,4 @@ export { RetryBackend, type RetryBackendOptions } from './retry-backend.js';
 export { DEFAULT_RETRY, isRetryable, sleep, withRetry, type RetryInfo, type RetryPolicy } from './retry.js';
 export { FaultInjectionBackend, type FaultKind, type FaultOp, type FaultRule } from './fault-backend.js';
 export { openStorage, type OpenStorageOptions } from './open-storage.js';
+export { CountingBackend, type WriteCounts } from './counting-backend.js';

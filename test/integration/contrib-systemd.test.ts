@@ -81,6 +81,8 @@ describe.skipIf(!hasAnalyze)('contrib/systemd', () => {
     expect(files.sort()).toEqual([
       'crm-backup-check@.service',
       'crm-backup-check@.timer',
+      'crm-backup-copy@.service',
+      'crm-backup-copy@.timer',
       'crm-backup-drill@.service',
       'crm-backup-drill@.timer',
       'crm-backup-forget@.service',
