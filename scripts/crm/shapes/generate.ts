@@ -112,7 +112,7 @@ const GENERATORS: Record<ShapesTable, Gen> = {
   activities: (r, n, ctx) => {
     const at = stamp(r, ctx);
     const booked = r.chance(0.6) ? null : r.chance(0.05) ? 'empty' : `["${ts(at)}","${ts(at + r.int(15, 240) * 60_000_000)}")`;
-    const details = r.maybe(0.3, () => JSON.stringify({ subject: words(r, r.int(3, 12)), body: r.chance(0.3) ? noteBody(r) : null, tags: [r.pick(TAGS)] }));
+    const details = r.maybe(0.3, () => JSON.stringify({ subject: words(r, r.int(3, 12)), body: r.chance(0.15) ? noteBody(r) : null, tags: [r.pick(TAGS)] }));
     return [String(n), ts(at), String(r.int(1, ctx.counts.contacts)), r.pick(['call', 'email', 'meeting', 'task']), r.maybe(0.5, () => interval(r)), booked, details];
   },
   audit_log: (r, n, ctx) => {

@@ -10,7 +10,7 @@ import { shapesCopyChunks, SHAPES_COLUMNS, shapesRowCounts } from './generate.js
 import { SHAPES_AFTER_LOAD_SQL, SHAPES_TABLES, SHAPES_TABLES_SQL, type ShapesTable } from './schema.js';
 
 export interface ShapesSeedOptions {
-  /** 1 ≈ 45 MB of COPY data; the benchmark's 22 ≈ 1 GB. */
+  /** 1 ≈ 47 MB of COPY data; the benchmark's 22 ≈ 1 GB. */
   readonly scale: number;
   /** PRNG seed (default 1). */
   readonly seed?: number;
