@@ -1,7 +1,7 @@
 /**
  * PostgreSQL benchmark of issue 4: crm-backup against pg_dump/pg_restore on one throwaway
  * PostgreSQL 15 holding the reference CRM, in one run.
- *   npx tsx bench/postgres.ts [--scale 22] [--jobs 2] [--rate 4000] [--load-seconds 30] [--built]
+ *   npx tsx bench/postgres.ts [--dataset reference|shapes|both] [--scale 22] [--jobs 2] [--rate 4000] [--load-seconds 30] [--built]
  * Order matters: native baselines first (before the stream adds its slot, publication and DDL
  * capture to the source), then the stream is started before the snapshot so `restore --at` can
  * use it, then snapshot and restore, then the write load, then the point-in-time restore
@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { startOwnPostgres } from '../test/harness/index.js';
 import type { BenchContext, NativeRestore } from './lib/context.js';
 import { LZ4_TOAST_ENV, pgDump, pgRestore } from './lib/native.js';
-import { parsePgBenchArgs, USAGE, type BenchOptions } from './lib/options.js';
+import { seedShapes, SHAPES_TABLES } from '../scripts/crm/index.js';
+import { parsePgBenchArgs, USAGE, type PgBenchOptions } from './lib/options.js';
 import { postgresDb, postgresSeed } from './lib/postgres-db.js';
 import { contextRatio, figureTable, fmtBytes, fmtSec, info, ratioRow, roundsNote, type Row } from './lib/report.js';
 import type { PgBenchResults } from './lib/results.js';
@@ -35,7 +36,7 @@ const SETTINGS = {
 };
 
 /** Step 2: the dumps and round 1 of pg_restore (as is, and with lz4 TOAST), before crm-backup touches the server. */
-async function nativePhase(ctx: BenchContext<BenchOptions, PgBenchResults>, work: string): Promise<void> {
+async function nativePhase(ctx: BenchContext<PgBenchOptions, PgBenchResults>, work: string): Promise<void> {
   const { steps, results, source, opts, serverUrl } = ctx;
   const native = results.native;
   const z0 = join(work, 'crm-z0.dump');
@@ -87,16 +88,21 @@ function figureRows(r: PgBenchResults): Row[] {
   });
 }
 
-runBench<BenchOptions, PgBenchResults>({
+/** The shapes dataset (scripts/crm/shapes, issue 15) is seeded by COPY instead of seedCrm. */
+const shapesSeed = { ...postgresSeed, fill: seedShapes, tables: SHAPES_TABLES };
+
+runBench<PgBenchOptions, PgBenchResults>({
   title: 'PostgreSQL',
   name: 'postgres',
   tempPrefix: 'crmb-bench-pg-',
   usage: USAGE,
   parseArgs: parsePgBenchArgs,
+  // `both` is two whole runs in turn, each on its own server: the phases stay one dataset's each
+  runs: (opts) => (opts.dataset === 'both' ? (['reference', 'shapes'] as const) : [opts.dataset]).map((d) => ({ opts: { ...opts, dataset: d }, label: d })),
   db: postgresDb,
   startServer: () => startOwnPostgres({ settings: SETTINGS, timeoutMs: 120_000 }),
   newResults: (common) => ({ ...common, native: {}, steps: [] }),
-  seed: (source, opts) => seedWithProgress(postgresSeed, source, opts.scale, opts.seed),
+  seed: (source, opts) => seedWithProgress(opts.dataset === 'shapes' ? shapesSeed : postgresSeed, source, opts.scale, opts.seed),
   fullSize: (_results, opts) => opts.scale >= 20,
   nativePhase,
   figureRows,

@@ -20,9 +20,17 @@ export interface BenchOptions {
   readonly restoreRounds: number;
 }
 
-export const USAGE = `usage: npx tsx bench/postgres.ts [--scale 22] [--jobs 2] [--rate 4000] [--load-seconds 30]
-                                  [--connections 4] [--segment-seconds 2] [--seed 1] [--built] [--idle-end]
-                                  [--restore-rounds 3]`;
+export const USAGE = `usage: npx tsx bench/postgres.ts [--dataset reference|shapes|both] [--scale 22] [--jobs 2] [--rate 4000]
+                                  [--load-seconds 30] [--connections 4] [--segment-seconds 2] [--seed 1] [--built]
+                                  [--idle-end] [--restore-rounds 3]`;
+
+/** The PostgreSQL benchmark's datasets: the reference CRM, scripts/crm/shapes (issue 15), or each in turn. */
+export const PG_DATASETS = ['reference', 'shapes', 'both'] as const;
+export type PgDataset = (typeof PG_DATASETS)[number];
+
+export interface PgBenchOptions extends BenchOptions {
+  readonly dataset: PgDataset;
+}
 
 function positive(name: string, text: string, integer: boolean, usage: string): number {
   const n = Number(text);
@@ -30,8 +38,11 @@ function positive(name: string, text: string, integer: boolean, usage: string): 
   return n;
 }
 
-export function parsePgBenchArgs(argv: readonly string[]): BenchOptions {
-  return parseBenchArgs(argv, { defaultScale: 22, usage: USAGE }).common;
+export function parsePgBenchArgs(argv: readonly string[]): PgBenchOptions {
+  const { common, extra } = parseBenchArgs(argv, { defaultScale: 22, usage: USAGE, extra: { dataset: 'both' } });
+  const dataset = PG_DATASETS.find((d) => d === extra.dataset);
+  if (dataset === undefined) throw new Error(`--dataset is "${extra.dataset}"; it must be one of ${PG_DATASETS.join(', ')}.\n${USAGE}`);
+  return { ...common, dataset };
 }
 
 /**

@@ -46,6 +46,12 @@ export interface BenchSpec<O extends BenchOptions, R extends BenchResults> {
   readonly tempPrefix: string;
   readonly usage: string;
   parseArgs(argv: readonly string[]): O;
+  /**
+   * The runs one invocation makes, each a whole run (its own server, seed, phases, table and
+   * results file) with its options and its dataset's label; default: one unlabelled run.
+   * PostgreSQL's `--dataset both` runs the reference CRM, then the shapes dataset.
+   */
+  runs?(opts: O): ReadonlyArray<{ readonly opts: O; readonly label: string }>;
   readonly db: BenchDb;
   /** The throwaway server, with the benchmark's settings; its error ends the run in one sentence (exit 1). */
   startServer(opts: O): Promise<BenchServer>;
@@ -135,11 +141,18 @@ async function main<O extends BenchOptions, R extends BenchResults>(spec: BenchS
     return 0;
   }
   installCleanup(); // before the harness installs its own handlers, so ours runs first
+  let code = 0;
+  for (const run of spec.runs?.(opts) ?? [{ opts, label: '' }]) code = Math.max(code, await runOne(spec, run.opts, run.label));
+  return code;
+}
+
+/** One whole run; `label` (a dataset) names it in the first line, the seed step and the results file. */
+async function runOne<O extends BenchOptions, R extends BenchResults>(spec: BenchSpec<O, R>, opts: O, label: string): Promise<number> {
   const options: BenchOptions = opts; // the benchmark's own options (MySQL's --buffer-pool) are spread in too
   const results = spec.newResults({ startedAt: new Date().toISOString(), options: { ...options }, environment: environment(opts) }, opts);
   const steps = new Steps();
   const work = makeTempDir(spec.tempPrefix);
-  say(`crm-backup ${spec.title} benchmark: scale ${opts.scale}, jobs ${opts.jobs}, ${results.environment.cpus} CPUs, CLI via ${results.environment.cli}`);
+  say(`crm-backup ${spec.title} benchmark${label ? `, dataset ${label}` : ''}: scale ${opts.scale}, jobs ${opts.jobs}, ${results.environment.cpus} CPUs, CLI via ${results.environment.cli}`);
   say(`work folder ${work}`);
   const server = await spec.startServer(opts);
   try {
@@ -147,7 +160,7 @@ async function main<O extends BenchOptions, R extends BenchResults>(spec: BenchS
     const repoDir = join(work, 'repo');
     const cli = new CrmCli(repoDir, randomBytes(18).toString('base64url'), opts.built);
     const ctx: BenchContext<O, R> = { db: spec.db, serverUrl: server.url, source, repoDir, cli, opts, steps, results };
-    results.seed = await steps.run('seed', `reference CRM at scale ${opts.scale}`, () => spec.seed(source, opts));
+    results.seed = await steps.run('seed', `${label || 'reference'} CRM at scale ${opts.scale}`, () => spec.seed(source, opts));
     if (results.seed) {
       spec.afterSeed?.(results);
       await spec.nativePhase(ctx, work);
@@ -164,7 +177,7 @@ async function main<O extends BenchOptions, R extends BenchResults>(spec: BenchS
   const rows = spec.figureRows(results);
   printTable(rows, say);
   for (const f of steps.failed) say(`${f.name}: ${f.skipped ? 'SKIPPED' : 'FAILED'} — ${f.error ?? ''}`);
-  say(`\nresults: ${writeResultsFile(resolve(ROOT, 'bench/results'), spec.name, results, rows)}`);
+  say(`\nresults: ${writeResultsFile(resolve(ROOT, 'bench/results'), label && label !== 'reference' ? `${spec.name}-${label}` : spec.name, results, rows)}`);
   const wrong = [results.restore?.checksums, results.pitr?.checksums].some((c) => c !== undefined && !c.equal);
   return steps.failed.length > 0 || wrong ? 1 : 0;
 }

@@ -2,7 +2,8 @@
  * Per-table checksums for comparing databases (source vs restore, run vs run). Each row is
  * hashed (md5 of its text form), the row hashes are sorted, and the table checksum is the
  * md5 of their concatenation: independent of physical order, correct for tables without a
- * primary key and with duplicate rows. Session settings are pinned so that output formats
+ * primary key and with duplicate rows (sorting the hashes of whole rows is an order over all
+ * columns). Session settings are pinned so that output formats
  * (time zone, float digits) do not depend on the server's defaults.
  */
 import { createHash } from 'node:crypto';
@@ -39,13 +40,20 @@ export async function pgTableChecksums(url: string, opts?: ChecksumOptions): Pro
   await c.connect();
   try {
     await c.query(`SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'`);
-    const all = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = $1`, [schema]);
+    const all = await c.query<{ t: string; k: string }>(
+      `SELECT c.relname AS t, c.relkind AS k FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')`,
+      [pg.escapeIdentifier(schema)],
+    );
+    const partitioned = new Set(all.rows.filter((r) => r.k === 'p').map((r) => r.t));
     const out: Record<string, TableChecksum> = {};
     for (const table of selectTables(all.rows.map((r) => r.t), opts)) {
+      // a partitioned parent holds no rows of its own: its checksum is over all its partitions'
+      // rows (each partition is summed on its own too, which shows rows that changed partition)
+      const only = partitioned.has(table) ? '' : 'ONLY ';
       const rel = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`;
       // row hashes are 32 bytes each, so string_agg stays small even for large tables
       const r = await c.query<{ n: string; md5: string }>(
-        `SELECT count(*) AS n, md5(coalesce(string_agg(h, '' ORDER BY h COLLATE "C"), '')) AS md5 FROM (SELECT md5((t.*)::text) AS h FROM ONLY ${rel} t) x`,
+        `SELECT count(*) AS n, md5(coalesce(string_agg(h, '' ORDER BY h COLLATE "C"), '')) AS md5 FROM (SELECT md5((t.*)::text) AS h FROM ${only}${rel} t) x`,
       );
       const row = r.rows[0];
       out[table] = { rows: Number(row?.n ?? 0), md5: row?.md5 ?? EMPTY_MD5 };

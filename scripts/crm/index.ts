@@ -7,3 +7,6 @@ export { tableChecksums, pgTableChecksums, mysqlTableChecksums, type TableChecks
 export { tableBytes, totalBytes } from './size.js';
 export { logicalSchema, type LogicalTable, type LogicalColumn } from './logical-schema.js';
 export { crmKnexConfig, CRM_TABLES, type CrmTable } from '../../migrations/knex-config.js';
+export { seedShapes, type ShapesSeedOptions, type ShapesSeedResult } from './shapes/seed.js';
+export { SHAPES_TABLES, ACTIVITY_PARTITIONS, type ShapesTable } from './shapes/schema.js';
+export { shapesRowCounts, SHAPES_ROWS_AT_SCALE_1 } from './shapes/generate.js';
