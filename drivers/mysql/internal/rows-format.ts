@@ -139,24 +139,39 @@ export class RowsSplitter {
   constructor(private readonly expected?: number) {}
 
   split(piece: Uint8Array, onRow: (buf: Buffer, start: number, end: number, fields: number) => void): void {
-    let buf = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    if (this.held > 0) {
-      this.pieces.push(Buffer.from(buf));
-      this.held += buf.length;
+    const buf = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    let p = 0;
+    // a held row takes from this piece only the bytes it still needs, not the whole piece: nearly
+    // every piece of a stream starts inside a row, and copying each one whole doubled the copying
+    while (this.held > 0 && p < buf.length) {
+      const take = Math.min(this.need - this.held, buf.length - p);
+      this.pieces.push(Buffer.from(buf.subarray(p, p + take)));
+      this.held += take;
+      p += take;
       if (this.held < this.need) return;
-      buf = Buffer.concat(this.pieces, this.held);
+      const joined = Buffer.concat(this.pieces, this.held);
       this.pieces = [];
       this.held = 0;
+      // `need` was a lower bound: the joined bytes may show the row needs more, held again
+      this.rows(joined, 0, onRow);
     }
-    let p = 0;
+    if (this.held === 0) this.rows(buf, p, onRow);
+  }
+
+  private rows(
+    buf: Buffer,
+    from: number,
+    onRow: (buf: Buffer, start: number, end: number, fields: number) => void,
+  ): void {
+    let p = from;
     if (this.fields < 0) {
-      if (buf.length < ROWS_HEADER_BYTES) return this.hold(buf, 0, ROWS_HEADER_BYTES);
-      this.fields = buf.readUInt16LE(0);
+      if (buf.length - p < ROWS_HEADER_BYTES) return this.hold(buf, p, ROWS_HEADER_BYTES);
+      this.fields = buf.readUInt16LE(p);
       if (this.fields < 1 || this.fields > MAX_FIELDS)
         throw new Error(`malformed rows: ${this.fields} fields per row`);
       if (this.expected !== undefined && this.fields !== this.expected)
         throw new Error(`the rows hold ${this.fields} fields each, the table ${this.expected} columns`);
-      p = ROWS_HEADER_BYTES;
+      p += ROWS_HEADER_BYTES;
     }
     const fields = this.fields;
     while (p < buf.length) {
