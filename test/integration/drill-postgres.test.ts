@@ -6,7 +6,7 @@
  * does not match its checksum, and a damaged chunk of a table, fail with exit 5 and one sentence.
  * Every wait is for the event asserted on, never a fixed sleep.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgDatabase, pgQuery, type TestDatabase } from '../harness/index.js';
@@ -151,6 +151,18 @@ describe('crm-backup drill on PostgreSQL', () => {
       tablesCompared: 0,
       notCompared: ['contacts', 'deals', 'empty_audit'].map((t) => `public.${t}: changed by the log (loaded, not compared)`),
     });
+  });
+
+  it('exits 1 with one sentence and records nothing when the target server cannot be reached', async () => {
+    const drills = async (): Promise<number> =>
+      (await readdir(join(tr.dir, 'drills'), { recursive: true }).catch(() => [] as string[])).length;
+    const before = await drills();
+    const r = await cli(['drill', '--target', 'postgres://postgres@127.0.0.1:1/postgres', '--json']);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/127\.0\.0\.1:1/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // a sentence, not a stack trace
+    expect(await drills()).toBe(before);
   });
 
   it('drops the scratch database and records nothing when the drill is interrupted', async () => {
