@@ -26,7 +26,9 @@ describe('copy options', () => {
     expect(sinceMicros('7d', now)).toBe(BigInt(Date.UTC(2026, 0, 1)) * 1000n);
     expect(sinceMicros('36h', now)).toBe(BigInt(now - 36 * 3_600_000) * 1000n);
     expect(() => sinceMicros('last week')).toThrow(
-      new UsageError('--since last week: give a time with a zone (2026-11-21T00:00:00Z) or how long ago (36h, 7d).'),
+      new UsageError(
+        '--since last week: give a time with a zone (2026-11-21T00:00:00Z) or how long ago (36h, 7d).',
+      ),
     );
   });
 
@@ -59,7 +61,9 @@ describe('copy options', () => {
     const a = await mkdtemp(join(tmpdir(), 'crmb-copy-a-'));
     const b = await mkdtemp(join(tmpdir(), 'crmb-copy-b-'));
     dirs.push(a, b);
-    const repo = await initRepository(await LocalBackend.open(a), new Secret(TEST_PASSWORD), { scrypt: FAST_SCRYPT });
+    const repo = await initRepository(await LocalBackend.open(a), new Secret(TEST_PASSWORD), {
+      scrypt: FAST_SCRYPT,
+    });
     await repo.close();
     const env = { CRM_BACKUP_PASSWORD: TEST_PASSWORD, CRM_BACKUP_TO_PASSWORD: undefined, XDG_CACHE_HOME: b };
     const [noPassword, notRepo, noTo] = await Promise.all([
@@ -77,5 +81,23 @@ describe('copy options', () => {
     );
     expect(noTo.code).toBe(2);
     expect(noTo.stderr).toContain("required option '--to <location>' not specified");
+  });
+
+  it('refuses a wrong destination password in one sentence, before reading anything', async () => {
+    const a = await mkdtemp(join(tmpdir(), 'crmb-copy-a-'));
+    const b = await mkdtemp(join(tmpdir(), 'crmb-copy-b-'));
+    dirs.push(a, b);
+    for (const [dir, pw] of [
+      [a, TEST_PASSWORD],
+      [b, 'the destination password'],
+    ] as const)
+      await (
+        await initRepository(await LocalBackend.open(dir), new Secret(pw), { scrypt: FAST_SCRYPT })
+      ).close();
+    const r = await runCli(['copy', '--repo', a, '--to', b], {
+      env: { CRM_BACKUP_PASSWORD: TEST_PASSWORD, CRM_BACKUP_TO_PASSWORD: 'not it', XDG_CACHE_HOME: b },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`crm-backup: The password does not open any key of the repository at ${b}.`);
   });
 });
