@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { decodeAddressed, decodeObject, encodeObject } from './codec.js';
+import { decodeAddressed, decodeObject, encodeObject, zstdParameters } from './codec.js';
 import { ObjectDamage, type MasterKeys } from './crypto.js';
 import { CODEC_WORKER_SOURCE } from './codec-worker-source.js';
 import {
@@ -80,6 +80,10 @@ class WorkerCodec implements ChunkCodec {
   ) {
     const workerData = {
       zstdPath: createRequire(import.meta.url).resolve('zstd-napi'),
+      // codec.ts's tuning, for the levels a repository can be configured with (zstd's 1..22)
+      zstdParameters: Object.fromEntries(
+        Array.from({ length: 22 }, (_, i) => [i + 1, zstdParameters(i + 1)]),
+      ),
       encKey: keys.encKey,
       idKey: keys.idKey,
       format: {

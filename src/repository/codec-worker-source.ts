@@ -29,7 +29,7 @@ function compressor(level) {
   let c = compressors.get(level);
   if (!c) {
     c = new zstd.Compressor();
-    c.setParameters({ compressionLevel: level });
+    c.setParameters(workerData.zstdParameters[level] ?? { compressionLevel: level });
     compressors.set(level, c);
   }
   return c;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { compress, decompress } from 'zstd-napi';
 import { createChunkCodec } from '../../../src/repository/codec-pool.js';
+import { zstdParameters } from '../../../src/repository/codec.js';
 import { ObjectDamage, hmacHex } from '../../../src/repository/crypto.js';
 import { crmRow, randomBytesSeeded } from './helpers.js';
 
@@ -34,4 +36,27 @@ describe('chunk codec: worker pool and inline agree', () => {
       }
     });
   }
+
+  it('compresses with the same zstd parameters on both paths (the tuned level 3 included)', async () => {
+    const plain = samples[0] as Buffer;
+    const id = hmacHex(keys.idKey, plain);
+    for (const level of [1, 3, 6]) {
+      const inline = createChunkCodec(keys, { workers: 0, level });
+      const pool = createChunkCodec(keys, { workers: 1, level });
+      try {
+        // same length means the same frame: nonces differ, the compressed body does not
+        const a = await inline.encode(id, Uint8Array.from(plain));
+        const b = await pool.encode(id, Uint8Array.from(plain));
+        expect(b.length).toBe(a.length);
+      } finally {
+        await inline.close();
+        await pool.close();
+      }
+    }
+    // the tuning is what level 3 writes: not the library's level-3 frame
+    const tuned = compress(plain, zstdParameters(3));
+    expect(tuned.length).not.toBe(compress(plain, { compressionLevel: 3 }).length);
+    expect(Buffer.compare(decompress(tuned), plain)).toBe(0);
+  });
 });
+
