@@ -28,7 +28,10 @@ const sets: Array<[string, Parameters<Compressor['setParameters']>[0]]> = [
   ['level 6', { compressionLevel: 6 }],
 ];
 
-function pass(data: Buffer, params: Parameters<Compressor['setParameters']>[0]): { seconds: number; bytes: number } {
+function pass(
+  data: Buffer,
+  params: Parameters<Compressor['setParameters']>[0],
+): { seconds: number; bytes: number } {
   const c = new Compressor();
   c.setParameters(params);
   const t = process.hrtime.bigint();
@@ -44,7 +47,9 @@ const median = (xs: number[]): number => {
 };
 
 const data = readFileSync(file);
-console.log(`${file}: ${(data.length / 1e6).toFixed(1)} MB in ${Math.ceil(data.length / PIECE)} pieces of 1 MiB, ${rounds} rounds`);
+console.log(
+  `${file}: ${(data.length / 1e6).toFixed(1)} MB in ${Math.ceil(data.length / PIECE)} pieces of 1 MiB, ${rounds} rounds`,
+);
 pass(data, { compressionLevel: 3 });
 const times = new Map<string, number[]>();
 const sizes = new Map<string, number>();

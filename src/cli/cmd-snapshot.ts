@@ -35,12 +35,13 @@ export function registerSnapshot(program: Command): void {
       '--with-privileges',
       "also who may do what: PostgreSQL ownership and grants; MongoDB the database's users (with their SCRAM credentials, encrypted in the repository) and roles",
     )
-    // PostgreSQL: level 6 makes a snapshot smaller than pg_dump -Fc at a fraction of its time.
-    // MySQL/MariaDB: level 3 (as the `mariadb-dump | zstd -3` it is measured against) keeps the
-    // snapshot as fast as that; 6 took twice as long, the compression being most of its CPU.
+    // PostgreSQL: level 5 (tuned, codec.ts) makes a snapshot smaller than pg_dump -Fc at a
+    // fraction of its time; 6 made the compression the snapshot's pace on the shapes dataset.
+    // MySQL/MariaDB: level 3 (as the `mariadb-dump | zstd -3` it is measured against); 6 took
+    // twice as long, the compression being most of its CPU.
     .option(
       '--compression <level>',
-      "zstd level for table data (1 fastest … 19 smallest; default: the driver's, 6 for PostgreSQL and MongoDB, 3 for MySQL/MariaDB)",
+      "zstd level for table data (1 fastest … 19 smallest; default: the driver's, 5 for PostgreSQL, 6 for MongoDB, 3 for MySQL/MariaDB)",
       compressionLevel,
     )
     .addHelpText(
