@@ -87,7 +87,13 @@ export class PostgresTarget implements TargetDriver {
     const doc = decodeSchema(schema, format);
     this.remember(doc);
     try {
-      if (phase === 'pre-data') await this.withClient((c) => runSection(c, doc.preData));
+      if (phase === 'pre-data')
+        await this.withClient(async (c) => {
+          await runSection(c, doc.preData);
+          // a partitioned parent's statistics as soon as its partitions are in, on a free
+          // session, not alone at the end (finish() gathers them again where replay changed rows)
+          for (const p of await partitionedParents(c)) this.early?.analyzeParent(p.name, p.leaves, `ANALYZE ${p.sql}`);
+        });
       else await this.postData(doc.postData);
     } catch (err) {
       throw this.sqlError(`creating the ${phase} schema`, err);
@@ -196,15 +202,30 @@ export class PostgresTarget implements TargetDriver {
 
   /** This table's indexes and keys right after its data, then its statistics (pg_restore -j order). */
   private async buildEarly(client: pg.Client, t: TableColumns, alone: () => boolean): Promise<void> {
-    const sqls = this.early?.take(`${t.schema}.${t.name}`) ?? [];
+    const early = this.early;
+    const key = `${t.schema}.${t.name}`;
+    const { keys, rest } = early?.take(key) ?? { keys: [], rest: [] };
     try {
-      if (sqls.length > 0) {
-        await runSection(client, this.early!.prelude);
+      if (keys.length + rest.length > 0) {
+        await runSection(client, early!.prelude);
         // With several sessions at work (--jobs, the share of the server to use), each keeps a
         // core busy: parallel index workers on top only crowd those cores (restores 3-5% slower
         // on 2 cores, measured). A single session leaves parallel builds to the server.
         if (this.peakLoading > 1) await client.query('SET max_parallel_maintenance_workers = 0');
-        for (const sql of sqls) await runSection(client, sql);
+        for (const sql of keys) await runSection(client, sql);
+        // keys to this table from complete ones, added now: their checks can run on other
+        // sessions while this one builds the table's other indexes (a GIN index can take longer
+        // than the checks of every key to the table)
+        for (const fk of early!.keyed(key)) {
+          try {
+            await runSection(client, fk.run[0] as string);
+          } catch (err) {
+            early!.notAdded(fk);
+            throw this.sqlError(fk.what, err);
+          }
+          early!.added(fk);
+        }
+        for (const sql of rest) await runSection(client, sql);
       }
       await client.query(`ANALYZE ${quoteQualified(t.schema, t.name)}`);
     } catch (err) {
@@ -325,7 +346,7 @@ export class PostgresTarget implements TargetDriver {
         // Loaded tables were analyzed after their load (or in post-data); the ones replay changed
         // are analyzed again, and partitioned parents only get statistics from an ANALYZE of their own.
         await analyzeTables(c, [...this.replayed]);
-        await analyzePartitionedParents(c);
+        if (this.replayed.size > 0) await analyzePartitionedParents(c);
         return late;
       } catch (err) {
         throw this.sqlError('setting sequences, materialized views and statistics', err);
@@ -464,12 +485,29 @@ async function analyzeTables(c: pg.Client, tables: string[]): Promise<void> {
   for (const r of rows) await c.query(`ANALYZE ${r.t}`);
 }
 
-async function analyzePartitionedParents(c: pg.Client): Promise<void> {
-  const { rows } = await c.query<{ t: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+/**
+ * Partitioned tables, each with the leaf partitions under it at any depth: `name` and `leaves` as
+ * streams name tables (`schema.table`, unquoted), `sql` quoted.
+ */
+async function partitionedParents(c: pg.Client): Promise<{ name: string; sql: string; leaves: string[] }[]> {
+  const { rows } = await c.query<{ name: string; sql: string; leaves: string[] }>(
+    `WITH RECURSIVE tree(root, rel) AS (
+       SELECT c.oid, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       UNION ALL
+       SELECT t.root, i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.rel)
+     SELECT rn.nspname || '.' || r.relname AS name, format('%I.%I', rn.nspname, r.relname) AS sql,
+            coalesce(array_agg(ln.nspname || '.' || l.relname) FILTER (WHERE l.relkind <> 'p'), '{}') AS leaves
+       FROM tree t
+       JOIN pg_class r ON r.oid = t.root JOIN pg_namespace rn ON rn.oid = r.relnamespace
+       JOIN pg_class l ON l.oid = t.rel JOIN pg_namespace ln ON ln.oid = l.relnamespace
+      GROUP BY 1, 2`,
   );
-  for (const r of rows) await c.query(`ANALYZE ${r.t}`);
+  return rows;
+}
+
+async function analyzePartitionedParents(c: pg.Client): Promise<void> {
+  for (const r of await partitionedParents(c)) await c.query(`ANALYZE ${r.sql}`);
 }
 
 /** `fn` in a transaction of its own on `c`, rolled back when it throws. */

@@ -4,7 +4,10 @@
  * while the other workers still load. A foreign key starts as soon as both of its tables are
  * loaded and indexed, on whichever session is free: added NOT VALID, then validated, so that
  * checks of keys from different tables to one parent run side by side, while two checks on
- * one referencing table never do (see ForeignKey.run and #startable for the locks).
+ * one referencing table never do (see ForeignKey.run and #startable for the locks). A table's
+ * primary and unique keys are built before its other indexes, and the keys that reference it
+ * from complete tables are added right then by its builder (keyed), so that their checks run on
+ * other sessions while its slower indexes (a GIN on jsonb) build.
  * What no loaded table claims (partitioned parents and their attachments, tables restored
  * without data, keys to them) stays for the post-data phase, in dump order. So do the builds,
  * statistics and keys of a table whose load ends when no other load is at work and none is left
@@ -64,7 +67,11 @@ export function tableOfEntry(sql: string): string | undefined {
  * of a table whose statistics were left to post-data (child = parent = that table).
  */
 export interface ForeignKey {
-  readonly kind: 'key' | 'statistics';
+  /**
+   * `key`: added NOT VALID, then validated; `validate`: a key its referenced table's builder
+   * already added (EarlyBuilds.keyed), left to validate; `statistics`: an ANALYZE.
+   */
+  readonly kind: 'key' | 'validate' | 'statistics';
   /** The constraint's name as the dump quotes it (the table's, for statistics). */
   readonly name: string;
   /** The dump's entry, as the post-data script would run it. */
@@ -78,6 +85,11 @@ export interface ForeignKey {
    * Two statements, each its own transaction: the add's locks must be gone before the scan.
    */
   readonly run: readonly string[];
+  /**
+   * Statistics of a partitioned parent: its leaf partitions, all of which must be complete before
+   * the ANALYZE samples them (until every load is done: then it runs whatever was loaded).
+   */
+  readonly after?: readonly string[];
   /** The referencing table and the referenced one (`schema.name`, unquoted). */
   readonly child: string;
   readonly parent: string;
@@ -141,7 +153,7 @@ function addThenValidate(sql: string, name: string): string[] | undefined {
 
 export class EarlyBuilds {
   readonly prelude: string;
-  readonly #byTable = new Map<string, string[]>();
+  readonly #byTable = new Map<string, { type: string; sql: string }[]>();
   readonly #rest: string[] = [];
   /** Every entry that is not an index or key build, in dump order; keys run early are dropped. */
   readonly #ordered: { sql: string; fk?: ForeignKey }[] = [];
@@ -154,6 +166,8 @@ export class EarlyBuilds {
   /** How many running key checks reference each table (their adds lock it briefly). */
   readonly #referenced = new Map<string, number>();
   #wake: (() => void) | undefined;
+  /** Every load is done and its builds too (allLoadedReady). */
+  #allLoaded = false;
 
   constructor(postData: string) {
     const [first, ...entries] = dumpEntries(sqlOf(postData));
@@ -165,7 +179,7 @@ export class EarlyBuilds {
       }
       const table = tableOfEntry(sql);
       if (table === undefined) this.#rest.push(sql);
-      else this.#byTable.set(table, [...(this.#byTable.get(table) ?? []), sql]);
+      else this.#byTable.set(table, [...(this.#byTable.get(table) ?? []), { type, sql }]);
     }
   }
 
@@ -179,12 +193,77 @@ export class EarlyBuilds {
     if (analyze !== undefined && !this.#ready.has(table)) this.#analyze.set(table, analyze);
   }
 
-  /** Takes the builds of one loaded table (each is handed out once). */
-  take(table: string): string[] {
+  /**
+   * Takes the builds of one loaded table (each is handed out once): its constraints (primary key,
+   * unique, exclusion) in `keys`, which run first so that keys referencing the table can be added
+   * while its other indexes build (keyed), then its indexes in `rest`.
+   */
+  take(table: string): { keys: string[]; rest: string[] } {
     this.#loaded.add(table);
-    const sqls = this.#byTable.get(table) ?? [];
+    const entries = this.#byTable.get(table) ?? [];
     this.#byTable.delete(table);
-    return sqls;
+    return {
+      keys: entries.filter((e) => e.type === 'CONSTRAINT').map((e) => e.sql),
+      rest: entries.filter((e) => e.type !== 'CONSTRAINT').map((e) => e.sql),
+    };
+  }
+
+  /**
+   * The table's primary and unique keys are built; its other indexes are not yet. Returns the keys
+   * that reference it from a table that is complete and free, for the caller (the session that
+   * builds this table, between two builds, so that it holds no lock on it) to add NOT VALID:
+   * the add needs SHARE ROW EXCLUSIVE on both tables, which an index build on either would block.
+   * Each goes back with `added`, and its validation (ROW SHARE on this table only, which an index
+   * build does not block) may then run on any free session while this table's indexes build.
+   * The referencing tables are marked busy until then.
+   */
+  keyed(table: string): ForeignKey[] {
+    const out: ForeignKey[] = [];
+    for (let i = 0; i < this.#ordered.length; i++) {
+      const fk = this.#ordered[i]?.fk;
+      if (
+        fk?.kind !== 'key' ||
+        fk.run.length !== 2 ||
+        fk.parent !== table ||
+        fk.child === table ||
+        !this.#ready.has(fk.child) ||
+        this.#busy.has(fk.child)
+      )
+        continue;
+      this.#ordered.splice(i--, 1);
+      this.#busy.add(fk.child);
+      out.push(fk);
+    }
+    return out;
+  }
+
+  /** A key from `keyed` was added NOT VALID: its validation is scheduled as any key check is. */
+  added(fk: ForeignKey): void {
+    const validate = fk.run[1] as string;
+    this.#busy.delete(fk.child);
+    this.#ordered.push({
+      sql: `${validate}\n`,
+      fk: { ...fk, kind: 'validate', sql: `${validate}\n`, run: [validate] },
+    });
+    this.#notify();
+  }
+
+  /** A key from `keyed` was not added (its add failed): it goes back to the post-data script. */
+  notAdded(fk: ForeignKey): void {
+    this.#busy.delete(fk.child);
+    this.#ordered.push({ sql: fk.sql, fk });
+    this.#notify();
+  }
+
+  /**
+   * The statistics of a partitioned parent, gathered as soon as its leaf partitions are complete,
+   * by whichever session is free then, or in post-data beside the keys (ANALYZE of a parent
+   * samples every partition, which pg_restore never does; at the end of a restore it would run
+   * alone). The parent has no data of its own: it never counts as loaded.
+   */
+  analyzeParent(table: string, leaves: readonly string[], sql: string): void {
+    this.#ordered.push({ sql: `${sql};\n`, fk: { ...statisticsOf(table, sql), after: leaves } });
+    this.#notify();
   }
 
   /** This table's data, indexes and statistics are complete: keys on it may be checked. */
@@ -196,7 +275,7 @@ export class EarlyBuilds {
 
   /** Everything not taken yet, for the post-data phase. */
   remaining(): string[] {
-    const out = [...this.#rest, ...[...this.#byTable.values()].flat()];
+    const out = [...this.#rest, ...[...this.#byTable.values()].flat().map((e) => e.sql)];
     this.#rest.length = 0;
     this.#byTable.clear();
     return out;
@@ -207,6 +286,7 @@ export class EarlyBuilds {
    * gather, which run with the keys (after them in order: a key holds fewer sessions back).
    */
   allLoadedReady(): void {
+    this.#allLoaded = true;
     for (const [table, sql] of this.#analyze)
       this.#ordered.push({ sql: `${sql};\n`, fk: statisticsOf(table, sql) });
     this.#analyze.clear();
@@ -234,10 +314,15 @@ export class EarlyBuilds {
     this.#notify();
   }
 
-  /** Foreign keys not started yet whose two tables are ready. */
+  /** Foreign keys not started yet whose two tables are ready (a validation: whose referencing one is). */
   pendingForeignKeys(): number {
-    return this.#ordered.filter(({ fk }) => fk && this.#ready.has(fk.child) && this.#ready.has(fk.parent))
-      .length;
+    return this.#ordered.filter(
+      ({ fk }) =>
+        fk &&
+        (fk.kind === 'statistics'
+          ? this.#partitionsReady(fk)
+          : this.#ready.has(fk.child) && (fk.kind === 'validate' || this.#ready.has(fk.parent))),
+    ).length;
   }
 
   /** Like nextForeignKey, but waits while the keys left that can run are blocked by running ones. */
@@ -294,13 +379,24 @@ export class EarlyBuilds {
    * conflicts with their adds.
    */
   #startable(fk: ForeignKey): boolean {
+    // a validation's ROW SHARE on the referenced table conflicts with nothing scheduled here
+    if (fk.kind === 'validate') return this.#ready.has(fk.child) && !this.#busy.has(fk.child);
+    if (fk.kind === 'statistics')
+      return this.#partitionsReady(fk) && !this.#busy.has(fk.child) && !this.#referenced.get(fk.child);
     return (
       this.#ready.has(fk.child) &&
       this.#ready.has(fk.parent) &&
       !this.#busy.has(fk.child) &&
-      !this.#busy.has(fk.parent) &&
-      (fk.kind === 'key' || !this.#referenced.get(fk.parent))
+      !this.#busy.has(fk.parent)
     );
+  }
+
+  /**
+   * Statistics of loaded tables are scheduled once every loaded table is complete; those of a
+   * partitioned parent as soon as its partitions are (or all loads are done: some may have none).
+   */
+  #partitionsReady(fk: ForeignKey): boolean {
+    return this.#allLoaded || (fk.after ?? []).every((t) => this.#ready.has(t));
   }
 
   #notify(): void {

@@ -52,8 +52,13 @@ describe('early index builds', () => {
         'ALTER TABLE ONLY public.deals\n    ADD CONSTRAINT deals_contact_fk FOREIGN KEY (contact_id) REFERENCES public.contacts(id);',
       );
     const b = new EarlyBuilds(dump);
-    expect(b.take('public.contacts')).toHaveLength(2);
-    expect(b.take('public.contacts')).toEqual([]);
+    const name = (sql: string): string | undefined => /Name: ([^;]+);/.exec(sql)?.[1];
+    const first = b.take('public.contacts');
+    expect({ keys: first.keys.map(name), rest: first.rest.map(name) }).toEqual({
+      keys: ['contacts contacts_pkey'],
+      rest: ['contacts_email'],
+    });
+    expect(b.take('public.contacts')).toEqual({ keys: [], rest: [] });
     expect(b.remaining().map((s) => /Name: (\S+)/.exec(s)?.[1])).toEqual(['p_idx;']);
     // deals was never loaded here: its key stays for the post-data script, in dump order
     b.allLoadedReady();
@@ -253,6 +258,104 @@ describe('early index builds', () => {
     expect(b.nextForeignKey()).toBeUndefined();
     b.finished(key);
     expect(b.nextForeignKey()?.run).toEqual(['ANALYZE public.users']);
+  });
+});
+
+describe('keys added while the referenced table still builds indexes', () => {
+  const dump =
+    "SET search_path = '';\n" +
+    entry(
+      'companies companies_pkey',
+      'CONSTRAINT',
+      'ALTER TABLE ONLY public.companies\n    ADD CONSTRAINT companies_pkey PRIMARY KEY (id);',
+    ) +
+    entry(
+      'companies_profile',
+      'INDEX',
+      'CREATE INDEX companies_profile ON public.companies USING gin (profile);',
+    ) +
+    fk('contacts_company', 'contacts', 'companies') +
+    fk('deals_company', 'deals', 'companies') +
+    fk('tasks_company', 'tasks', 'companies') +
+    fk('old_company', 'old', 'companies', ' NOT VALID');
+
+  it('hands the builder of a keyed table the keys from complete tables, then schedules only their checks', () => {
+    const b = new EarlyBuilds(dump);
+    for (const t of ['contacts', 'deals', 'old']) {
+      b.take(`public.${t}`);
+      b.ready(`public.${t}`);
+    }
+    // tasks is still loading; companies has its primary key and is building its GIN index
+    const { keys, rest } = b.take('public.companies');
+    expect(keys).toHaveLength(1);
+    expect(rest).toHaveLength(1);
+    const adds = b.keyed('public.companies');
+    // a key dumped NOT VALID and one from a table not complete stay where they were
+    expect(adds.map((k) => k.name)).toEqual(['contacts_company', 'deals_company']);
+    // while added, the referencing table is taken: nothing else starts on it
+    expect(b.nextForeignKey()).toBeUndefined();
+    for (const k of adds) b.added(k);
+    // the checks start although companies is not ready: VALIDATE holds only ROW SHARE on it
+    const check = b.nextForeignKey()!;
+    expect(check).toMatchObject({
+      kind: 'validate',
+      run: ['ALTER TABLE ONLY public.contacts VALIDATE CONSTRAINT contacts_company;'],
+    });
+    expect(b.nextForeignKey()?.run).toEqual([
+      'ALTER TABLE ONLY public.deals VALIDATE CONSTRAINT deals_company;',
+    ]);
+    // tasks -> companies is a whole key: both tables must be complete first
+    b.take('public.tasks');
+    b.ready('public.tasks');
+    expect(b.nextForeignKey()).toBeUndefined();
+    b.ready('public.companies');
+    expect(b.nextForeignKey()).toMatchObject({ kind: 'key', name: 'tasks_company' });
+    // never added twice: the script holds neither the two adds nor their checks
+    expect(b.serial()).not.toContain('contacts_company');
+    expect(b.serial()).toContain('old_company');
+  });
+
+  it('leaves a check not run to the post-data script as its VALIDATE, and a failed add as the whole key', () => {
+    const b = new EarlyBuilds(dump);
+    for (const t of ['contacts', 'deals']) {
+      b.take(`public.${t}`);
+      b.ready(`public.${t}`);
+    }
+    b.take('public.companies');
+    const [contacts, deals] = b.keyed('public.companies');
+    b.added(contacts!);
+    b.notAdded(deals!);
+    expect(b.serial()).toContain('VALIDATE CONSTRAINT contacts_company;');
+    expect(b.serial()).not.toContain('ADD CONSTRAINT contacts_company');
+    expect(b.serial()).toContain('ADD CONSTRAINT deals_company FOREIGN KEY');
+  });
+
+  it('gathers the statistics of a partitioned parent once its partitions are complete, or once all loads are', () => {
+    const b = new EarlyBuilds(dump + fk('contacts_activity', 'contacts', 'activities'));
+    b.analyzeParent(
+      'public.activities',
+      ['public.activities_old', 'public.activities_new'],
+      'ANALYZE public.activities',
+    );
+    b.analyzeParent('public.events', ['public.events_2025'], 'ANALYZE public.events');
+    b.take('public.contacts');
+    b.ready('public.contacts');
+    b.take('public.activities_old');
+    b.ready('public.activities_old');
+    expect(b.nextForeignKey()).toBeUndefined();
+    b.take('public.activities_new');
+    b.ready('public.activities_new');
+    const stats = b.nextForeignKey()!;
+    expect(stats).toMatchObject({ kind: 'statistics', run: ['ANALYZE public.activities'] });
+    b.finished(stats);
+    // events_2025 was left out of this restore: the parent's statistics wait for every load
+    expect(b.nextForeignKey()).toBeUndefined();
+    b.allLoadedReady();
+    expect(b.nextForeignKey()).toMatchObject({ kind: 'statistics', run: ['ANALYZE public.events'] });
+    expect(b.serial()).not.toContain('ANALYZE');
+    // gathering a parent's statistics does not make it loaded: a key to it is still handed over
+    // for a look at whether it has rows (restore --tables may have left its partitions out)
+    expect(b.keysToUnloaded().map((k) => k.parent)).toEqual(['public.companies', 'public.activities']);
   });
 });
 
