@@ -9,8 +9,8 @@
  * Exit 0 when every step ran and every restore matched its source; 1 otherwise. Missed targets
  * are reported in the table, not in the exit code: they are figures for a person to weigh.
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { startOwnPostgres } from '../test/harness/index.js';
 import type { BenchContext, NativeRestore } from './lib/context.js';
 import { LZ4_TOAST_ENV, pgDump, pgRestore } from './lib/native.js';
@@ -19,7 +19,10 @@ import { parsePgBenchArgs, USAGE, type PgBenchOptions } from './lib/options.js';
 import { postgresDb, postgresSeed } from './lib/postgres-db.js';
 import { contextRatio, figureTable, fmtBytes, fmtSec, info, ratioRow, roundsNote, type Row } from './lib/report.js';
 import type { PgBenchResults } from './lib/results.js';
-import { runBench } from './lib/run-bench.js';
+import { ROOT } from './lib/crm-cli.js';
+import { formatRun, parseServerLog, summarizeRuns } from './lib/pg-timeline.js';
+import { runBench, type BenchServer } from './lib/run-bench.js';
+import { say } from './lib/steps.js';
 import { seedWithProgress } from './lib/seed.js';
 
 /**
@@ -33,7 +36,40 @@ const SETTINGS = {
   checkpoint_timeout: '30min',
   maintenance_work_mem: '256MB',
   wal_level: 'logical',
+  // where each restore's server time goes (lib/pg-timeline.ts): statements of 100 ms or more,
+  // with their session and database
+  log_min_duration_statement: '100',
+  log_line_prefix: '%m [%p] %d ',
 };
+
+/**
+ * The server, whose stop first keeps its log in bench/results and prints each restore's server
+ * time per kind of statement (loads, index and key builds, foreign keys, statistics).
+ */
+async function pgServer(opts: PgBenchOptions): Promise<BenchServer> {
+  const server = await startOwnPostgres({ settings: SETTINGS, timeoutMs: 120_000 });
+  return {
+    url: server.url,
+    stop: async () => {
+      try {
+        const log = join(server.dataDir, 'server.log');
+        if (existsSync(log)) {
+          const dir = resolve(ROOT, 'bench/results');
+          mkdirSync(dir, { recursive: true });
+          const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+          const kept = join(dir, `postgres${opts.dataset === 'shapes' ? '-shapes' : ''}-${stamp}-server.log`);
+          copyFileSync(log, kept);
+          const runs = summarizeRuns(parseServerLog(readFileSync(log, 'utf8')), (db) => db.startsWith('crm_'));
+          say('\n== server time per restore (statements of 100 ms or more; npx tsx bench/pg-timeline.ts <log>)');
+          for (const r of runs) say(`   ${formatRun(r)}`);
+          say(`   server log: ${kept}`);
+        }
+      } finally {
+        await server.stop();
+      }
+    },
+  };
+}
 
 /** Step 2: the dumps and round 1 of pg_restore (as is, and with lz4 TOAST), before crm-backup touches the server. */
 async function nativePhase(ctx: BenchContext<PgBenchOptions, PgBenchResults>, work: string): Promise<void> {
@@ -100,7 +136,7 @@ runBench<PgBenchOptions, PgBenchResults>({
   // `both` is two whole runs in turn, each on its own server: the phases stay one dataset's each
   runs: (opts) => (opts.dataset === 'both' ? (['reference', 'shapes'] as const) : [opts.dataset]).map((d) => ({ opts: { ...opts, dataset: d }, label: d })),
   db: postgresDb,
-  startServer: () => startOwnPostgres({ settings: SETTINGS, timeoutMs: 120_000 }),
+  startServer: pgServer,
   newResults: (common) => ({ ...common, native: {}, steps: [] }),
   seed: (source, opts) => seedWithProgress(opts.dataset === 'shapes' ? shapesSeed : postgresSeed, source, opts.scale, opts.seed),
   fullSize: (_results, opts) => opts.scale >= 20,
