@@ -31,24 +31,11 @@ export interface ChunkCodec {
   close(): Promise<void>;
 }
 
-/**
- * `workers` threads from the start; up to `maxWorkers` (default `workers`) when the codec is what
- * the work waits for: a job submitted while every worker already has BACKLOG jobs queued starts
- * one more. Where the main thread sets the pace (reading, chunking and hashing fast-compressing
- * data) the queues stay short and no thread is added to crowd it; where compression does (zstd
- * level 5 or 6 of a PostgreSQL snapshot) the second worker uses the CPU the main thread leaves.
- */
-export function createChunkCodec(
-  keys: MasterKeys,
-  opts: { workers: number; maxWorkers?: number; level: number },
-): ChunkCodec {
+export function createChunkCodec(keys: MasterKeys, opts: { workers: number; level: number }): ChunkCodec {
   return opts.workers > 0
-    ? new WorkerCodec(keys, opts.workers, Math.max(opts.workers, opts.maxWorkers ?? 0), opts.level)
+    ? new WorkerCodec(keys, opts.workers, opts.level)
     : new InlineCodec(keys, opts.level);
 }
-
-/** Jobs queued on every worker before another is started (see createChunkCodec). */
-const BACKLOG = 3;
 
 class InlineCodec implements ChunkCodec {
   constructor(
@@ -85,15 +72,13 @@ class WorkerCodec implements ChunkCodec {
   private readonly slots: Slot[] = [];
   private nextJob = 1;
   private broken: Error | undefined;
-  private readonly workerData: unknown;
 
   constructor(
     keys: MasterKeys,
     count: number,
-    private readonly maxWorkers: number,
     private readonly level: number,
   ) {
-    this.workerData = {
+    const workerData = {
       zstdPath: createRequire(import.meta.url).resolve('zstd-napi'),
       // codec.ts's tuning, for the levels a repository can be configured with (zstd's 1..22)
       zstdParameters: Object.fromEntries(
@@ -113,24 +98,16 @@ class WorkerCodec implements ChunkCodec {
         tagLen: TAG_LEN,
       },
     };
-    for (let i = 0; i < count; i++) this.spawn();
-  }
-
-  /** Worker threads at work now (grows up to maxWorkers; for tests and progress). */
-  get size(): number {
-    return this.slots.length;
-  }
-
-  private spawn(): Slot {
-    const worker = new Worker(CODEC_WORKER_SOURCE, { eval: true, workerData: this.workerData });
-    const slot: Slot = { worker, jobs: new Map() };
-    // An idle pool must not keep the process alive; a busy one must (the caller awaits its replies).
-    worker.unref();
-    worker.on('message', (r: Reply) => this.settle(slot, r));
-    worker.on('error', (e) => this.fail(slot, e));
-    worker.on('exit', (code) => this.fail(slot, new Error(`codec worker exited with code ${code}`)));
-    this.slots.push(slot);
-    return slot;
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(CODEC_WORKER_SOURCE, { eval: true, workerData });
+      const slot: Slot = { worker, jobs: new Map() };
+      // An idle pool must not keep the process alive; a busy one must (the caller awaits its replies).
+      worker.unref();
+      worker.on('message', (r: Reply) => this.settle(slot, r));
+      worker.on('error', (e) => this.fail(slot, e));
+      worker.on('exit', (code) => this.fail(slot, new Error(`codec worker exited with code ${code}`)));
+      this.slots.push(slot);
+    }
   }
 
   encode(id: string, data: Uint8Array): Promise<Uint8Array> {
@@ -149,7 +126,6 @@ class WorkerCodec implements ChunkCodec {
     if (this.broken) return Promise.reject(this.broken);
     let slot = this.slots[0] as Slot;
     for (const s of this.slots) if (s.jobs.size < slot.jobs.size) slot = s;
-    if (slot.jobs.size >= BACKLOG && this.slots.length < this.maxWorkers) slot = this.spawn();
     const job = this.nextJob++;
     return new Promise<Uint8Array>((resolve, reject) => {
       if (slot.jobs.size === 0) slot.worker.ref();

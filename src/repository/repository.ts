@@ -45,7 +45,7 @@ export interface RepositoryOptions {
   readonly inFlightChunks?: number;
   /** Plaintext bytes in flight across all concurrent writeStreams (default 64 MiB). */
   readonly maxInFlightBytes?: number;
-  /** Codec worker threads; 0 compresses and encrypts on the main thread (default CPUs - 1, between 1 and 4, growing to CPUs while compression falls behind). */
+  /** Codec worker threads; 0 compresses and encrypts on the main thread (default CPUs - 1, between 1 and 4). */
   readonly workers?: number;
   /** Chunks readStream fetches ahead (default 4). */
   readonly readAhead?: number;
@@ -92,10 +92,8 @@ export class CrmRepository implements Repository {
   codec(): ChunkCodec {
     this.assertOpen();
     this.codecInstance ??= createChunkCodec(this.keys, {
-      // The main thread is busy too (reading, chunking, hashing, I/O): one CPU is left to it,
-      // unless compression falls behind (codec-pool.ts); a number given is kept as it is.
+      // The main thread is busy too (reading, chunking, hashing, I/O): one CPU is left to it.
       workers: this.opts.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
-      maxWorkers: this.opts.workers ?? Math.max(1, Math.min(4, availableParallelism())),
       level: this.opts.zstdLevel ?? 3,
     });
     return this.codecInstance;

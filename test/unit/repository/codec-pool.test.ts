@@ -58,21 +58,4 @@ describe('chunk codec: worker pool and inline agree', () => {
     expect(tuned.length).not.toBe(compress(plain, { compressionLevel: 3 }).length);
     expect(Buffer.compare(decompress(tuned), plain)).toBe(0);
   });
-
-  it('adds a worker only while every worker has a backlog, up to its maximum', async () => {
-    const plain = samples[0] as Buffer;
-    const id = hmacHex(keys.idKey, plain);
-    const codec = createChunkCodec(keys, { workers: 1, maxWorkers: 2, level: 3 });
-    const size = (): number => (codec as unknown as { size: number }).size;
-    try {
-      // one chunk at a time, as when the main thread sets the pace: one worker is enough
-      for (let i = 0; i < 5; i++) await codec.encode(id, Uint8Array.from(plain));
-      expect(size()).toBe(1);
-      // eight at once, as when compression sets it: a second worker, never a third
-      await Promise.all(Array.from({ length: 8 }, () => codec.encode(id, Uint8Array.from(plain))));
-      expect(size()).toBe(2);
-    } finally {
-      await codec.close();
-    }
-  });
 });
