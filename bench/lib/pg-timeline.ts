@@ -82,32 +82,37 @@ export function parseServerLog(log: string): LoggedStatement[] {
   return out.sort((a, b) => a.end - b.end);
 }
 
-/** Consecutive statements in one database, a run each, summed (databases in `only` when given). */
+/**
+ * Consecutive statements in one database, a run each, summed (the runs of databases in `only`
+ * when given). Any other database's statement in between ends a run: the benchmark's two
+ * `pg_restore` variants both restore into crm_native, split by its DROP and CREATE DATABASE.
+ */
 export function summarizeRuns(
   statements: readonly LoggedStatement[],
   only?: (db: string) => boolean,
 ): RunSummary[] {
   const runs: LoggedStatement[][] = [];
   for (const s of statements) {
-    if (only && !only(s.db)) continue;
     const last = runs[runs.length - 1];
     if (last && last[0]?.db === s.db) last.push(s);
     else runs.push([s]);
   }
-  return runs.map((run) => {
-    const seconds = Object.fromEntries(STATEMENT_KINDS.map((k) => [k, 0])) as Record<StatementKind, number>;
-    for (const s of run) seconds[s.kind] += s.ms / 1000;
-    const start = Math.min(...run.map((s) => s.end - s.ms));
-    const end = Math.max(...run.map((s) => s.end));
-    const loads = run.filter((s) => s.kind === 'load').map((s) => s.end);
-    return {
-      db: run[0]?.db ?? '',
-      span: (end - start) / 1000,
-      sessions: new Set(run.map((s) => s.pid)).size,
-      seconds,
-      tail: loads.length ? (end - Math.max(...loads)) / 1000 : 0,
-    };
-  });
+  return runs
+    .filter((run) => !only || only(run[0]?.db ?? ''))
+    .map((run) => {
+      const seconds = Object.fromEntries(STATEMENT_KINDS.map((k) => [k, 0])) as Record<StatementKind, number>;
+      for (const s of run) seconds[s.kind] += s.ms / 1000;
+      const start = Math.min(...run.map((s) => s.end - s.ms));
+      const end = Math.max(...run.map((s) => s.end));
+      const loads = run.filter((s) => s.kind === 'load').map((s) => s.end);
+      return {
+        db: run[0]?.db ?? '',
+        span: (end - start) / 1000,
+        sessions: new Set(run.map((s) => s.pid)).size,
+        seconds,
+        tail: loads.length ? (end - Math.max(...loads)) / 1000 : 0,
+      };
+    });
 }
 
 /** One line per run. */
