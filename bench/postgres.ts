@@ -85,7 +85,7 @@ async function nativePhase(ctx: BenchContext<PgBenchOptions, PgBenchResults>, wo
     pgRestore(serverUrl, 'crm_native', fc, opts.jobs),
   );
   const lz4 = await steps.run('pg_restore, lz4', `pg_restore -j${opts.jobs} with PGOPTIONS='${LZ4_TOAST_ENV.PGOPTIONS}' (round 1)`, () =>
-    pgRestore(serverUrl, 'crm_native', fc, opts.jobs, LZ4_TOAST_ENV),
+    pgRestore(serverUrl, 'crm_native_lz4', fc, opts.jobs, LZ4_TOAST_ENV),
   );
   if (lz4 !== undefined) {
     native.restoreLz4Runs = [lz4];
@@ -102,7 +102,7 @@ async function nativePhase(ctx: BenchContext<PgBenchOptions, PgBenchResults>, wo
     { label: 'pg_restore', runs: native.restoreRuns, restore: () => pgRestore(serverUrl, 'crm_native', fc, opts.jobs), settle: (m) => (native.restoreSeconds = m) },
   ];
   if (native.restoreLz4Runs) {
-    const restore = (): Promise<number> => pgRestore(serverUrl, 'crm_native', fc, opts.jobs, LZ4_TOAST_ENV);
+    const restore = (): Promise<number> => pgRestore(serverUrl, 'crm_native_lz4', fc, opts.jobs, LZ4_TOAST_ENV);
     // quiet: the medians line names pg_restore and crm-backup only
     restores.push({ label: 'pg_restore lz4', runs: native.restoreLz4Runs, restore, settle: (m) => (native.restoreLz4Seconds = m), quiet: true });
   }
