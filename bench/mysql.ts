@@ -12,11 +12,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOwnMariadb } from '../test/harness/index.js';
-import type { BenchContext } from './lib/context.js';
+import type { BenchContext, NativeDump } from './lib/context.js';
 import { mariadbDumpZstd, mariadbRestore, missingTool, mydumperDump, myloaderRestore, unzstd } from './lib/mysql-native.js';
 import { mysqlDb, seedMysqlWithProgress } from './lib/mysql-db.js';
 import { MY_DEFAULT_SCALE, MY_USAGE, parseMyBenchArgs, type MyBenchOptions } from './lib/mysql-options.js';
-import { figureTable, fmtBytes, fmtSec, info, ratioRow, roundsNote, type Row } from './lib/report.js';
+import { figureTable, fmtBytes, fmtSec, info, ratioRow, roundsNote, snapshotRoundsNote, type Row } from './lib/report.js';
 import type { MyBenchResults } from './lib/results.js';
 import { runBench } from './lib/run-bench.js';
 import { say } from './lib/steps.js';
@@ -82,6 +82,28 @@ async function nativePhase(ctx: Ctx, work: string): Promise<void> {
   const dir = join(work, 'mydumper');
   await mariadbDumpPhase(ctx, join(work, 'crm.sql.zst'), sql);
   await mydumperPhase(ctx, dir);
+  // rounds 2.. of the dumps alternate with crm-backup's snapshots (snapshotRounds)
+  const { native: n } = ctx.results;
+  const scratch = join(work, 'round');
+  const timed = async (f: () => Promise<{ seconds: number }>): Promise<number> => {
+    try {
+      return (await f()).seconds;
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  };
+  const dumps: NativeDump[] = [];
+  if (n.dump) {
+    const runs = [n.dump.seconds];
+    const dump = (): Promise<number> => timed(() => mariadbDumpZstd(ctx.source, scratch));
+    dumps.push({ label: 'mariadb-dump | zstd', runs, dump, settle: (m) => (n.dump = n.dump && { ...n.dump, seconds: m, runs }) });
+  }
+  if (n.mydumper) {
+    const runs = [n.mydumper.seconds];
+    const dump = (): Promise<number> => timed(() => (mkdirSync(scratch), mydumperDump(ctx.source, scratch, ctx.opts.jobs)));
+    dumps.push({ label: 'mydumper', runs, dump, settle: (m) => (n.mydumper = n.mydumper && { ...n.mydumper, seconds: m, runs }) });
+  }
+  ctx.nativeDumps = dumps;
   // rounds 2.. alternate with crm-backup's restores (restoreRounds); a tool that did not run shows —
   const { native } = ctx.results;
   const { serverUrl, opts } = ctx;
@@ -104,8 +126,8 @@ function figureRows(r: MyBenchResults): Row[] {
   const dumper = (row: Row): Row => (missing ? { ...row, baseline: `not run: ${missing}`, verdict: row.verdict === 'info' ? 'info' : 'FAIL' } : row);
   return figureTable(r, {
     comparisons: [
-      ratioRow(`snapshot --jobs ${j}, wall time`, r.snapshot?.seconds, n.dump?.seconds, 1, fmtSec, 'mariadb-dump | zstd -3'),
-      dumper(ratioRow(`snapshot --jobs ${j}, wall time`, r.snapshot?.seconds, n.mydumper?.seconds, 1, fmtSec, `mydumper -t ${j} -c`)),
+      ratioRow(`snapshot --jobs ${j}, wall time${snapshotRoundsNote(r)}`, r.snapshot?.seconds, n.dump?.seconds, 1, fmtSec, 'mariadb-dump | zstd -3'),
+      dumper(ratioRow(`snapshot --jobs ${j}, wall time${snapshotRoundsNote(r)}`, r.snapshot?.seconds, n.mydumper?.seconds, 1, fmtSec, `mydumper -t ${j} -c`)),
       ratioRow('repository bytes after snapshot', r.snapshot?.repoBytes, n.dump?.bytes, 1, fmtBytes, 'zstd -3 file'),
       ratioRow(`restore --snapshot --jobs ${j}, wall time${rounds}`, r.restore?.seconds, n.restoreSeconds, 0.5, fmtSec, 'mariadb < dump.sql'),
       dumper(ratioRow(`restore --snapshot --jobs ${j}, wall time${rounds}`, r.restore?.seconds, n.myloaderSeconds, 1, fmtSec, `myloader -t ${j}`)),

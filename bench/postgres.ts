@@ -17,7 +17,7 @@ import { LZ4_TOAST_ENV, pgDump, pgRestore } from './lib/native.js';
 import { seedShapes, SHAPES_TABLES } from '../scripts/crm/index.js';
 import { parsePgBenchArgs, USAGE, type PgBenchOptions } from './lib/options.js';
 import { postgresDb, postgresSeed } from './lib/postgres-db.js';
-import { contextRatio, figureTable, fmtBytes, fmtSec, info, ratioRow, roundsNote, type Row } from './lib/report.js';
+import { contextRatio, figureTable, fmtBytes, fmtSec, info, ratioRow, roundsNote, snapshotRoundsNote, type Row } from './lib/report.js';
 import type { PgBenchResults } from './lib/results.js';
 import { ROOT } from './lib/crm-cli.js';
 import { formatRun, parseServerLog, summarizeRuns } from './lib/pg-timeline.js';
@@ -80,6 +80,19 @@ async function nativePhase(ctx: BenchContext<PgBenchOptions, PgBenchResults>, wo
   native.dumpZ0 = await steps.run('pg_dump -Fc -Z0', 'uncompressed custom-format dump (runs first: it warms the cache)', () => pgDump(source, z0, ['-Z0']));
   rmSync(z0, { force: true }); // a second 1 GB file on disk helps no one
   native.dump = await steps.run('pg_dump -Fc', 'custom-format dump, default compression', () => pgDump(source, fc, []));
+  if (native.dump) {
+    const runs = [native.dump.seconds];
+    const scratch = join(work, 'crm-round.dump');
+    const dump = async (): Promise<number> => {
+      try {
+        return (await pgDump(source, scratch, [])).seconds;
+      } finally {
+        rmSync(scratch, { force: true });
+      }
+    };
+    // rounds 2.. alternate with crm-backup's snapshots (snapshotRounds)
+    ctx.nativeDumps = [{ label: 'pg_dump -Fc', runs, dump, settle: (m) => (native.dump = native.dump && { ...native.dump, seconds: m, runs }) }];
+  }
   if (!native.dump) return steps.skip('pg_restore', 'no -Fc dump to restore');
   const first = await steps.run('pg_restore', `pg_restore -j${opts.jobs} into a fresh database (round 1)`, () =>
     pgRestore(serverUrl, 'crm_native', fc, opts.jobs),
@@ -113,7 +126,7 @@ function figureRows(r: PgBenchResults): Row[] {
   const rounds = roundsNote(r);
   return figureTable(r, {
     comparisons: [
-      ratioRow('snapshot --jobs 2, wall time', r.snapshot?.seconds, r.native.dump?.seconds, 0.6, fmtSec, 'pg_dump -Fc'),
+      ratioRow(`snapshot --jobs 2, wall time${snapshotRoundsNote(r)}`, r.snapshot?.seconds, r.native.dump?.seconds, 0.6, fmtSec, 'pg_dump -Fc'),
       ratioRow('repository bytes after snapshot', r.snapshot?.repoBytes, r.native.dump?.bytes, 1, fmtBytes, 'pg_dump -Fc'),
       ratioRow(`restore --snapshot --jobs 2, wall time${rounds}`, r.restore?.seconds, r.native.restoreSeconds, 1, fmtSec, 'pg_restore -j2'),
       // against pg_restore with lz4 TOAST compression, as crm-backup loads: not a target, the fair ratio

@@ -20,6 +20,18 @@ export interface NativeRestore {
   readonly quiet?: boolean;
 }
 
+/** A native dump timed again in rounds 2..N, alternating with crm-backup's snapshot (snapshot-phase.ts). */
+export interface NativeDump {
+  /** Its name in the rounds' lines: `pg_dump -Fc`, `mydumper`. */
+  readonly label: string;
+  /** Its seconds so far, round 1's first. */
+  readonly runs: number[];
+  /** Times one more dump into a scratch file or folder, removed once timed. */
+  dump(): Promise<number>;
+  /** Records the median of `runs` once the rounds are done. */
+  settle(median: number): void;
+}
+
 /** What rounds 2..N alternate with crm-backup's restore; set by the native phase. */
 export interface NativeRounds {
   /** The rounds step's description after "N more": `pg_restore / crm-backup restore pairs`. */
@@ -46,4 +58,6 @@ export interface BenchContext<O extends BenchOptions = BenchOptions, R extends B
   snapshotRestoreTail?: number;
   /** The native restores of rounds 2..N and their dumps, kept until those rounds are done. */
   nativeRounds?: NativeRounds;
+  /** The native dumps whose round 1 ran, timed again alternating with crm-backup's snapshot. */
+  nativeDumps?: readonly NativeDump[];
 }

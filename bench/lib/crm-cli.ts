@@ -24,12 +24,21 @@ export class CrmCli {
   private readonly prefix: string[];
   readonly env: NodeJS.ProcessEnv;
 
-  constructor(repoDir: string, password: string, built: boolean) {
+  constructor(
+    repoDir: string,
+    private readonly password: string,
+    private readonly built: boolean,
+  ) {
     const dist = resolve(ROOT, 'dist/src/cli/bin.js');
     if (built && !existsSync(dist)) throw new Error(`--built needs ${dist}; run "npm run build" first.`);
     this.prefix = built ? [dist] : ['--import', 'tsx', resolve(ROOT, 'src/cli/bin.ts')];
     // the password travels in the environment only, never on a command line
     this.env = { ...process.env, CRM_BACKUP_REPO: repoDir, CRM_BACKUP_PASSWORD: password };
+  }
+
+  /** The same CLI on another repository (same password): a snapshot round's fresh one. */
+  withRepo(repoDir: string): CrmCli {
+    return new CrmCli(repoDir, this.password, this.built);
   }
 
   /** Runs a command with `--json` to completion; throws with the CLI's own last message on failure. */

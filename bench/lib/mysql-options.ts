@@ -14,7 +14,7 @@ export const MY_DEFAULT_SCALE = 24;
 
 export const MY_USAGE = `usage: npx tsx bench/mysql.ts [--scale ${MY_DEFAULT_SCALE}] [--jobs 2] [--rate 4000] [--load-seconds 30]
                                [--connections 4] [--segment-seconds 2] [--seed 1] [--built] [--idle-end]
-                               [--restore-rounds 3] [--buffer-pool 4G]`;
+                               [--restore-rounds 3] [--snapshot-rounds 3] [--buffer-pool 4G]`;
 
 export function parseMyBenchArgs(argv: readonly string[]): MyBenchOptions {
   const { common, extra } = parseBenchArgs(argv, {

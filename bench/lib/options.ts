@@ -18,11 +18,13 @@ export interface BenchOptions {
   readonly idleEnd: boolean;
   /** Restores timed per tool (pg_restore and crm-backup alternating); the figures are medians. */
   readonly restoreRounds: number;
+  /** Snapshots timed per tool (the native dumps and crm-backup alternating); the figures are medians. */
+  readonly snapshotRounds: number;
 }
 
 export const USAGE = `usage: npx tsx bench/postgres.ts [--dataset reference|shapes|both] [--scale 22] [--jobs 2] [--rate 4000]
                                   [--load-seconds 30] [--connections 4] [--segment-seconds 2] [--seed 1] [--built]
-                                  [--idle-end] [--restore-rounds 3]`;
+                                  [--idle-end] [--restore-rounds 3] [--snapshot-rounds 3]`;
 
 /** The PostgreSQL benchmark's datasets: the reference CRM, scripts/crm/shapes (issue 15), or each in turn. */
 export const PG_DATASETS = ['reference', 'shapes', 'both'] as const;
@@ -70,6 +72,7 @@ export function parseBenchArgs<E extends string>(
       built: { type: 'boolean', default: false },
       'idle-end': { type: 'boolean', default: false },
       'restore-rounds': { type: 'string', default: '3' },
+      'snapshot-rounds': { type: 'string', default: '3' },
     },
     strict: true,
   });
@@ -85,6 +88,7 @@ export function parseBenchArgs<E extends string>(
     built: values.built,
     idleEnd: values['idle-end'],
     restoreRounds: positive('restore-rounds', values['restore-rounds'], true, u),
+    snapshotRounds: positive('snapshot-rounds', values['snapshot-rounds'], true, u),
   };
   const extra = Object.fromEntries(
     Object.keys(spec.extra ?? {}).map((k) => [k, String((values as Record<string, unknown>)[k])]),

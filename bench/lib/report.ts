@@ -72,6 +72,8 @@ function floor(r: BenchResults): string {
 
 /** ` (median of N)` after the restore's label when it was timed in N rounds. */
 export const roundsNote = (r: BenchResults): string => ((r.restore?.runs?.length ?? 1) > 1 ? ` (median of ${r.restore!.runs!.length})` : '');
+/** The same for the snapshot's rounds. */
+export const snapshotRoundsNote = (r: BenchResults): string => ((r.snapshot?.runs?.length ?? 1) > 1 ? ` (median of ${r.snapshot!.runs!.length})` : '');
 
 /** What a database's table adds to the rows every benchmark has (figureTable). */
 export interface TableParts {

@@ -16,8 +16,12 @@ export interface CliRun {
 
 /** Time and bytes of a native dump (one file, or a folder of them). */
 export interface DumpFigures {
+  /** The median of runs when the snapshot had rounds. */
   readonly seconds: number;
+  /** Round 1's file or folder. */
   readonly bytes: number;
+  /** One per snapshot round, round 1's first. */
+  readonly runs?: readonly number[];
 }
 
 export interface StreamFigures {
@@ -53,7 +57,8 @@ export interface BenchResults<Seed = unknown, Native = unknown> {
   init?: CliRun;
   /** The CLI doing nothing (`--version`) and only opening the repository (`list`): the floor under every figure. */
   cliBaseline?: { version: CliRun; list: CliRun };
-  snapshot?: CliRun & { id: string; repoBytes: number; tables: number; rows: number };
+  /** seconds: the median of runs (rounds 2.. each into a new repository); repoBytes and id: round 1's. */
+  snapshot?: CliRun & { id: string; repoBytes: number; tables: number; rows: number; runs?: number[] };
   /** seconds: the median of runs; the first run is the one judged by checksums. */
   restore?: CliRun & { summarySeconds?: number; checksums?: ChecksumVerdict; runs?: number[] };
   stream?: StreamFigures;

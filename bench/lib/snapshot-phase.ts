@@ -1,7 +1,8 @@
 /**
- * Step 3: `snapshot --jobs J` and `restore --snapshot ID --jobs J` into a fresh database, timed
- * with peak memory, the repository measured on disk, and the restore judged by checksums; then
- * rounds 2..N of the native restores and ours, alternating.
+ * Step 3: `snapshot --jobs J`, timed with peak memory and the repository measured on disk, then
+ * rounds 2..N of the native dumps and our snapshot (each into a new repository), alternating;
+ * `restore --snapshot ID --jobs J` into a fresh database, judged by checksums, then rounds 2..N of
+ * the native restores and ours, alternating.
  */
 import { rmSync } from 'node:fs';
 import { inFreshDb } from './bench-db.js';
@@ -22,7 +23,7 @@ function median(xs: readonly number[]): number {
 /** Returns the snapshot id, or undefined when the snapshot failed. */
 export async function snapshotPhase(ctx: BenchContext): Promise<string | undefined> {
   const { cli, steps, results, opts } = ctx;
-  return steps.run('snapshot', `crm-backup snapshot --jobs ${opts.jobs}`, async () => {
+  const id = await steps.run('snapshot', `crm-backup snapshot --jobs ${opts.jobs}`, async () => {
     const bytesBefore = dirBytes(ctx.repoDir);
     const r = await cli.run(['snapshot', '--source', ctx.source, '--jobs', String(opts.jobs)]);
     const out = JSON.parse(r.stdout) as { id: string; tables: number; rows: number };
@@ -35,6 +36,51 @@ export async function snapshotPhase(ctx: BenchContext): Promise<string | undefin
     );
     return out.id;
   });
+  if (id !== undefined) await snapshotRounds(ctx);
+  else ctx.nativeDumps = undefined;
+  return id;
+}
+
+/**
+ * Rounds 2..N of the snapshot: each native dump again, then `init` (untimed) and `snapshot` into a
+ * new repository (a snapshot into the bench's repository would find every chunk stored already),
+ * removed once measured. The stream keeps running on the bench's repository, as in round 1. The
+ * figures become medians, as for the restores: one run of either varies by ±10–15 % on this
+ * machine from one minute to the next. Round 1's snapshot stays the one restored and measured on
+ * disk.
+ */
+async function snapshotRounds(ctx: BenchContext): Promise<void> {
+  const { steps, results, opts } = ctx;
+  const dumps = ctx.nativeDumps ?? [];
+  ctx.nativeDumps = undefined;
+  const first = results.snapshot;
+  // without a native dump to pair with (none ran, or the benchmark has none yet) there is nothing to alternate
+  if (opts.snapshotRounds < 2 || !first || !dumps.length) return;
+  const ours = [first.seconds];
+  let peak = first.peakRssBytes;
+  await steps.run('snapshot rounds', `${opts.snapshotRounds - 1} more round${opts.snapshotRounds > 2 ? 's' : ''} of ${[...dumps.map((d) => d.label), 'crm-backup snapshot'].join(' / ')}, alternating`, async () => {
+    for (let round = 2; round <= opts.snapshotRounds; round++) {
+      for (const d of dumps) d.runs.push(await d.dump());
+      const dir = `${ctx.repoDir}-round${round}`;
+      try {
+        const cli = ctx.cli.withRepo(dir);
+        await cli.run(['init']);
+        const r = await cli.run(['snapshot', '--source', ctx.source, '--jobs', String(opts.jobs)]);
+        ours.push(r.seconds);
+        peak = Math.max(peak, r.peakRssBytes);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const each = dumps.map((d) => `${d.label} ${(d.runs.at(-1) as number).toFixed(1)} s`);
+      say(`   round ${round}: ${[...each, `crm-backup ${(ours.at(-1) as number).toFixed(1)} s`].join(', ')}`);
+    }
+  });
+  // a failed round leaves the figures of round 1 (and of the rounds that ran), still paired
+  const n = Math.min(ours.length, ...dumps.map((d) => d.runs.length));
+  for (const d of dumps) d.settle(median(d.runs.slice(0, n)));
+  results.snapshot = { ...first, runs: ours.slice(0, n), seconds: median(ours.slice(0, n)), peakRssBytes: peak };
+  const shown = dumps.map((d) => `${d.label} ${median(d.runs.slice(0, n)).toFixed(1)} s`);
+  say(`   snapshot medians of ${n}: ${[...shown, `crm-backup ${median(ours.slice(0, n)).toFixed(1)} s`].join(', ')}`);
 }
 
 const RESTORED = 'crm_restore_snapshot';

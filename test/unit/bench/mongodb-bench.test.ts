@@ -66,7 +66,9 @@ describe('bench/mongodb.ts options', () => {
   });
 
   it('leaves the PostgreSQL and MySQL benchmarks\' options as they were', () => {
-    expect(parsePgBenchArgs([])).toMatchObject({ scale: 22, jobs: 2, restoreRounds: 3 });
+    expect(parsePgBenchArgs([])).toMatchObject({ scale: 22, jobs: 2, restoreRounds: 3, snapshotRounds: 3 });
+    expect(parsePgBenchArgs(['--snapshot-rounds', '5'])).toMatchObject({ snapshotRounds: 5, restoreRounds: 3 });
+    expect(() => parseMyBenchArgs(['--snapshot-rounds', '0'])).toThrow('--snapshot-rounds is "0"; it must be a positive integer.');
     expect(parseMyBenchArgs(['--buffer-pool', '512M'])).toMatchObject({ scale: 24, bufferPool: '512M' });
     expect(() => parsePgBenchArgs(['--url', 'mongodb://h/'])).toThrow(/url/);
   });
