@@ -38,6 +38,7 @@ import { databaseIdentity } from './internal/identity.js';
 import { selectList } from './internal/load.js';
 import { ROWS_FORMAT } from './internal/rows-format.js';
 import { rowsQuery } from './internal/rows-query.js';
+import { ChecksumSum } from '../../src/driver/row-sum.js';
 import { formatPosition } from './internal/position.js';
 import { tableNames } from './names.js';
 import { encodeSchema, listTables, readSchema, SCHEMA_FORMAT, type SnapshotTable } from './schema.js';
@@ -345,15 +346,18 @@ async function* tableStreams(
     const table = `${database}.${p.table.name}`;
     const from = `${quoteIdent(database)}.${quoteIdent(p.table.name)}`;
     const sql = `SELECT ${selectList(p.table.columns)} FROM ${from}${p.where ? ` WHERE ${p.where}` : ''}`;
+    // each row hashed as it comes off the socket: the core need not find the rows again
+    const sum = new ChecksumSum();
     const stream: { -readonly [K in keyof TableStream]: TableStream[K] } = {
       name: p.name,
       table,
       format: ROWS_FORMAT,
+      rowChecksum: () => sum.result(),
       data: (async function* () {
         const lease = await pool.acquire(signal);
         let done = false;
         try {
-          yield* rowsQuery(lease.conn, sql, (n) => (stream.rows = n));
+          yield* rowsQuery(lease.conn, sql, (n) => (stream.rows = n), sum);
           done = true;
         } catch (err) {
           if (signal?.aborted) throw new AbortError('interrupted', { cause: err });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runSnapshot } from '../backup/snapshot-job.js';
+import { closeEarlySource, openSourceEarly, runSnapshot } from '../backup/snapshot-job.js';
 import { DEFAULT_SNAPSHOT_COMPRESSION } from '../driver/driver-module.js';
 import { driverFor } from '../driver/registry.js';
 import { UsageError } from '../util/errors.js';
@@ -53,9 +53,17 @@ export function registerSnapshot(program: Command): void {
         if (!opts.source) throw new UsageError('snapshot needs --source URL.');
         const name = opts.name ?? (await defaultSourceName(opts.source));
         const driver = await driverFor(opts.source);
-        const repo = await openRepo(opts, {
-          zstdLevel: opts.compression ?? driver.snapshotCompression ?? DEFAULT_SNAPSHOT_COMPRESSION,
-        });
+        // connecting to the source and its preflight overlap the repository's key derivation
+        const opening = openSourceEarly(driver, opts.source, name, ctx.signal);
+        let repo;
+        try {
+          repo = await openRepo(opts, {
+            zstdLevel: opts.compression ?? driver.snapshotCompression ?? DEFAULT_SNAPSHOT_COMPRESSION,
+          });
+        } catch (err) {
+          closeEarlySource(opening);
+          throw err;
+        }
         try {
           const result = await runSnapshot({
             repo,
@@ -69,6 +77,7 @@ export function registerSnapshot(program: Command): void {
             withPrivileges: opts.withPrivileges === true,
             log: ctx.log,
             signal: ctx.signal,
+            opening,
           });
           ctx.print(ctx.json ? JSON.stringify(result) : result.id);
         } finally {

@@ -6,7 +6,13 @@
  */
 import type { DriverModule } from '../driver/driver-module.js';
 import type { SnapshotManifest } from '../repository/repository-api.js';
-import { ChecksumSum, hashedAsItPasses, rowHasher, sameChecksum, type RowChecksum } from '../backup/row-checksum.js';
+import {
+  ChecksumSum,
+  hashedAsItPasses,
+  rowHasher,
+  sameChecksum,
+  type RowChecksum,
+} from '../backup/row-checksum.js';
 import type { TableStream } from '../driver/source-driver.js';
 import { throwIfAborted } from '../util/errors.js';
 
@@ -75,13 +81,14 @@ export async function checksumsOf(
         for (let r = await pull(); !r.done; r = await pull()) {
           throwIfAborted(opts.signal);
           const s = r.value;
-          const how = driver.rowFraming?.(s.format);
+          const how = s.rowChecksum ? undefined : driver.rowFraming?.(s.format);
           const hasher = how ? rowHasher(how) : undefined;
           for await (const piece of hasher ? hashedAsItPasses(s.data, hasher) : s.data) void piece;
-          if (!hasher) continue;
+          const checksum = s.rowChecksum?.() ?? hasher?.end();
+          if (!checksum) continue;
           let sum = sums.get(s.table);
           if (!sum) sums.set(s.table, (sum = new ChecksumSum()));
-          sum.addChecksum(hasher.end());
+          sum.addChecksum(checksum);
         }
       };
       try {

@@ -1,3 +1,4 @@
+import type { RowChecksum } from './row-sum.js';
 import type { Finding, Need } from './finding.js';
 
 /** Driver-encoded position in the change log, totally ordered by `DriverModule.comparePositions`. */
@@ -29,6 +30,12 @@ export interface TableStream {
   readonly data: AsyncIterable<Uint8Array>;
   /** Filled in by the driver after `data` is exhausted, when it knows. */
   rows?: number;
+  /**
+   * Present when the driver hashes every row as it produces it (the rows' bytes in its format, as
+   * `DriverModule.rowFraming` would find them): called once `data` is exhausted, it gives the
+   * checksum the core would otherwise compute by finding the rows in `data` again.
+   */
+  readonly rowChecksum?: () => RowChecksum;
 }
 
 export interface SnapshotReader {

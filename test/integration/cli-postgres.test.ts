@@ -129,7 +129,9 @@ describe('crm-backup CLI on PostgreSQL', () => {
 
     // one table whose keys point at tables left out: restored, keys added NOT VALID, and said so
     const one = await target();
-    const c = await runCli(['restore', '--target', one.url, '--latest', '--tables', 'contacts'], { env: env() });
+    const c = await runCli(['restore', '--target', one.url, '--latest', '--tables', 'contacts'], {
+      env: env(),
+    });
     expect(c.code, c.stderr).toBe(0);
     expect(c.stderr).toContain(
       'Foreign key contacts_account_id_foreign from public.contacts to public.accounts was added NOT VALID: public.accounts has no rows in this restore (only some tables were restored or snapshotted), so the rows of public.contacts could not be checked against it; once its rows are back, run: ALTER TABLE ONLY public.contacts VALIDATE CONSTRAINT contacts_account_id_foreign;',
@@ -142,11 +144,17 @@ describe('crm-backup CLI on PostgreSQL', () => {
       { conname: 'contacts_account_id_foreign', convalidated: false },
       { conname: 'contacts_owner_id_foreign', convalidated: false },
     ]);
-    const rows = await pgExec(one.url, 'SELECT (SELECT count(*) FROM contacts)::int AS c, (SELECT count(*) FROM accounts)::int AS a');
+    const rows = await pgExec(
+      one.url,
+      'SELECT (SELECT count(*) FROM contacts)::int AS c, (SELECT count(*) FROM accounts)::int AS a',
+    );
     expect(rows.rows[0].c).toBeGreaterThan(0);
     expect(rows.rows[0].a).toBe(0);
     // its one table loaded alone: its statistics were gathered by post-data, with no replay after
-    const analyzed = await pgExec(one.url, "SELECT last_analyze IS NOT NULL AS yes FROM pg_stat_user_tables WHERE relname = 'contacts'");
+    const analyzed = await pgExec(
+      one.url,
+      "SELECT last_analyze IS NOT NULL AS yes FROM pg_stat_user_tables WHERE relname = 'contacts'",
+    );
     expect(analyzed.rows).toEqual([{ yes: true }]);
   });
 
@@ -196,6 +204,15 @@ describe('crm-backup CLI on PostgreSQL', () => {
       `crm-backup: The password does not open any key of the repository at ${join(dir, 'repo')}.`,
     );
     expect(wrong.stderr).not.toContain('not the password');
+    // snapshot opens the source while the key is derived: a wrong password still ends the run with
+    // that one sentence, and the process exits (a source session left open would keep it alive)
+    const wrongSnap = await runCli(['snapshot', '--source', source.url], {
+      env: { ...env(), CRM_BACKUP_PASSWORD: 'not the password' },
+    });
+    expect(wrongSnap.code).toBe(1);
+    expect(wrongSnap.stderr.trim()).toBe(
+      `crm-backup: The password does not open any key of the repository at ${join(dir, 'repo')}.`,
+    );
 
     const forget = await runCli(['forget', '--keep-last', '1', '--dry-run'], { env: env() });
     expect(forget.code, forget.stderr).toBe(0);

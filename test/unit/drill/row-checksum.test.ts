@@ -5,7 +5,7 @@
  */
 import { serialize } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { murmur3x86_128, viewOf } from '../../../src/backup/murmur3.js';
+import { murmur3x86_128, viewOf } from '../../../src/driver/murmur3.js';
 import { ChecksumSum, rowHasher, sumChecksums, type RowChecksum } from '../../../src/backup/row-checksum.js';
 import type { RowFraming } from '../../../src/driver/driver-module.js';
 import { RowsSplitter, ROWS_HEADER_BYTES } from '../../../drivers/mysql/internal/rows-format.js';
